@@ -1,0 +1,97 @@
+#pragma once
+// The one port abstraction: anything that behaves like a serial port (a local tty, a remote
+// RFC 2217 or raw TCP port, an in-process loopback or simulated chip). Asynchronous at its
+// core: every operation is an Asio coroutine on the executor the port was opened with.
+// Errors are values (std::error_code); no exception leaves a port operation.
+//
+// Operations may be issued while a read_some() is pending (the server does this), but at
+// most one read and one write are in flight at a time.
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <tuple>
+
+#include "ttynet/util/bytes.hpp"
+#include "ttynet/util/line_settings.hpp"
+#include "ttynet/util/result.hpp"
+
+namespace ttynet::port {
+
+// What is known of the device behind a port (for logs, SIGNATURE, `ttynet list`).
+struct UsbIdentity {
+  std::uint16_t vid = 0;
+  std::uint16_t pid = 0;
+  std::string serial;
+  std::string manufacturer;
+  std::string product;
+};
+
+struct PortInfo {
+  std::string url;   // as opened
+  std::string path;  // device path, or the URL for non-local ports
+  std::optional<UsbIdentity> usb;
+};
+// "/dev/ttyUSB0 (USB 10c4:ea60 CP2102N USB to UART, serial 0001)"
+std::string describe(const PortInfo& info);
+
+class Port {
+ public:
+  virtual ~Port() = default;
+  Port() = default;
+  Port(const Port&) = delete;
+  Port& operator=(const Port&) = delete;
+
+  // Waits for at least one byte; returns how many were stored. An error ends the read:
+  // asio::error::eof or a device error when the device went away, operation_aborted on close.
+  virtual asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(
+      MutableByteView into) = 0;
+  // Writes all of `data` (returns once the port took it, not once it left the wire).
+  virtual asio::awaitable<std::error_code> write(ByteView data) = 0;
+
+  // Applies all settings at once. On error nothing changed and settings() tells what holds.
+  virtual asio::awaitable<std::error_code> apply_settings(const LineSettings& settings) = 0;
+  virtual LineSettings settings() const = 0;
+
+  // Sets DTR and/or RTS; when both are given they change together where the device allows.
+  virtual asio::awaitable<std::error_code> set_control_lines(std::optional<bool> dtr,
+                                                             std::optional<bool> rts) = 0;
+  virtual ControlLines control_lines() const = 0;
+  virtual asio::awaitable<std::error_code> set_break(bool on) = 0;
+  virtual bool break_state() const = 0;
+  virtual asio::awaitable<std::error_code> purge(Purge which) = 0;
+  // CD/RI/DSR/CTS in modem:: bits (no delta bits).
+  virtual asio::awaitable<Result<std::uint8_t>> modem_state() = 0;
+  // False when the device refuses modem-line control (a pseudo-terminal): then control
+  // lines and modem state are kept/reported locally and the port still carries data.
+  virtual bool has_modem_lines() const = 0;
+
+  virtual const PortInfo& info() const = 0;
+  // Cancels pending operations and releases the device. Idempotent.
+  virtual void close() = 0;
+};
+
+// Why an open failed, in words a user can act on ("unknown option 'foo' for loop://; valid:
+// (none)", "/dev/ttyUSB0: No such file or directory").
+struct OpenError {
+  std::error_code code;
+  std::string message;
+};
+
+struct OpenOptions {
+  // Settings to apply right after opening (the server's -b); nothing = leave as found.
+  std::optional<LineSettings> initial_settings;
+};
+
+// Opens any port by URL (see product.md "Port URLs"): a path, or scheme://... for the
+// schemes registered in url.cpp.
+asio::awaitable<Result<std::unique_ptr<Port>, OpenError>> open_port(asio::any_io_executor executor,
+                                                                    std::string_view url,
+                                                                    OpenOptions options = {});
+
+}  // namespace ttynet::port

@@ -1,0 +1,146 @@
+#pragma once
+// Sans-I/O Telnet codec (RFC 854/855, option negotiation by the RFC 1143 "Q method").
+// Bytes from the peer go in through receive(); events come out of next_event(). Bytes for
+// the peer are produced into one output buffer (data with IAC doubled, commands,
+// sub-negotiations, negotiation answers) that the caller drains with pending_output() and
+// consume_output(). The same codec serves the client and the server role.
+//
+// No NVT translation: data is 8-bit transparent whether or not BINARY is negotiated.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <variant>
+
+#include "ttynet/util/bytes.hpp"
+
+namespace ttynet::telnet {
+
+// Telnet command bytes (RFC 854).
+enum class Command : Byte {
+  se = 240,
+  nop = 241,
+  dm = 242,
+  brk = 243,
+  ip = 244,
+  ao = 245,
+  ayt = 246,
+  ec = 247,
+  el = 248,
+  ga = 249,
+  sb = 250,
+  will_ = 251,
+  wont = 252,
+  do_ = 253,
+  dont = 254,
+  iac = 255,
+};
+
+// Option numbers ttynet speaks of.
+namespace option {
+inline constexpr Byte binary = 0;
+inline constexpr Byte echo = 1;
+inline constexpr Byte sga = 3;
+inline constexpr Byte com_port = 44;  // RFC 2217
+}  // namespace option
+
+// Whether we agree when the peer asks: `local` = we answer DO with WILL, `remote` = we
+// answer WILL with DO. Options not listed are refused (WONT/DONT) without state change.
+struct OptionSupport {
+  Byte option;
+  bool local;
+  bool remote;
+};
+
+enum class Side : std::uint8_t { local, remote };
+
+struct Limits {
+  // Payload bytes kept per sub-negotiation (after IAC IAC is undone). A longer one is
+  // dropped whole and reported; the stream goes on after its IAC SE.
+  std::size_t max_subnegotiation = 256;
+};
+
+// Events. Views point into the bytes given to receive() (DataReceived) or into the codec's
+// own buffer (SubnegotiationReceived) and stay valid until the next call to receive() or
+// next_event().
+
+// A run of data bytes, in order. 0xFF arrives as its own one-byte run.
+struct DataReceived {
+  ByteView data;
+};
+// A two-byte command other than negotiation, SB, SE and IAC IAC (NOP, BRK, AYT, DM, ...).
+struct CommandReceived {
+  Command command;
+};
+// An option side became enabled or disabled, whoever asked first.
+struct OptionChanged {
+  Byte option;
+  Side side;
+  bool enabled;
+};
+// A complete sub-negotiation `IAC SB option payload IAC SE`, payload with IAC IAC undone.
+struct SubnegotiationReceived {
+  Byte option;
+  ByteView payload;
+};
+// Peer misbehaviour that was survived (see errc); the stream goes on.
+struct ProtocolError {
+  std::error_code error;
+};
+
+using Event =
+    std::variant<DataReceived, CommandReceived, OptionChanged, SubnegotiationReceived, ProtocolError>;
+
+class Codec {
+ public:
+  explicit Codec(std::span<const OptionSupport> supported, Limits limits = {});
+
+  // Takes bytes from the peer. The codec keeps a view of them: call next_event() until it
+  // returns nothing before calling receive() again, and keep the bytes alive until then.
+  void receive(ByteView from_peer);
+  // The next event from the input, or nothing when all of it has been consumed. Parsing
+  // state (a split IAC, an open SB) carries over to the next receive().
+  std::optional<Event> next_event();
+
+  // Asks to enable or disable an option on our side (WILL/WONT) or the peer's (DO/DONT).
+  // Sends nothing when the state would not change or a request is already outstanding
+  // (the RFC 1143 queue bit remembers a change of mind).
+  void request(Byte option, Side side, bool enable);
+  bool is_enabled(Byte option, Side side) const;
+
+  void send_data(ByteView data);                            // 0xFF doubled
+  void send_subnegotiation(Byte option, ByteView payload);  // 0xFF in payload doubled
+  void send_command(Command command);                       // IAC command (e.g. NOP, BRK)
+
+  ByteView pending_output() const { return output_; }
+  // The first n bytes of pending_output() were written. n <= pending_output().size().
+  void consume_output(std::size_t n);
+
+ private:
+  enum class State : std::uint8_t { data, iac, negotiation, sb_option, sb, sb_iac };
+  enum class Q : std::uint8_t { no, yes, want_no, want_yes };
+  struct OptionState {
+    Q local = Q::no;
+    Q remote = Q::no;
+    bool local_opposite = false;
+    bool remote_opposite = false;
+    bool local_supported = false;
+    bool remote_supported = false;
+  };
+
+  Limits limits_;
+  std::array<OptionState, 256> options_{};
+  ByteView input_;
+  State state_ = State::data;
+  Command pending_verb_ = Command::nop;
+  Byte sb_option_ = 0;
+  bool sb_overflow_ = false;
+  ByteBuffer sb_payload_;
+  ByteBuffer output_;
+  std::size_t output_start_ = 0;  // consumed prefix not yet erased, to avoid a memmove per write
+};
+
+}  // namespace ttynet::telnet
