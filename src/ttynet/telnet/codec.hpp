@@ -6,6 +6,21 @@
 // consume_output(). The same codec serves the client and the server role.
 //
 // No NVT translation: data is 8-bit transparent whether or not BINARY is negotiated.
+//
+// What happens to malformed input (nothing ever stops the stream):
+// - IAC followed by a byte below 240 (not a command): both bytes are dropped silently, as
+//   pyserial and gensio do (`78 FF 41 79` delivers `78 79`).
+// - IAC SE outside a sub-negotiation: ignored, reported as errc::se_without_sb.
+// - IAC <x> inside SB, other than IAC IAC and IAC SE: both bytes are dropped, the SB stays
+//   open, reported as errc::command_inside_sb. Negotiations inside an SB are not acted on.
+// - The option byte after IAC SB follows the SB escaping: IAC SB IAC IAC is option 255;
+//   IAC SB IAC SE closes an SB that has no option, which is dropped and reported as
+//   errc::se_without_sb.
+// - A payload longer than Limits::max_subnegotiation: the whole SB is dropped, reported once
+//   as errc::subnegotiation_too_long when the limit is passed; parsing resumes after its
+//   IAC SE.
+// - A peer answer contrary to our outstanding request (WILL/DO after our DONT/WONT):
+//   errc::negotiation_violation, state settled as RFC 1143 says.
 
 #include <array>
 #include <cstddef>
@@ -14,7 +29,9 @@
 #include <span>
 #include <system_error>
 #include <variant>
+#include <vector>
 
+#include "ttynet/telnet/error.hpp"
 #include "ttynet/util/bytes.hpp"
 
 namespace ttynet::telnet {
@@ -91,8 +108,8 @@ struct ProtocolError {
   std::error_code error;
 };
 
-using Event =
-    std::variant<DataReceived, CommandReceived, OptionChanged, SubnegotiationReceived, ProtocolError>;
+using Event = std::variant<DataReceived, CommandReceived, OptionChanged, SubnegotiationReceived,
+                           ProtocolError>;
 
 class Codec {
  public:
@@ -108,37 +125,69 @@ class Codec {
   // Asks to enable or disable an option on our side (WILL/WONT) or the peer's (DO/DONT).
   // Sends nothing when the state would not change or a request is already outstanding
   // (the RFC 1143 queue bit remembers a change of mind).
+  // Options not in the OptionSupport table may be requested too; the table only decides
+  // what we agree to when the peer asks. A disable takes effect at once (OptionChanged is
+  // queued for next_event()); an enable when the peer agrees.
   void request(Byte option, Side side, bool enable);
+  // True only once both ends agreed and nobody has asked to stop since (RFC 1143 YES).
   bool is_enabled(Byte option, Side side) const;
 
   void send_data(ByteView data);                            // 0xFF doubled
-  void send_subnegotiation(Byte option, ByteView payload);  // 0xFF in payload doubled
-  void send_command(Command command);                       // IAC command (e.g. NOP, BRK)
+  void send_subnegotiation(Byte option, ByteView payload);  // 0xFF doubled (option too)
+  void send_command(Command command);                       // IAC command: NOP..GA only (asserted)
 
-  ByteView pending_output() const { return output_; }
+  // Valid until the next call that produces or consumes output.
+  ByteView pending_output() const { return ByteView{output_}.subspan(output_start_); }
   // The first n bytes of pending_output() were written. n <= pending_output().size().
   void consume_output(std::size_t n);
 
  private:
-  enum class State : std::uint8_t { data, iac, negotiation, sb_option, sb, sb_iac };
+  enum class State : std::uint8_t {
+    data,
+    iac,
+    negotiation,    // IAC WILL/WONT/DO/DONT seen, option byte next
+    sb_option,      // IAC SB seen, option byte next
+    sb_option_iac,  // IAC SB IAC: IAC IAC makes option 255, IAC SE an option-less SB
+    sb,
+    sb_iac,
+  };
   enum class Q : std::uint8_t { no, yes, want_no, want_yes };
-  struct OptionState {
-    Q local = Q::no;
-    Q remote = Q::no;
-    bool local_opposite = false;
-    bool remote_opposite = false;
-    bool local_supported = false;
-    bool remote_supported = false;
+  // One side of one option (RFC 1143 section 7: "us"/"usq" or "him"/"himq").
+  struct SideState {
+    Q q = Q::no;
+    bool opposite = false;  // the queue bit: a change of mind to send once the answer is in
+    bool supported = false;
   };
 
+  SideState& side_state(Byte option, Side side) {
+    return options_[option][static_cast<std::size_t>(side)];
+  }
+  const SideState& side_state(Byte option, Side side) const {
+    return options_[option][static_cast<std::size_t>(side)];
+  }
+
+  void parse_some();
+  void parse_byte(ByteView current);
+  void take_payload(ByteView bytes);
+  void receive_yes(Byte option, Side side);  // WILL about the remote side, DO about ours
+  void receive_no(Byte option, Side side);   // WONT about the remote side, DONT about ours
+  void send_negotiation(Side side, bool enable, Byte option);
+  void announce(Byte option, Side side, bool enabled);
+  void report(errc error);
+  void append_escaped(ByteView bytes);
+
   Limits limits_;
-  std::array<OptionState, 256> options_{};
-  ByteView input_;
+  std::array<std::array<SideState, 2>, 256> options_{};  // [option][Side]
+  ByteView input_;  // the unparsed rest of the bytes given to receive()
   State state_ = State::data;
   Command pending_verb_ = Command::nop;
   Byte sb_option_ = 0;
-  bool sb_overflow_ = false;
+  bool sb_overflow_ = false;  // the open SB passed the limit: dropped, already reported
   ByteBuffer sb_payload_;
+  // Events not yet handed out: one input byte can yield two, and request() yields some
+  // outside of parsing. Cleared when drained, so its capacity is reused.
+  std::vector<Event> events_;
+  std::size_t next_event_ = 0;
   ByteBuffer output_;
   std::size_t output_start_ = 0;  // consumed prefix not yet erased, to avoid a memmove per write
 };

@@ -7,8 +7,8 @@ namespace ttynet::telnet {
 
 enum class errc {
   subnegotiation_too_long = 1,  // payload past Limits::max_subnegotiation; dropped
-  se_without_sb,                // IAC SE outside a sub-negotiation; ignored
-  command_inside_sb,            // IAC <cmd> inside SB other than IAC IAC / IAC SE; both bytes dropped
+  se_without_sb,                // IAC SE outside an SB (or right after IAC SB); ignored
+  command_inside_sb,            // IAC <x> in SB other than IAC IAC / IAC SE; both bytes dropped
   negotiation_violation,        // peer answered contrary to our outstanding request (RFC 1143)
 };
 
