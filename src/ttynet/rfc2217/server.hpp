@@ -7,14 +7,23 @@
 // data goes in through send_data(). Everything for the client is drained through
 // pending_output()/consume_output().
 //
-// Handled inside, without events: Telnet negotiation (WILL/DO BINARY, SGA and COM-PORT
-// offered at construction; ECHO refused), SET-LINESTATE-MASK / SET-MODEMSTATE-MASK
-// (stored, answered 110/111), NOTIFY-LINESTATE / NOTIFY-MODEMSTATE polls (answered with
-// the last known state), the NOTIFY-MODEMSTATE sent when COM-PORT is agreed, and later
-// notifications when update_modem_state() changes a masked bit. RFC 2217 sub-negotiations
+// Handled inside, without events: Telnet negotiation (WILL/DO BINARY and WILL COM-PORT
+// offered at construction; SGA and COM-PORT accepted both ways; ECHO refused), SET-LINESTATE-MASK /
+// SET-MODEMSTATE-MASK (stored, answered 110/111), NOTIFY-LINESTATE / NOTIFY-MODEMSTATE polls
+// (answered with the last known state), the NOTIFY-MODEMSTATE sent when COM-PORT is agreed, and
+// later notifications when update_modem_state() changes a masked bit. RFC 2217 sub-negotiations
 // before COM-PORT is agreed, and unknown commands, are ignored. Clients that never
 // negotiate still get their data through, and no sub-negotiation is ever sent to them.
+//
+// COM-PORT is agreed as soon as either side of option 44 is enabled. A client that turns
+// both sides off again gets no more sub-negotiations until it agrees anew (then a fresh
+// NOTIFY-MODEMSTATE, but no second ComPortStarted). A client's NOTIFY-LINESTATE or
+// NOTIFY-MODEMSTATE is taken as a poll whatever it carries. SET-CONTROL above 19, PURGE-DATA
+// other than 1..3, and value-less SET-CONTROL/PURGE-DATA/SET-*-MASK are ignored and reported
+// as ProtocolError (rfc2217::errc). One-byte settings use their first value byte; none at
+// all counts as a query.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -32,7 +41,7 @@ namespace ttynet::rfc2217 {
 struct DataReceived {  // for the device, IAC doubling undone
   ByteView data;
 };
-struct ComPortStarted {};  // the client agreed to COM-PORT (once per connection)
+struct ComPortStarted {};      // the client agreed to COM-PORT (once per connection)
 struct SignatureRequested {};  // answer with reply_signature()
 struct SignatureReceived {     // the client's own signature text, information only
   std::string_view text;
@@ -61,21 +70,23 @@ struct PurgeRequested {
   Purge which;
 };
 // FLOWCONTROL-SUSPEND (true) / RESUME (false): stop or restart sending device data to the
-// client. No reply is defined.
+// client. No reply is defined. Reported when the state changes, not for repeats. Replies and
+// notifications still go out while suspended: they are small and answer the client.
 struct FlowSuspended {
   bool suspended;
 };
 // Telnet IAC BRK from the client: a short serial break is customary.
 struct BreakCommand {};
-// Peer misbehaviour that was survived; log it.
+// Peer misbehaviour that was survived; log it. Carries a telnet::errc from the codec or an
+// rfc2217::errc (rfc2217/error.hpp) for a COM-PORT command that was ignored.
 struct ProtocolError {
   std::error_code error;
 };
 
-using Event = std::variant<DataReceived, ComPortStarted, SignatureRequested, SignatureReceived,
-                           BaudRequested, DataBitsRequested, ParityRequested, StopBitsRequested,
-                           ControlRequested, PurgeRequested, FlowSuspended, BreakCommand,
-                           ProtocolError>;
+using Event =
+    std::variant<DataReceived, ComPortStarted, SignatureRequested, SignatureReceived, BaudRequested,
+                 DataBitsRequested, ParityRequested, StopBitsRequested, ControlRequested,
+                 PurgeRequested, FlowSuspended, BreakCommand, ProtocolError>;
 
 class Server {
  public:
@@ -87,16 +98,21 @@ class Server {
 
   void send_data(ByteView from_device);  // 0xFF doubled
 
+  // Replies carry the value given (server code = command + 100, 0xFF doubled). A reply while
+  // COM-PORT is not agreed (the client turned it off meanwhile) is dropped.
   void reply_signature(std::string_view text);
-  void reply_baud(std::uint32_t baud);  // in the request's form (4 bytes, or Cisco 1 byte)
+  // In the form of the most recent request: 4 bytes, or the Cisco 1-byte index (4 bytes
+  // after all when the rate has no index).
+  void reply_baud(std::uint32_t baud);
   void reply_data_bits(std::uint8_t data_bits);
   void reply_parity(Parity parity);
   void reply_stop_bits(StopBits stop_bits);
   void reply_control(Control value);
   void reply_purge(Purge which);
 
-  // Current CD/RI/DSR/CTS (modem::lines bits). Deltas are computed here; a
-  // NOTIFY-MODEMSTATE goes out when a bit under the client's mask changed.
+  // Current CD/RI/DSR/CTS (modem::lines bits). Deltas are computed here against the last
+  // NOTIFY-MODEMSTATE sent; one goes out when a line or delta bit under the client's mask
+  // changed. Before COM-PORT is agreed the lines are only recorded.
   void update_modem_state(std::uint8_t lines);
 
   bool is_com_port_active() const;
@@ -106,7 +122,37 @@ class Server {
   void consume_output(std::size_t n);
 
  private:
-  // Implementation-defined members.
+  // The form of the most recent SET-BAUDRATE, which reply_baud() answers in.
+  enum class BaudForm : std::uint8_t { four_bytes, cisco_index };
+
+  // One handler per codec event; nothing comes back for events handled inside.
+  std::optional<Event> on_event(const telnet::DataReceived& event);
+  std::optional<Event> on_event(const telnet::CommandReceived& event);
+  std::optional<Event> on_event(const telnet::OptionChanged& event);
+  std::optional<Event> on_event(const telnet::SubnegotiationReceived& event);
+  std::optional<Event> on_event(const telnet::ProtocolError& event);
+  std::optional<Event> on_com_port_command(ByteView payload);
+  std::optional<Event> on_baudrate(ByteView value);
+
+  // A reply is the server code, then its value appended to start_reply()'s buffer.
+  ByteBuffer& start_reply(Command command);
+  void finish_reply();
+  void send_reply(Command command, ByteView value);
+  void send_reply(Command command, Byte value);
+  std::uint8_t modem_deltas() const;  // delta bits of modem_lines_ against reported_lines_
+  void notify_modem_state(std::uint8_t deltas);
+
+  telnet::Codec codec_;
+  ByteBuffer reply_;  // one reply payload, reused so replies stop allocating
+  BaudForm baud_form_ = BaudForm::four_bytes;
+  bool com_port_local_ = false;   // we WILL COM-PORT
+  bool com_port_remote_ = false;  // the client WILLs COM-PORT
+  bool com_port_started_ = false;
+  bool suspended_ = false;
+  std::uint8_t modem_lines_ = 0;     // CD/RI/DSR/CTS as last given to update_modem_state()
+  std::uint8_t reported_lines_ = 0;  // the same lines as the last NOTIFY-MODEMSTATE carried
+  std::uint8_t modem_mask_ = 0xFF;   // RFC 2217 defaults
+  std::uint8_t line_mask_ = 0;
 };
 
 }  // namespace ttynet::rfc2217
