@@ -1,0 +1,18 @@
+#pragma once
+// Each subcommand registers itself on the main app; its callback sets the exit code.
+
+#include <CLI/CLI.hpp>
+
+namespace ttynet::app {
+
+// Exit code of the subcommand that ran (0 when none ran).
+int& exit_code();
+
+void add_serve_command(CLI::App& app);
+
+// Sets up logging to stderr; verbosity 0 = info, 1 = debug, 2+ = trace.
+void configure_logging(int verbosity);
+// One clean line on stderr: "ttynet: error: ...".
+void print_error(std::string_view message);
+
+}  // namespace ttynet::app

@@ -1,0 +1,24 @@
+#pragma once
+// Listening sockets for one TCP port.
+
+#include <asio/any_io_executor.hpp>
+#include <asio/ip/tcp.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ttynet/util/result.hpp"
+
+namespace ttynet::server {
+
+// With no bind address: one dual-stack socket on [::] (IPv4 clients too), or 0.0.0.0 where
+// IPv6 is off. With an address (a literal or a host name): one socket per resolved address.
+// Port 0 picks a free port (see local_port). The error is a sentence for the user.
+Result<std::vector<asio::ip::tcp::acceptor>, std::string> open_listeners(
+    const asio::any_io_executor& executor, const std::optional<std::string>& bind_address,
+    std::uint16_t port);
+
+std::string describe_endpoint(const asio::ip::tcp::endpoint& endpoint);
+
+}  // namespace ttynet::server

@@ -1,0 +1,206 @@
+#include "ttynet/server/port_host.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "ttynet/server/listener.hpp"
+#include "ttynet/server/log.hpp"
+#include "ttynet/version.hpp"
+
+namespace ttynet::server {
+namespace {
+
+constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t device_read_size = 64 * 1024;
+
+// Sends a one-line refusal on a client we will not serve. The line is tiny, so one
+// non-blocking write goes straight into the empty socket buffer.
+void refuse(asio::ip::tcp::socket socket, std::string_view reason) {
+  std::error_code ignored;
+  socket.non_blocking(true, ignored);
+  const std::string line = fmt::format("ttynet: {}\r\n", reason);
+  socket.write_some(asio::buffer(line), ignored);
+  socket.shutdown(asio::socket_base::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+}  // namespace
+
+PortHost::PortHost(asio::any_io_executor executor, PortHostConfig config)
+    : executor_(std::move(executor)),
+      config_(std::move(config)),
+      session_ended_(executor_),
+      reopen_timer_(executor_) {}
+
+PortHost::~PortHost() = default;
+
+asio::awaitable<std::optional<std::string>> PortHost::start() {
+  auto opened = co_await port::open_port(executor_, config_.device_url,
+                                         {.initial_settings = config_.initial_settings});
+  if (!opened) co_return opened.error().message;
+  port_ = std::move(*opened);
+  is_device_up_ = true;
+  auto listeners = open_listeners(executor_, config_.bind_address, config_.tcp_port);
+  if (!listeners) {
+    close_device();
+    co_return listeners.error();
+  }
+  acceptors_ = std::move(*listeners);
+  for (const auto& endpoint : local_endpoints()) {
+    log().info(
+        "serving {} on {} ({}, {})", port::describe(port_->info()), describe_endpoint(endpoint),
+        config_.protocol == Protocol::raw ? "raw TCP" : "RFC 2217", to_string(port_->settings()));
+  }
+  co_return std::nullopt;
+}
+
+std::vector<asio::ip::tcp::endpoint> PortHost::local_endpoints() const {
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  for (const auto& acceptor : acceptors_) {
+    std::error_code ec;
+    auto endpoint = acceptor.local_endpoint(ec);
+    if (!ec) endpoints.push_back(endpoint);
+  }
+  return endpoints;
+}
+
+asio::awaitable<void> PortHost::run() {
+  for (auto& acceptor : acceptors_) {
+    asio::co_spawn(executor_, accept_clients(acceptor), asio::detached);
+  }
+  while (!is_stopping_) {
+    if (!port_) {
+      co_await reopen_device();
+      continue;
+    }
+    co_await pump_device();
+    is_device_up_ = false;
+    if (!is_stopping_) {
+      log().warn("device {} is gone; waiting for it to come back", config_.device_url);
+      port_->close();
+      if (auto session = session_) {
+        co_await session->close_with_message(
+            fmt::format("device {} disconnected", config_.device_url));
+      }
+    }
+    while (session_) co_await session_ended_.wait();
+    port_.reset();
+  }
+}
+
+void PortHost::stop() {
+  if (is_stopping_) return;
+  is_stopping_ = true;
+  for (auto& acceptor : acceptors_) {
+    std::error_code ignored;
+    acceptor.close(ignored);
+  }
+  reopen_timer_.cancel();
+  if (session_) {
+    session_->close();  // serve_client restores the device, then closes it
+  } else {
+    close_device();
+  }
+}
+
+void PortHost::close_device() {
+  if (port_) port_->close();
+}
+
+SessionConfig PortHost::session_config() const {
+  SessionConfig config;
+  config.protocol = config_.protocol;
+  config.signature = fmt::format("ttynet {} {}", version, port::describe(port_->info()));
+  return config;
+}
+
+asio::awaitable<void> PortHost::accept_clients(asio::ip::tcp::acceptor& acceptor) {
+  while (!is_stopping_) {
+    auto [ec, socket] = co_await acceptor.async_accept(as_tuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || is_stopping_) co_return;
+      log().warn("accept failed: {}", ec.message());
+      // Out of file descriptors and the like: give the system a moment instead of spinning.
+      reopen_timer_.expires_after(config_.reopen_interval);
+      co_await reopen_timer_.async_wait(as_tuple);
+      continue;
+    }
+    if (!is_device_up_) {
+      log().info("refused a client: device {} is not available", config_.device_url);
+      refuse(std::move(socket), fmt::format("device {} is not available", config_.device_url));
+      continue;
+    }
+    if (session_) {
+      log().info("refused a client: {} is in use by {}", config_.device_url, session_->peer());
+      refuse(std::move(socket),
+             fmt::format("{} is in use by {}", config_.device_url, session_->peer()));
+      continue;
+    }
+    session_ = std::make_shared<Session>(std::move(socket), *port_, session_config());
+    asio::co_spawn(executor_, serve_client(session_), asio::detached);
+  }
+}
+
+asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
+  const LineSettings found_settings = port_->settings();
+  const ControlLines found_lines = port_->control_lines();
+  log().info("{} connected", session->peer());
+  co_await session->run();
+  log().info("{} disconnected", session->peer());
+  if (is_device_up_) co_await restore_device(found_settings, found_lines);
+  session_.reset();
+  session_ended_.notify();
+  if (is_stopping_) close_device();
+}
+
+asio::awaitable<void> PortHost::restore_device(const LineSettings& settings, ControlLines lines) {
+  if (port_->break_state()) co_await port_->set_break(false);
+  if (port_->settings() != settings) {
+    if (auto ec = co_await port_->apply_settings(settings)) {
+      log().warn("restoring {} failed: {}", to_string(settings), ec.message());
+    }
+  }
+  const ControlLines now = port_->control_lines();
+  if (now != lines) {
+    std::optional<bool> dtr;
+    std::optional<bool> rts;
+    if (now.dtr != lines.dtr) dtr = lines.dtr;
+    if (now.rts != lines.rts) rts = lines.rts;
+    if (auto ec = co_await port_->set_control_lines(dtr, rts)) {
+      log().warn("restoring DTR/RTS failed: {}", ec.message());
+    }
+  }
+}
+
+asio::awaitable<void> PortHost::pump_device() {
+  ByteBuffer buffer(device_read_size);
+  for (;;) {
+    auto [ec, n] = co_await port_->read_some(buffer);
+    if (ec) {
+      if (!is_stopping_) log().debug("device read ended: {}", ec.message());
+      co_return;
+    }
+    if (auto session = session_) co_await session->from_device({buffer.data(), n});
+  }
+}
+
+asio::awaitable<void> PortHost::reopen_device() {
+  reopen_timer_.expires_after(config_.reopen_interval);
+  co_await reopen_timer_.async_wait(as_tuple);
+  if (is_stopping_) co_return;
+  auto opened = co_await port::open_port(executor_, config_.device_url,
+                                         {.initial_settings = config_.initial_settings});
+  if (!opened) {
+    log().debug("device still unavailable: {}", opened.error().message);
+    co_return;
+  }
+  port_ = std::move(*opened);
+  is_device_up_ = true;
+  log().info("device {} is back", port::describe(port_->info()));
+}
+
+}  // namespace ttynet::server

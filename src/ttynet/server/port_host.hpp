@@ -1,0 +1,68 @@
+#pragma once
+// One exported port: the device, its listening sockets and at most one controlling client.
+//
+// The device is opened once and read continuously; its data goes to the client when there
+// is one and is dropped otherwise. A second client gets a one-line refusal. When a client
+// leaves, the settings and control lines it found are restored. When the device goes away
+// the client is told and dropped, and the device is opened again once it is back.
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ttynet/port/notifier.hpp"
+#include "ttynet/port/port.hpp"
+#include "ttynet/server/session.hpp"
+
+namespace ttynet::server {
+
+struct PortHostConfig {
+  std::string device_url;
+  std::optional<std::string> bind_address;  // nothing = all interfaces, IPv4 and IPv6
+  std::uint16_t tcp_port = 2217;
+  Protocol protocol = Protocol::rfc2217;
+  std::optional<LineSettings> initial_settings;
+  std::chrono::milliseconds reopen_interval{500};
+};
+
+class PortHost {
+ public:
+  PortHost(asio::any_io_executor executor, PortHostConfig config);
+  ~PortHost();
+
+  // Opens the device and the listening sockets. The error is one sentence for the user.
+  asio::awaitable<std::optional<std::string>> start();
+  // Serves until stop(). Call after a successful start().
+  asio::awaitable<void> run();
+  // Ends the client session (restoring the device), closes the device and the listeners.
+  void stop();
+
+  std::vector<asio::ip::tcp::endpoint> local_endpoints() const;
+
+ private:
+  asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor);
+  asio::awaitable<void> serve_client(std::shared_ptr<Session> session);
+  asio::awaitable<void> pump_device();
+  asio::awaitable<void> reopen_device();
+  asio::awaitable<void> restore_device(const LineSettings& settings, ControlLines lines);
+  void close_device();
+  SessionConfig session_config() const;
+
+  asio::any_io_executor executor_;
+  PortHostConfig config_;
+  std::vector<asio::ip::tcp::acceptor> acceptors_;
+  std::unique_ptr<port::Port> port_;
+  std::shared_ptr<Session> session_;
+  port::Notifier session_ended_;
+  asio::steady_timer reopen_timer_;
+  bool is_device_up_ = false;  // opened and not yet failed
+  bool is_stopping_ = false;
+};
+
+}  // namespace ttynet::server
