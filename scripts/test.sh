@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs the whole test suite:
+#   1. the regular build: unit, interop and end-to-end tests (ctest);
+#   2. an AddressSanitizer + UndefinedBehaviorSanitizer build: the same tests;
+#   3. the sans-I/O cores built with clang and libFuzzer: each fuzz target for FUZZ_SECONDS;
+#   4. static checks: formatting and the layering rule (cores never include Asio).
+# Environment: FUZZ_SECONDS (default 20), JOBS (default: number of cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${JOBS:-$(nproc)}
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+./scripts/setup.sh
+
+echo "== static checks"
+./scripts/check.sh
+
+echo "== regular build"
+./scripts/build.sh build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTTYNET_BENCH=OFF
+ctest --test-dir build/test -j "$jobs" --output-on-failure --timeout 300
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+./scripts/build.sh build/asan -DCMAKE_BUILD_TYPE=Debug -DTTYNET_SANITIZE=ON -DTTYNET_BENCH=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan -j "$jobs" --output-on-failure --timeout 600
+
+echo "== fuzzing (${fuzz_seconds}s per target)"
+CXX=clang++ ./scripts/build.sh build/fuzz -DTTYNET_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+for target in build/fuzz/tests/fuzz/*_fuzz; do
+  name=$(basename "$target" _fuzz)
+  corpus=$(mktemp -d)
+  cp -r "tests/fuzz/corpus/$name/." "$corpus/" 2>/dev/null || true
+  echo "-- $name"
+  log=$(mktemp)
+  if ! "$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 \
+      -print_final_stats=1 "$corpus" >"$log" 2>&1; then
+    tail -40 "$log"
+    echo "fuzz: $name found a failing input (above)" >&2
+    exit 1
+  fi
+  grep -E "^stat::(number_of_executed_units|peak_rss_mb)" "$log" || true
+  rm -f "$log"
+  rm -rf "$corpus"
+done
+echo "fuzz: all targets ran ${fuzz_seconds}s without a finding"

@@ -1,0 +1,189 @@
+"""Shared pieces for the end-to-end tests: a pseudo-terminal device with a scripted far end,
+and `ttynet serve` started on it. Everything is bounded in time; nothing sleeps to wait for
+an event that can be awaited."""
+
+import fcntl
+import os
+import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+import tty
+
+TTYNET = os.environ.get("TTYNET_BIN", "ttynet")
+TCGETS2 = 0x802C542A  # _IOR('T', 0x2A, struct termios2) on x86-64 and arm64
+CMSPAR = 0o10000000000
+
+
+def deadline_after(seconds):
+    return time.monotonic() + seconds
+
+
+class PtyDevice:
+    """A pseudo-terminal whose slave side is the 'device' a server opens and whose master
+    side this test drives. With echo=True the master sends back whatever it reads."""
+
+    def __init__(self, echo=True):
+        self.master, slave = os.openpty()
+        self.path = os.ttyname(slave)
+        tty.setraw(slave)
+        # Held open so the master never sees EIO while the server has the slave closed.
+        self._slave = slave
+        self.received = bytearray()
+        self._echo = echo
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        pending = b""
+        while True:
+            want_write = [self.master] if pending else []
+            readable, writable, _ = select.select([self.master, self._stop_r], want_write, [], 5)
+            if self._stop_r in readable:
+                return
+            if self.master in readable:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:  # hung up
+                    return
+                if data and self._echo:
+                    pending += data
+                elif data:
+                    self.received += data
+            if pending and self.master in writable:
+                try:
+                    written = os.write(self.master, pending)
+                    pending = pending[written:]
+                except BlockingIOError:
+                    pass
+
+    def termios2(self):
+        """(cflag, ispeed, ospeed) of the slave, read through the master."""
+        raw = fcntl.ioctl(self.master, TCGETS2, bytes(44))
+        _, _, cflag, _, _, _, ispeed, ospeed = struct.unpack("<IIIIB19sII", raw)
+        return cflag, ispeed, ospeed
+
+    def unplug(self):
+        """Closes the master: the server's reads fail as they do when a USB adapter is pulled."""
+        self.stop()
+        os.close(self._slave)
+        os.close(self.master)
+        self.master = None
+
+    def stop(self):
+        if self._thread.is_alive():
+            os.write(self._stop_w, b"x")
+            self._thread.join(5)
+
+    def close(self):
+        self.stop()
+        if self.master is not None:
+            os.close(self._slave)
+            os.close(self.master)
+            self.master = None
+
+
+class Server:
+    """`ttynet serve` on an ephemeral port; its log is collected in the background."""
+
+    LISTEN_RE = re.compile(r"serving .* on (?:\[[^\]]*\]|[\d.]+):(\d+)")
+
+    def __init__(self, *args, timeout=10):
+        self.proc = subprocess.Popen(
+            [TTYNET, "serve", "-v", "-p", "0", "--bind", "127.0.0.1", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.lines = []
+        self._new_line = threading.Condition()
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
+        match = self.wait_for_log(self.LISTEN_RE, timeout)
+        self.port = int(match.group(1))
+
+    def _collect(self):
+        for raw in self.proc.stdout:
+            with self._new_line:
+                self.lines.append(raw.decode(errors="replace").rstrip())
+                self._new_line.notify_all()
+        with self._new_line:
+            self._new_line.notify_all()
+
+    def wait_for_log(self, pattern, timeout=10, start=0):
+        """Returns the match of the first log line from index `start` matching `pattern`."""
+        pattern = re.compile(pattern) if isinstance(pattern, str) else pattern
+        end = deadline_after(timeout)
+        with self._new_line:
+            index = start
+            while True:
+                while index < len(self.lines):
+                    match = pattern.search(self.lines[index])
+                    if match:
+                        return match
+                    index += 1
+                remaining = end - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    raise AssertionError(
+                        f"no log line matching {pattern.pattern!r}; log:\n" + "\n".join(self.lines))
+                self._new_line.wait(remaining)
+
+    def connect(self, timeout=5):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+    def url(self, scheme="rfc2217", options=""):
+        return f"{scheme}://127.0.0.1:{self.port}{options}"
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        if os.environ.get("TTYNET_SHOW_LOG"):
+            print("\n--- server log\n" + "\n".join(self.lines), file=sys.stderr)
+        return code
+
+
+def read_exactly(read, count, timeout):
+    """Calls read(n) until `count` bytes arrived or the time is up; returns what arrived."""
+    data = bytearray()
+    end = deadline_after(timeout)
+    while len(data) < count and time.monotonic() < end:
+        chunk = read(count - len(data))
+        if chunk:
+            data += chunk
+    return bytes(data)
+
+
+def payload(size, seed=2217):
+    """Random bytes covering every byte value (each value appears at least once)."""
+    import random
+    rng = random.Random(seed)
+    data = bytearray(rng.randbytes(size))
+    data[:256] = bytes(range(256))
+    return bytes(data)
+
+
+def round_trip(port, data, timeout=60, chunk=4096):
+    """Writes `data` from a thread while reading the echo; returns the bytes read back."""
+    errors = []
+
+    def write_all():
+        try:
+            for offset in range(0, len(data), chunk):
+                port.write(data[offset:offset + chunk])
+        except Exception as error:  # reported by the caller's assertion
+            errors.append(error)
+
+    writer = threading.Thread(target=write_all, daemon=True)
+    writer.start()
+    echoed = read_exactly(port.read, len(data), timeout)
+    writer.join(timeout)
+    if errors:
+        raise errors[0]
+    return echoed
