@@ -96,9 +96,10 @@ class Server:
 
     LISTEN_RE = re.compile(r"serving .* on (?:\[[^\]]*\]|[\d.]+):(\d+)")
 
-    def __init__(self, *args, timeout=10):
+    def __init__(self, *args, timeout=10, bind="127.0.0.1"):
+        bind_args = ["--bind", bind] if bind else []
         self.proc = subprocess.Popen(
-            [TTYNET, "serve", "-v", "-p", "0", "--bind", "127.0.0.1", *args],
+            [TTYNET, "serve", "-v", "-p", "0", *bind_args, *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.lines = []
         self._new_line = threading.Condition()
@@ -158,6 +159,22 @@ def read_exactly(read, count, timeout):
         if chunk:
             data += chunk
     return bytes(data)
+
+
+def read_until_closed(sock, timeout):
+    """Everything a peer sends until it closes the connection (or the time is up)."""
+    data = bytearray()
+    end = deadline_after(timeout)
+    while time.monotonic() < end:
+        sock.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            return bytes(data), True
+        data += chunk
+    return bytes(data), False
 
 
 def payload(size, seed=2217):

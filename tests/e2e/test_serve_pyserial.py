@@ -2,6 +2,7 @@
 (Debian python3-serial): the peers we did not write."""
 
 import os
+import signal
 import socket
 import tempfile
 import termios
@@ -10,7 +11,8 @@ import unittest
 
 import serial
 
-from support import CMSPAR, PtyDevice, Server, payload, read_exactly, round_trip
+from support import (CMSPAR, PtyDevice, Server, payload, read_exactly, read_until_closed,
+                     round_trip)
 
 MIB = 1024 * 1024
 
@@ -102,7 +104,8 @@ class ServeRfc2217(unittest.TestCase):
         first = self.open()
         try:
             with self.server.connect() as second:
-                refusal = read_exactly(second.recv, 200, 5)
+                refusal, closed = read_until_closed(second, 5)
+            self.assertTrue(closed, "refused client not closed")
             self.assertIn(b"in use", refusal)
             self.assertTrue(refusal.endswith(b"\r\n"))
             first.write(b"still mine")
@@ -116,6 +119,57 @@ class ServeRfc2217(unittest.TestCase):
             self.assertEqual(read_exactly(again.read, 4, 5), b"ping")
         finally:
             again.close()
+
+
+class ServeBasics(unittest.TestCase):
+    def test_signature_names_version_and_device(self):
+        device = PtyDevice(echo=True)
+        server = Server(device.path)
+        try:
+            with server.connect() as client:
+                # WILL COM-PORT, then SIGNATURE with no text: "send me yours".
+                client.sendall(bytes([0xFF, 0xFB, 0x2C, 0xFF, 0xFA, 0x2C, 0x00, 0xFF, 0xF0]))
+                reply = bytearray()
+                end = time.monotonic() + 5
+                while b"\xff\xfa\x2c\x64" not in reply or not reply.endswith(b"\xff\xf0"):
+                    self.assertLess(time.monotonic(), end, f"no signature in {bytes(reply)!r}")
+                    reply += client.recv(4096)
+            text = reply[reply.index(b"\xff\xfa\x2c\x64") + 4:]
+            self.assertIn(b"ttynet ", text)
+            self.assertIn(device.path.encode(), text)
+        finally:
+            self.assertEqual(server.stop(), 0)
+            device.close()
+
+    def test_listens_on_ipv4_and_ipv6_by_default(self):
+        if not socket.has_ipv6:
+            self.skipTest("no IPv6 on this machine")
+        server = Server("loop://", bind=None)
+        try:
+            for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+                mark = len(server.lines)
+                with socket.socket(family, socket.SOCK_STREAM) as client:
+                    client.settimeout(5)
+                    client.connect((address, server.port))
+                    client.sendall(b"dual")  # loop:// echoes
+                    echoed = bytearray()
+                    while b"dual" not in echoed:
+                        chunk = client.recv(200)
+                        self.assertTrue(chunk, "closed before the echo")
+                        echoed += chunk
+                # The next client is served once this one is gone.
+                server.wait_for_log("disconnected", start=mark)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_sigint_exits_cleanly_with_a_client_connected(self):
+        server = Server("loop://")
+        port = serial.serial_for_url(server.url(), timeout=5)
+        try:
+            self.assertEqual(server.stop(signal.SIGINT), 0)
+            server.wait_for_log("SIGINT")
+        finally:
+            port.close()
 
 
 class ServeRaw(unittest.TestCase):
@@ -146,9 +200,9 @@ class DeviceUnplug(unittest.TestCase):
                 client = server.connect()
                 device.unplug()
                 os.unlink(link)
-                goodbye = read_exactly(client.recv, 400, 5)
+                goodbye, closed = read_until_closed(client, 5)
                 self.assertIn(b"disconnected", goodbye)
-                self.assertEqual(client.recv(100), b"", "client not closed")
+                self.assertTrue(closed, "client not closed")
                 client.close()
 
                 replacement = PtyDevice(echo=True)

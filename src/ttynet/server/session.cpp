@@ -102,6 +102,8 @@ asio::awaitable<void> Session::close_with_message(std::string_view line) {
     if (core_) {
       core_->send_data(as_bytes(text));
       co_await flush_to_client();
+      // Another writer may have been mid-write; it sends our line too before it stops.
+      while (is_writing_ && socket_.is_open()) co_await flow_changed_.wait();
     } else {
       co_await asio::async_write(socket_, asio::buffer(text), as_tuple);
     }
@@ -129,22 +131,34 @@ asio::awaitable<void> Session::client_to_device() {
     }
     core_->receive(received);
     while (auto event = core_->next_event()) {
+      // Data runs are split at every doubled IAC; gather them so the device gets one write
+      // per read from the client instead of one per run.
+      if (const auto* data = std::get_if<rfc2217::DataReceived>(&*event)) {
+        append(to_device_, data->data);
+        continue;
+      }
+      co_await write_to_device();
       co_await apply(*event);
       if (!socket_.is_open()) co_return;
     }
+    co_await write_to_device();
     co_await flush_to_client();
   }
+}
+
+asio::awaitable<void> Session::write_to_device() {
+  if (to_device_.empty()) co_return;
+  if (auto ec = co_await port_.write(to_device_)) {
+    log().warn("{}: device write failed: {}", peer_, ec.message());
+    close();
+  }
+  to_device_.clear();
 }
 
 asio::awaitable<void> Session::apply(const rfc2217::Event& event) {
   using namespace rfc2217;
   auto& core = *core_;
-  if (const auto* data = std::get_if<DataReceived>(&event)) {
-    if (auto ec = co_await port_.write(data->data)) {
-      log().warn("{}: device write failed: {}", peer_, ec.message());
-      close();
-    }
-  } else if (std::holds_alternative<ComPortStarted>(event)) {
+  if (std::holds_alternative<ComPortStarted>(event)) {
     log().debug("{}: RFC 2217 agreed", peer_);
   } else if (std::holds_alternative<SignatureRequested>(event)) {
     core.reply_signature(config_.signature);

@@ -52,6 +52,7 @@ class Session {
   asio::awaitable<void> answer_control(rfc2217::Control value);
   asio::awaitable<void> refresh_modem_state();
   asio::awaitable<void> flush_to_client();
+  asio::awaitable<void> write_to_device();
   asio::awaitable<void> change_settings(const LineSettings& wanted);
 
   asio::ip::tcp::socket socket_;
@@ -61,6 +62,7 @@ class Session {
   std::optional<rfc2217::Server> core_;  // empty in raw mode
   ByteBuffer from_client_;
   ByteBuffer to_client_;  // the bytes of the write in flight
+  ByteBuffer to_device_;  // client data gathered from one read
   bool is_writing_ = false;
   bool is_suspended_ = false;
   port::Notifier flow_changed_;

@@ -135,7 +135,9 @@ TEST_F(TtyPortTest, SetsEachParity) {
     const termios tio = device_termios();
     EXPECT_EQ(tio.c_cflag & (PARODD | CMSPAR), c.flags) << to_string(c.parity);
     const LineSettings held = detail::decode_line_settings(device_termios2());
-    if (exact) EXPECT_EQ(held.parity, c.parity);
+    if (exact) {
+      EXPECT_EQ(held.parity, c.parity);
+    }
     EXPECT_EQ(port->settings().parity, c.parity);  // a pty keeps no PARENB: reported as asked
   }
 }

@@ -56,10 +56,11 @@ class CountingPort final : public port::Port {
   port::LoopPort inner_;
 };
 
-ByteBuffer com_port_request(Byte command, ByteBuffer value) {
+ByteBuffer com_port_request(Byte command, const ByteBuffer& value) {
   ByteBuffer bytes{iac, sb, com_port, command};
-  bytes.insert(bytes.end(), value.begin(), value.end());
-  bytes.insert(bytes.end(), {iac, se});
+  for (const Byte byte : value) bytes.push_back(byte);
+  bytes.push_back(iac);
+  bytes.push_back(se);
   return bytes;
 }
 
