@@ -161,20 +161,33 @@ def read_exactly(read, count, timeout):
     return bytes(data)
 
 
-def read_until_closed(sock, timeout):
-    """Everything a peer sends until it closes the connection (or the time is up)."""
+def read_until(sock, marker, timeout):
+    """What a peer sends until `marker` has arrived, it closes, or the time is up."""
     data = bytearray()
     end = deadline_after(timeout)
-    while time.monotonic() < end:
+    while (marker is None or marker not in data) and time.monotonic() < end:
         sock.settimeout(max(0.01, end - time.monotonic()))
         try:
             chunk = sock.recv(65536)
         except socket.timeout:
             break
         if not chunk:
-            return bytes(data), True
+            break
         data += chunk
-    return bytes(data), False
+    return bytes(data)
+
+
+def read_until_closed(sock, timeout):
+    """Everything a peer sends until it closes; and whether it did close in time."""
+    data = read_until(sock, None, timeout)
+    sock.settimeout(0.5)
+    try:
+        closed = sock.recv(1) == b""
+    except ConnectionResetError:
+        closed = True
+    except socket.timeout:
+        closed = False
+    return data, closed
 
 
 def payload(size, seed=2217):

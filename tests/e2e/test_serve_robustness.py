@@ -9,7 +9,7 @@ import struct
 import time
 import unittest
 
-from support import PtyDevice, Server, deadline_after, read_exactly
+from support import PtyDevice, Server, deadline_after, read_until
 
 IAC, SB, SE = 0xFF, 0xFA, 0xF0
 
@@ -23,19 +23,8 @@ def rss_kib(pid):
 
 
 def wait_for_echo(sock, marker, timeout=5):
-    """Reads until `marker` shows up in the stream (Telnet bytes around it are ignored)."""
-    seen = bytearray()
-    end = deadline_after(timeout)
-    while marker not in seen and time.monotonic() < end:
-        sock.settimeout(max(0.01, end - time.monotonic()))
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    return marker in seen
+    """Whether `marker` shows up in the stream in time (Telnet bytes around it are ignored)."""
+    return marker in read_until(sock, marker, timeout)
 
 
 class Robustness(unittest.TestCase):

@@ -13,6 +13,7 @@
 namespace ttynet::port {
 namespace {
 
+using test::read_exactly;
 using test::run;
 using test::run_ready;
 using test::run_until;
@@ -22,18 +23,6 @@ class LoopPortTest : public ::testing::Test {
  protected:
   asio::io_context io_;
 };
-
-asio::awaitable<ByteBuffer> read_exactly(Port& port, std::size_t n) {
-  ByteBuffer bytes(n);
-  std::size_t got = 0;
-  while (got < n) {
-    auto [ec, count] = co_await port.read_some(MutableByteView(bytes).subspan(got));
-    if (ec) break;
-    got += count;
-  }
-  bytes.resize(got);
-  co_return bytes;
-}
 
 TEST_F(LoopPortTest, ReadsBackWhatWasWritten) {
   LoopPort port(io_.get_executor());

@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "ttynet/port/port.hpp"
+
 namespace ttynet::port::test {
 
 inline constexpr std::chrono::milliseconds default_limit{5000};
@@ -93,5 +95,18 @@ class Pty {
   int master_ = -1;
   std::string slave_path_;
 };
+
+// Reads until `n` bytes arrived or the port reports an error; returns what arrived.
+inline asio::awaitable<ByteBuffer> read_exactly(Port& port, std::size_t n) {
+  ByteBuffer bytes(n);
+  std::size_t got = 0;
+  while (got < n) {
+    auto [ec, count] = co_await port.read_some(MutableByteView(bytes).subspan(got));
+    if (ec) break;
+    got += count;
+  }
+  bytes.resize(got);
+  co_return bytes;
+}
 
 }  // namespace ttynet::port::test

@@ -22,6 +22,7 @@ namespace ttynet::port {
 namespace {
 
 using test::Pty;
+using test::read_exactly;
 using test::run;
 using test::run_until;
 using test::spawn;
@@ -210,18 +211,6 @@ TEST_F(TtyPortTest, RefusesOutOfRangeSettingsAndKeepsWhatHolds) {
 asio::awaitable<ByteBuffer> read_exactly(asio::posix::stream_descriptor& stream, std::size_t n) {
   ByteBuffer bytes(n);
   auto [ec, got] = co_await asio::async_read(stream, asio::buffer(bytes), as_tuple_awaitable);
-  bytes.resize(got);
-  co_return bytes;
-}
-
-asio::awaitable<ByteBuffer> read_exactly(Port& port, std::size_t n) {
-  ByteBuffer bytes(n);
-  std::size_t got = 0;
-  while (got < n) {
-    auto [ec, count] = co_await port.read_some(MutableByteView(bytes).subspan(got));
-    if (ec) break;
-    got += count;
-  }
   bytes.resize(got);
   co_return bytes;
 }
