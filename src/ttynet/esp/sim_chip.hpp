@@ -1,0 +1,186 @@
+#pragma once
+// A simulated Espressif chip behind its UART, as a sans-I/O state machine: the two-transistor
+// auto-reset circuit on DTR/RTS, ROM boot messages, the ROM serial loader (download mode),
+// the flasher stub after a stub upload, and an application that boots from flash and keeps
+// printing. Bytes and time in; bytes and a deadline out. It never reads a clock: every call
+// takes `now`, and deadline() says when on_timer() is due.
+//
+// A thin port wraps it: bytes the host writes go to receive(), DTR/RTS changes to
+// set_lines(), the host's baud to set_host_baud(); pending_output() is what the chip sent
+// (consume_output() once delivered); a timer armed from deadline() calls on_timer(). A port
+// without line control whose host goes away should restart() the chip, so that the next host
+// finds the ROM loader and not a stub left running (esptool would skip its stub upload and
+// SPI_ATTACH).
+//
+// Baud: the chip's UART runs at uart_baud() (115200 after reset, changed by
+// CHANGE_BAUDRATE). If the host's baud differs by more than 5%, bytes in both directions are
+// garbled deterministically (into framing-error junk that never contains a SLIP END), as on
+// real hardware. In download mode the ROM auto-bauds once: the first bytes at a foreign rate
+// are lost and the UART follows the host from then on (config.autobaud).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "ttynet/esp/chips.hpp"
+#include "ttynet/esp/sim_flash.hpp"
+#include "ttynet/esp/sim_loader.hpp"
+#include "ttynet/esp/slip.hpp"
+#include "ttynet/util/bytes.hpp"
+#include "ttynet/util/time.hpp"
+
+namespace ttynet::esp {
+
+enum class SimState : std::uint8_t {
+  reset,     // EN held low
+  booting,   // EN released, straps not latched yet
+  download,  // ROM serial loader
+  stub,      // flasher stub running
+  app,       // booted from flash, the application runs (host bytes are ignored)
+};
+std::string_view to_string(SimState state);
+
+enum class PowerOn : std::uint8_t {
+  in_download_mode,  // already waiting in the ROM loader, its boot text long gone (for links
+                     // without line control: a pty, a TCP socket)
+  boot_download,     // powers up at the first call with the boot button held
+  boot_flash,        // powers up at the first call and boots the application
+};
+
+struct SimLimits {
+  slip::Limits slip;
+  std::size_t max_pending_output = std::size_t{1} << 20;  // the oldest output is dropped beyond
+  std::size_t stream_high_water = std::size_t{64} << 10;  // READ_FLASH data waits above this
+  std::size_t max_written_registers = 256;
+};
+
+struct SimConfig {
+  std::uint32_t flash_size = 4u << 20;   // 1, 2, 4, 8 or 16 MiB
+  ByteBuffer initial_flash;              // the start of flash; the rest is erased (0xFF)
+  std::optional<MacAddress> mac;         // default: 24:6f:28:7a:d8:xx
+  std::optional<ChipRevision> revision;  // default: the chip row's
+  PowerOn power_on = PowerOn::in_download_mode;
+  std::uint32_t host_baud = 115200;
+  bool autobaud = true;
+  // EN rises through an RC network; the straps (GPIO0) are sampled this long after release.
+  Duration strap_delay = std::chrono::milliseconds(5);
+  Duration app_line_period = std::chrono::seconds(1);
+  SimLimits limits;
+};
+
+struct SimCounters {
+  std::uint64_t frames_received = 0;  // SLIP frames handed to the loader
+  std::uint64_t frames_dropped = 0;   // bad SLIP frames
+  std::uint64_t noise_bytes = 0;      // host bytes outside frames
+  std::uint64_t ignored_bytes = 0;    // host bytes while nothing listens (reset, boot, app)
+  std::uint64_t garbled_bytes = 0;    // bytes mangled by a baud mismatch, both directions
+  std::uint64_t dropped_output = 0;   // output discarded because it was not consumed
+};
+
+class SimChip {
+ public:
+  // `config` should pass validate(); invalid values fall back to the defaults.
+  explicit SimChip(const ChipInfo& chip, SimConfig config = {});
+  static std::error_code validate(const ChipInfo& chip, const SimConfig& config);
+
+  // Host control lines, pyserial's sense (true = asserted = pin low). EN is low while DTR
+  // is released and RTS asserted; GPIO0 is low while DTR is asserted and RTS released.
+  // Reset while EN is low; boot when it rises, into download mode if GPIO0 is low when the
+  // straps are sampled (config.strap_delay later). A software reset (FLASH_END with reboot)
+  // keeps the latched straps: download mode comes back to the ROM loader.
+  void set_lines(bool dtr, bool rts, TimePoint now);
+  // Bytes arriving on the chip's RX pin.
+  void receive(ByteView from_host, TimePoint now);
+  void on_timer(TimePoint now);
+  std::optional<TimePoint> deadline() const;
+  // Restarts the chip as at power-on (see PowerOn), whatever GPIO0 says: for links that
+  // carry no DTR/RTS, or a "reset" button. While EN is held low the chip just stays in reset.
+  // Output not yet consumed stays.
+  void restart(PowerOn mode, TimePoint now);
+
+  // Bytes the chip sent on its TX pin. Valid until the next call into the chip.
+  ByteView pending_output() const { return ByteView{out_}.subspan(out_start_); }
+  void consume_output(std::size_t n);  // n <= pending_output().size()
+
+  std::uint32_t uart_baud() const { return uart_baud_; }
+  void set_host_baud(std::uint32_t baud);
+  std::uint32_t host_baud() const { return host_baud_; }
+
+  SimState state() const { return state_; }
+  bool is_en_high() const { return en_high_; }
+  bool is_gpio0_low() const { return gpio0_low_; }
+  const ChipInfo& chip() const { return chip_; }
+  const MacAddress& mac() const { return mac_; }
+  ChipRevision revision() const { return revision_; }
+  const SimCounters& counters() const { return counters_; }
+
+  // Flash contents, for a backing file kept by the I/O layer: what changed since the last
+  // clear_flash_changes() is one range (or nothing).
+  ByteView flash() const { return hardware_.flash.contents(); }
+  std::optional<SimFlash::Range> flash_changes() const { return hardware_.flash.changes(); }
+  void clear_flash_changes() { hardware_.flash.clear_changes(); }
+
+ private:
+  enum class ResetReason : std::uint8_t { power_on, software };
+  enum class AppStage : std::uint8_t { bootloader, starting, running };
+
+  void advance(TimePoint now);
+  void fire(TimePoint now);
+  void enter_reset();
+  void power_on(PowerOn mode);
+  void begin_boot(std::optional<TimePoint> latch_at, ResetReason reason);
+  void latch_straps(TimePoint at);
+  void start_app(TimePoint at);
+  void app_tick(TimePoint now);
+  void handle_frame(ByteView frame, TimePoint now);
+  void apply(const LoaderEffect& effect, TimePoint now);
+  void pump_stream();
+  void set_uart_baud(std::uint32_t baud);
+  bool is_listening() const { return state_ == SimState::download || state_ == SimState::stub; }
+  bool is_baud_mismatched() const;
+  void emit(ByteView bytes);
+  void emit_text(std::string_view text) { emit(as_bytes(text)); }
+  std::string rom_boot_text(bool download) const;
+  std::string bootloader_log() const;
+  std::string app_start_log(TimePoint at) const;
+  std::uint64_t ms_since_boot(TimePoint at) const;
+
+  ChipInfo chip_;
+  SimConfig config_;
+  MacAddress mac_;
+  ChipRevision revision_;
+  SimHardware hardware_;
+  SimLoader loader_;
+  slip::Decoder decoder_;
+
+  SimState state_ = SimState::download;
+  bool en_high_ = true;
+  bool gpio0_low_ = false;
+  ResetReason reset_reason_ = ResetReason::power_on;
+  std::optional<TimePoint> latch_at_;    // booting: when straps are sampled (unset: first call)
+  std::optional<bool> forced_download_;  // boot mode not taken from GPIO0 (power-on, reboot)
+  bool latched_download_ = true;         // the boot mode the straps last latched
+  std::optional<TimePoint> reboot_at_;
+  TimePoint boot_time_{};
+  AppStage app_stage_ = AppStage::bootloader;
+  std::optional<TimePoint> next_app_at_;
+
+  std::uint32_t uart_baud_ = 115200;
+  std::uint32_t host_baud_ = 115200;
+  bool baud_locked_ = false;
+  std::uint64_t garble_count_ = 0;
+  std::uint64_t rx_garble_carry_ = 0;
+  std::uint64_t tx_garble_carry_ = 0;
+
+  ByteBuffer out_;
+  std::size_t out_start_ = 0;  // consumed prefix not yet erased, to avoid a memmove per read
+  ByteBuffer rx_garbled_;
+  ByteBuffer scratch_;
+  SimCounters counters_;
+};
+
+}  // namespace ttynet::esp

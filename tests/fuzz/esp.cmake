@@ -1,0 +1,3 @@
+# libFuzzer targets for the Espressif core (included by tests/fuzz/CMakeLists.txt).
+ttynet_fuzz_target(slip_fuzz slip_fuzz.cpp ttynet_esp_core)
+ttynet_fuzz_target(sim_chip_fuzz sim_chip_fuzz.cpp ttynet_esp_core)
