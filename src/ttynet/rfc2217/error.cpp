@@ -16,6 +16,16 @@ class Category final : public std::error_category {
         return "RFC 2217 command with an undefined value ignored";
       case errc::missing_value:
         return "RFC 2217 command without its value ignored";
+      case errc::com_port_refused:
+        return "server refused the RFC 2217 COM-PORT option";
+      case errc::negotiation_timeout:
+        return "server did not agree to the RFC 2217 COM-PORT option in time";
+      case errc::reply_timeout:
+        return "server did not answer an RFC 2217 request in time";
+      case errc::value_rejected:
+        return "server rejected an RFC 2217 setting";
+      case errc::not_open:
+        return "RFC 2217 port is not open";
     }
     return "unknown RFC 2217 error";
   }
