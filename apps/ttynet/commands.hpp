@@ -9,6 +9,8 @@ namespace ttynet::app {
 int& exit_code();
 
 void add_serve_command(CLI::App& app);
+void add_list_command(CLI::App& app);
+void add_sim_command(CLI::App& app);
 
 // Sets up logging to stderr; verbosity 0 = info, 1 = debug, 2+ = trace.
 void configure_logging(int verbosity);

@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   add_serve_command(app);
+  add_list_command(app);
+  add_sim_command(app);
 
   auto* help = app.add_subcommand("help", "Show help for a command");
   std::string help_topic;

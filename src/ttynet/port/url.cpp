@@ -10,13 +10,15 @@
 
 #include "ttynet/port/error.hpp"
 #include "ttynet/port/loop_port.hpp"
+#include "ttynet/port/sim_port.hpp"
+#include "ttynet/port/socket_port.hpp"
 #include "ttynet/port/tty_port.hpp"
 
 namespace ttynet::port {
 namespace {
 
 // Registry of schemes. A new backend is one row here plus its option table.
-constexpr std::array<SchemeSpec, 2> registry = {{
+constexpr std::array<SchemeSpec, 4> registry = {{
     {"",
      UrlForm::device_path,
      {},
@@ -27,6 +29,12 @@ constexpr std::array<SchemeSpec, 2> registry = {{
      {},
      "in-process loopback: what is written is read back; RTS loops to CTS, DTR to DSR, CD on",
      &open_loop_url},
+    {"socket", UrlForm::host_port, socket_url_options,
+     "raw TCP: bytes pass untouched; line settings and control lines are accepted and ignored",
+     &open_socket_url},
+    {"sim", UrlForm::name, sim_url_options,
+     "simulated Espressif chip (esp32, esp32c3, esp32s3) with the auto-reset circuit on DTR/RTS",
+     &open_sim_url},
 }};
 
 // Seconds options larger than this are refused (they would overflow a millisecond count and

@@ -1,0 +1,109 @@
+#pragma once
+// socket://HOST:PORT: a raw TCP connection used as a serial port, with pyserial's socket://
+// semantics (rfc2217.md 3.5). Bytes pass untouched both ways: no Telnet, 0xFF is data.
+//
+// There is no serial line behind a TCP socket, so line settings, DTR/RTS and BREAK are accepted,
+// remembered (settings(), control_lines(), break_state() report what was asked) and logged at
+// debug level on the "port.socket" logger, never sent. Like a tty that refuses modem-line ioctls
+// (tty_port.hpp), has_modem_lines() is false and modem_state() reads CTS|DSR|CD on, RI off:
+// what pyserial's socket:// reports, and nothing is worth polling. A receive purge discards the
+// bytes that have already arrived (what TCIFLUSH does to a tty, and pyserial's
+// reset_input_buffer on socket://); a transmit purge does nothing, as bytes handed to TCP cannot
+// be recalled.
+//
+// The peer closing the connection ends read_some() with asio::error::eof; a reset with
+// asio::error::connection_reset.
+
+#include <spdlog/logger.h>
+#include <array>
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "ttynet/port/port.hpp"
+#include "ttynet/port/url.hpp"
+
+namespace ttynet::port {
+
+// The option table of socket:// (url.hpp): pyserial's one option.
+inline constexpr std::array<OptionSpec, 1> socket_url_options{{
+    {"logging", OptionType::choice, "",
+     "level of the port.socket logger (line settings ignored, connection)",
+     "debug|info|warning|error"},
+}};
+
+// SocketTarget and SocketConnectOptions have constructors rather than being aggregates: g++ 12
+// destroys a brace-initialised aggregate temporary with a std::string member twice when it is
+// created inside a co_await expression (an argument to connect(), or its default argument).
+struct SocketTarget {
+  SocketTarget(std::string host_name, std::uint16_t tcp_port)
+      : host(std::move(host_name)), port(tcp_port) {}
+  std::string host;  // a name, an IPv4 address or an IPv6 address without brackets
+  std::uint16_t port = 0;
+};
+
+struct SocketConnectOptions {
+  SocketConnectOptions() {}  // NOLINT(modernize-use-equals-default): keeps it no aggregate
+  // Bounds the whole open: name lookup plus a connect attempt to each address it yields.
+  std::chrono::milliseconds timeout = std::chrono::seconds(5);
+  // PortInfo::url of the opened port, and the prefix of errors; empty: "socket://HOST:PORT".
+  std::string url;
+};
+
+class SocketPort final : public Port {
+ public:
+  // CTS|DSR|CD: the modem state a socket reports.
+  static constexpr std::uint8_t modem_state_without_lines = modem::cts | modem::dsr | modem::cd;
+
+  // Resolves target.host (numeric addresses without a lookup), then connects to each address
+  // in turn until one accepts, with TCP_NODELAY on. Errors say what failed, prefixed by the
+  // URL: "socket://127.0.0.1:4000: connection refused", "socket://box:4000: cannot resolve
+  // 'box': ...", "socket://10.0.0.9:4000: no connection within 5 s" (std::errc::timed_out).
+  // Cancelling the calling coroutine ends the open with asio::error::operation_aborted.
+  static asio::awaitable<Result<std::unique_ptr<SocketPort>, OpenError>> connect(
+      asio::any_io_executor executor, SocketTarget target, SocketConnectOptions options = {});
+  ~SocketPort() override;
+
+  asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(
+      MutableByteView into) override;
+  asio::awaitable<std::error_code> write(ByteView data) override;
+  // Checks the range every backend accepts, then only remembers and logs.
+  asio::awaitable<std::error_code> apply_settings(const LineSettings& settings) override;
+  LineSettings settings() const override;
+  asio::awaitable<std::error_code> set_control_lines(std::optional<bool> dtr,
+                                                     std::optional<bool> rts) override;
+  ControlLines control_lines() const override;
+  asio::awaitable<std::error_code> set_break(bool on) override;
+  bool break_state() const override;
+  asio::awaitable<std::error_code> purge(Purge which) override;
+  asio::awaitable<Result<std::uint8_t>> modem_state() override;
+  bool has_modem_lines() const override;
+  const PortInfo& info() const override;
+  void close() override;
+
+  // The address the connection went to.
+  const asio::ip::tcp::endpoint& remote_endpoint() const { return remote_; }
+
+ private:
+  SocketPort(asio::ip::tcp::socket socket, asio::ip::tcp::endpoint remote, PortInfo info);
+  bool is_open() const { return socket_.is_open(); }
+
+  asio::ip::tcp::socket socket_;
+  asio::ip::tcp::endpoint remote_;
+  PortInfo info_;
+  std::shared_ptr<spdlog::logger> log_;
+  LineSettings settings_;
+  ControlLines control_lines_;
+  bool break_on_ = false;
+};
+
+// The registry's opener for socket:// (url.hpp): applies `logging=` to the "port.socket"
+// logger, then connects with the default timeout.
+asio::awaitable<OpenResult> open_socket_url(asio::any_io_executor executor, const PortUrl& url);
+
+}  // namespace ttynet::port
