@@ -8,41 +8,26 @@
 #include <vector>
 
 #include "ttynet/port/error.hpp"
+#include "ttynet/port/notifier.hpp"
 #include "ttynet/port/settings_check.hpp"
 
 namespace ttynet::port {
 
 struct LoopPort::Channel {
   Channel(const asio::any_io_executor& executor, std::size_t capacity)
-      : ring(capacity),
-        data_ready(executor, asio::steady_timer::time_point::max()),
-        space_ready(executor, asio::steady_timer::time_point::max()) {}
-
-  // Waits until `signal` is notified. Returns why to stop waiting (the port closed, or the
-  // caller's operation was cancelled), or no error.
-  asio::awaitable<std::error_code> wait(asio::steady_timer& signal) {
-    co_await signal.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (closed) co_return errc::closed;
-    const auto state = co_await asio::this_coro::cancellation_state;
-    if (state.cancelled() != asio::cancellation_type::none) {
-      co_return asio::error::operation_aborted;
-    }
-    co_return std::error_code{};
-  }
-  // Wakes the waiter of `signal`, if any: the timer never expires by itself.
-  static void notify(asio::steady_timer& signal) { signal.cancel(); }
+      : ring(capacity), data_ready(executor), space_ready(executor) {}
 
   void clear() {
     head = 0;
     size = 0;
-    notify(space_ready);
+    space_ready.notify();
   }
 
   std::vector<Byte> ring;  // fixed capacity
   std::size_t head = 0;    // index of the oldest byte
   std::size_t size = 0;
-  asio::steady_timer data_ready;
-  asio::steady_timer space_ready;
+  Notifier data_ready;
+  Notifier space_ready;
   bool closed = false;
 };
 
@@ -60,7 +45,7 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> LoopPort::read_some(
     MutableByteView into) {
   const std::shared_ptr<Channel> channel = channel_;  // `this` may be gone when a wait ends
   while (!channel->closed && channel->size == 0 && !into.empty()) {
-    if (auto ec = co_await channel->wait(channel->data_ready)) {
+    if (auto ec = co_await channel->data_ready.wait_while_open(channel->closed)) {
       co_return std::make_tuple(ec, std::size_t{0});
     }
   }
@@ -73,7 +58,7 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> LoopPort::read_some(
   std::copy_n(ring.begin(), n - first, into.begin() + static_cast<std::ptrdiff_t>(first));
   channel->head = (channel->head + n) % ring.size();
   channel->size -= n;
-  if (n > 0) Channel::notify(channel->space_ready);
+  if (n > 0) channel->space_ready.notify();
   co_return std::make_tuple(std::error_code{}, n);
 }
 
@@ -83,7 +68,7 @@ asio::awaitable<std::error_code> LoopPort::write(ByteView data) {
   while (!data.empty()) {
     if (channel->closed) co_return errc::closed;
     if (channel->size == ring.size()) {
-      if (auto ec = co_await channel->wait(channel->space_ready)) co_return ec;
+      if (auto ec = co_await channel->space_ready.wait_while_open(channel->closed)) co_return ec;
       continue;
     }
     const std::size_t tail = (channel->head + channel->size) % ring.size();
@@ -93,7 +78,7 @@ asio::awaitable<std::error_code> LoopPort::write(ByteView data) {
     std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(first), n - first, ring.begin());
     channel->size += n;
     data = data.subspan(n);
-    Channel::notify(channel->data_ready);
+    channel->data_ready.notify();
   }
   co_return channel->closed ? make_error_code(errc::closed) : std::error_code{};
 }
@@ -148,7 +133,7 @@ void LoopPort::close() {
   if (channel_->closed) return;
   channel_->closed = true;
   channel_->clear();
-  Channel::notify(channel_->data_ready);
+  channel_->data_ready.notify();
 }
 
 asio::awaitable<OpenResult> open_loop_url(asio::any_io_executor executor, const PortUrl& url) {

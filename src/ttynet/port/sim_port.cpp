@@ -15,6 +15,7 @@
 #include "ttynet/esp/chips.hpp"
 #include "ttynet/port/error.hpp"
 #include "ttynet/port/log.hpp"
+#include "ttynet/port/notifier.hpp"
 #include "ttynet/port/settings_check.hpp"
 
 namespace ttynet::port {
@@ -91,25 +92,10 @@ bool write_all_at(int fd, ByteView bytes, std::size_t offset) {
 
 struct SimPort::Signals {
   explicit Signals(const asio::any_io_executor& executor)
-      : data_ready(executor, asio::steady_timer::time_point::max()),
-        space_ready(executor, asio::steady_timer::time_point::max()) {}
+      : data_ready(executor), space_ready(executor) {}
 
-  // Waits until `signal` is notified. Returns why to stop waiting (the port closed, or the
-  // caller's operation was cancelled), or no error.
-  asio::awaitable<std::error_code> wait(asio::steady_timer& signal) {
-    co_await signal.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (closed) co_return errc::closed;
-    const auto state = co_await asio::this_coro::cancellation_state;
-    if (state.cancelled() != asio::cancellation_type::none) {
-      co_return asio::error::operation_aborted;
-    }
-    co_return std::error_code{};
-  }
-  // Wakes the waiter of `signal`, if any: the timer never expires by itself.
-  static void notify(asio::steady_timer& signal) { signal.cancel(); }
-
-  asio::steady_timer data_ready;
-  asio::steady_timer space_ready;
+  Notifier data_ready;
+  Notifier space_ready;
   bool closed = false;
 };
 
@@ -251,9 +237,9 @@ void SimPort::step() {
   }
   if (flash_write_at_ && *flash_write_at_ <= now) write_back_flash();
 
-  if (released() > 0) Signals::notify(signals_->data_ready);
+  if (released() > 0) signals_->data_ready.notify();
   if (pace_ && paced_input_.size() < limits_.paced_input) {
-    Signals::notify(signals_->space_ready);
+    signals_->space_ready.notify();
   }
   arm_timer(now);
 }
@@ -299,7 +285,7 @@ void SimPort::write_back_flash() {
 asio::awaitable<std::tuple<std::error_code, std::size_t>> SimPort::read_some(MutableByteView into) {
   const std::shared_ptr<Signals> signals = signals_;  // `this` may be gone when a wait ends
   while (!signals->closed && released() == 0 && !into.empty()) {
-    if (auto ec = co_await signals->wait(signals->data_ready)) {
+    if (auto ec = co_await signals->data_ready.wait_while_open(signals->closed)) {
       co_return std::make_tuple(ec, std::size_t{0});
     }
   }
@@ -329,7 +315,7 @@ asio::awaitable<std::error_code> SimPort::write(ByteView data) {
     const std::size_t room =
         limits_.paced_input - std::min(limits_.paced_input, paced_input_.size());
     if (room == 0) {
-      if (auto ec = co_await signals->wait(signals->space_ready)) co_return ec;
+      if (auto ec = co_await signals->space_ready.wait_while_open(signals->closed)) co_return ec;
       continue;
     }
     sync_idle_wire(Clock::now());
@@ -416,8 +402,8 @@ void SimPort::close() {
   signals_->closed = true;
   timer_.cancel();
   armed_at_.reset();
-  Signals::notify(signals_->data_ready);
-  Signals::notify(signals_->space_ready);
+  signals_->data_ready.notify();
+  signals_->space_ready.notify();
 }
 
 asio::awaitable<OpenResult> open_sim_url(asio::any_io_executor executor, const PortUrl& url) {

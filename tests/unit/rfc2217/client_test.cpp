@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "loop_device.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -1049,39 +1051,7 @@ TEST(Rfc2217Client, DropsOversizedSubnegotiationsAtTheLimit) {
 
 // --- Against rfc2217::Server ------------------------------------------------------------------
 
-// A loop:// device behind the server: settings taken as asked, controls and purges echoed, data
-// echoed.
-class LoopDevice {
- public:
-  void apply(Server& server, const Event& event) {
-    std::visit([&](const auto& e) { apply_one(server, e); }, event);
-  }
-
- private:
-  void apply_one(Server& server, const DataReceived& e) { server.send_data(e.data); }
-  void apply_one(Server& server, const BaudRequested& e) {
-    if (e.baud) settings_.baud = *e.baud;
-    server.reply_baud(settings_.baud);
-  }
-  void apply_one(Server& server, const DataBitsRequested& e) {
-    if (e.data_bits) settings_.data_bits = *e.data_bits;
-    server.reply_data_bits(settings_.data_bits);
-  }
-  void apply_one(Server& server, const ParityRequested& e) {
-    if (e.parity) settings_.parity = *e.parity;
-    server.reply_parity(settings_.parity);
-  }
-  void apply_one(Server& server, const StopBitsRequested& e) {
-    if (e.stop_bits) settings_.stop_bits = *e.stop_bits;
-    server.reply_stop_bits(settings_.stop_bits);
-  }
-  void apply_one(Server& server, const ControlRequested& e) { server.reply_control(e.value); }
-  void apply_one(Server& server, const PurgeRequested& e) { server.reply_purge(e.which); }
-  template <typename Other>
-  void apply_one(Server&, const Other&) {}
-
-  LineSettings settings_{.baud = 9600};
-};
+using test::LoopDevice;
 
 // Client and server back to back. Each direction's stream is cut at the given offsets.
 class BackToBack {
