@@ -4,5 +4,12 @@ set -euo pipefail
 dir=$1
 shift
 cd "$(dirname "$0")/.."
-cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+launcher=()
+if command -v ccache >/dev/null; then
+  # Rebuilds of unchanged files come from the cache; these settings let it cache the
+  # files built with Asio's precompiled header too.
+  export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S . -B "$dir" -G Ninja "${launcher[@]}" "$@" >/dev/null
 ninja -C "$dir"

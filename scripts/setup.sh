@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  cmake ninja-build g++ pkg-config
+  cmake ninja-build g++ pkg-config ccache
   libasio-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev libssl-dev
   libtomlplusplus-dev libavahi-client-dev nlohmann-json3-dev
   # tests, sanitizers, fuzzing

@@ -5,11 +5,11 @@
 #   3. the sans-I/O cores built with clang and libFuzzer: each fuzz target for FUZZ_SECONDS;
 #   4. static checks: formatting, the layering rule (cores never include Asio), and
 #      clang-tidy on the cores (through the clang build's compile database).
-# Environment: FUZZ_SECONDS (default 20), JOBS (default: number of cores).
+# Environment: FUZZ_SECONDS (default 15), JOBS (default: number of cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
-fuzz_seconds=${FUZZ_SECONDS:-20}
+fuzz_seconds=${FUZZ_SECONDS:-15}
 
 ./scripts/setup.sh
 
