@@ -119,14 +119,15 @@ SessionConfig PortHost::session_config() const {
 }
 
 asio::awaitable<void> PortHost::accept_clients(asio::ip::tcp::acceptor& acceptor) {
+  asio::steady_timer backoff(executor_);  // its own: reopen_timer_ belongs to the device loop
   while (!is_stopping_) {
     auto [ec, socket] = co_await acceptor.async_accept(as_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || is_stopping_) co_return;
       log().warn("accept failed: {}", ec.message());
       // Out of file descriptors and the like: give the system a moment instead of spinning.
-      reopen_timer_.expires_after(config_.reopen_interval);
-      co_await reopen_timer_.async_wait(as_tuple);
+      backoff.expires_after(config_.reopen_interval);
+      co_await backoff.async_wait(as_tuple);
       continue;
     }
     if (!is_device_up_) {
