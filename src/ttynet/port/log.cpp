@@ -19,4 +19,11 @@ std::shared_ptr<spdlog::logger> logger(std::string_view name) {
   return created;
 }
 
+void set_logging_level(std::string_view name, std::string_view level) {
+  logger(name)->set_level(level == "debug"     ? spdlog::level::debug
+                          : level == "info"    ? spdlog::level::info
+                          : level == "warning" ? spdlog::level::warn
+                                               : spdlog::level::err);
+}
+
 }  // namespace ttynet::port

@@ -53,6 +53,9 @@ class Port {
       MutableByteView into) = 0;
   // Writes all of `data` (returns once the port took it, not once it left the wire).
   virtual asio::awaitable<std::error_code> write(ByteView data) = 0;
+  // Waits until what write() took has left the process (a network port's queue is empty).
+  // Ports that hand bytes straight to the kernel have nothing to wait for.
+  virtual asio::awaitable<std::error_code> drain() { co_return std::error_code{}; }
 
   // Applies all settings at once. On error nothing changed and settings() tells what holds.
   virtual asio::awaitable<std::error_code> apply_settings(const LineSettings& settings) = 0;

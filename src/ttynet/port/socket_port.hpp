@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "ttynet/port/port.hpp"
+#include "ttynet/port/tcp_connect.hpp"
 #include "ttynet/port/url.hpp"
 
 namespace ttynet::port {
@@ -37,16 +38,9 @@ inline constexpr std::array<OptionSpec, 1> socket_url_options{{
      "debug|info|warning|error"},
 }};
 
-// SocketTarget and SocketConnectOptions have constructors rather than being aggregates: g++ 12
-// destroys a brace-initialised aggregate temporary with a std::string member twice when it is
-// created inside a co_await expression (an argument to connect(), or its default argument).
-struct SocketTarget {
-  SocketTarget(std::string host_name, std::uint16_t tcp_port)
-      : host(std::move(host_name)), port(tcp_port) {}
-  std::string host;  // a name, an IPv4 address or an IPv6 address without brackets
-  std::uint16_t port = 0;
-};
+using SocketTarget = TcpTarget;
 
+// A constructor rather than an aggregate, for the reason given at TcpTarget.
 struct SocketConnectOptions {
   SocketConnectOptions() {}  // NOLINT(modernize-use-equals-default): keeps it no aggregate
   // Bounds the whole open: name lookup plus a connect attempt to each address it yields.

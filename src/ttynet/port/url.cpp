@@ -10,6 +10,7 @@
 
 #include "ttynet/port/error.hpp"
 #include "ttynet/port/loop_port.hpp"
+#include "ttynet/port/rfc2217_port.hpp"
 #include "ttynet/port/sim_port.hpp"
 #include "ttynet/port/socket_port.hpp"
 #include "ttynet/port/tty_port.hpp"
@@ -18,7 +19,7 @@ namespace ttynet::port {
 namespace {
 
 // Registry of schemes. A new backend is one row here plus its option table.
-constexpr std::array<SchemeSpec, 4> registry = {{
+constexpr std::array<SchemeSpec, 5> registry = {{
     {"",
      UrlForm::device_path,
      {},
@@ -29,6 +30,9 @@ constexpr std::array<SchemeSpec, 4> registry = {{
      {},
      "in-process loopback: what is written is read back; RTS loops to CTS, DTR to DSR, CD on",
      &open_loop_url},
+    {"rfc2217", UrlForm::host_port, rfc2217_url_options,
+     "RFC 2217 (Telnet Com Port Control): line settings, DTR/RTS and BREAK reach the remote port",
+     &open_rfc2217_url},
     {"socket", UrlForm::host_port, socket_url_options,
      "raw TCP: bytes pass untouched; line settings and control lines are accepted and ignored",
      &open_socket_url},

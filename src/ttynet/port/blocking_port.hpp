@@ -1,0 +1,92 @@
+#pragma once
+// A blocking facade over any port, for sequential tools (the flasher, scripts, tests): each call
+// runs the port's own event loop in the calling thread until the call is done or its timeout
+// passes. One implementation for every backend; the port itself stays asynchronous.
+//
+// While the facade is inside a call, a background read moves device data into its buffer (at
+// most read_buffer_limit, then the device is left unread); between calls nothing runs, so data
+// waits in the kernel or in the network port's own buffer. Not thread-safe: one thread at a time.
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "ttynet/port/notifier.hpp"
+#include "ttynet/port/port.hpp"
+#include "ttynet/util/bytes.hpp"
+#include "ttynet/util/result.hpp"
+#include "ttynet/util/time.hpp"
+
+namespace ttynet::port {
+
+class BlockingPort {
+ public:
+  static constexpr std::size_t read_buffer_limit = 1024 * 1024;
+
+  // Opens `url` (open_port()); the error names the URL and the cause.
+  static Result<std::unique_ptr<BlockingPort>, OpenError> open(std::string_view url,
+                                                               OpenOptions options = {});
+  ~BlockingPort();
+  BlockingPort(const BlockingPort&) = delete;
+  BlockingPort& operator=(const BlockingPort&) = delete;
+
+  // Up to into.size() bytes: returns as soon as at least one is there, or 0 when `timeout`
+  // passes first. An error when the port failed and nothing buffered is left.
+  Result<std::size_t> read_some(MutableByteView into, Duration timeout);
+  // Exactly `count` bytes unless `timeout` passes first: then what arrived (fewer bytes).
+  Result<ByteBuffer> read(std::size_t count, Duration timeout);
+  // Up to and including `delimiter`, at most `max_size` bytes; on timeout, what arrived.
+  Result<ByteBuffer> read_until(ByteView delimiter, Duration timeout,
+                                std::size_t max_size = read_buffer_limit);
+  // Bytes buffered now, without waiting (after giving pending I/O a chance to run).
+  std::size_t available();
+
+  std::error_code write(ByteView data);
+  std::error_code write(std::string_view text);
+  // Waits until written data has left the process (port::Port::drain()).
+  std::error_code flush();
+
+  std::error_code set_settings(const LineSettings& settings);
+  std::error_code set_baud(std::uint32_t baud);
+  LineSettings settings() const { return port_->settings(); }
+  std::error_code set_control_lines(std::optional<bool> dtr, std::optional<bool> rts);
+  ControlLines control_lines() const { return port_->control_lines(); }
+  std::error_code set_break(bool on);
+  // Purges the port and drops what the facade buffered from the device.
+  std::error_code purge(Purge which);
+  Result<std::uint8_t> modem_state();
+
+  // Lets time pass while the port works (a reset pulse's width); device data is buffered.
+  void pause(Duration duration);
+
+  Port& port() { return *port_; }
+  const PortInfo& info() const { return port_->info(); }
+  void close();
+
+ private:
+  BlockingPort() = default;
+  std::size_t buffered() const { return buffer_.size() - head_; }
+  ByteBuffer take(std::size_t count);
+  // Runs the event loop until `task` completes; returns its result.
+  template <typename T>
+  T run(asio::awaitable<T> task);
+  // Runs the event loop until `done()` or `deadline`; false when the deadline came first.
+  template <typename Done>
+  bool run_until(Done done, TimePoint deadline);
+  asio::awaitable<void> read_device();
+
+  asio::io_context io_;
+  std::unique_ptr<Port> port_;
+  ByteBuffer buffer_;  // device data not yet handed out, from head_ on
+  std::size_t head_ = 0;
+  std::error_code read_error_;                // the background read ended
+  Notifier space_ready_{io_.get_executor()};  // the buffer went below its limit
+};
+
+}  // namespace ttynet::port

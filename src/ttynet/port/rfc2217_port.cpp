@@ -1,0 +1,395 @@
+#include "ttynet/port/rfc2217_port.hpp"
+
+#include <fmt/format.h>
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <map>
+#include <set>
+#include <utility>
+#include <variant>
+
+#include "ttynet/port/error.hpp"
+#include "ttynet/port/log.hpp"
+#include "ttynet/port/notifier.hpp"
+#include "ttynet/port/settings_check.hpp"
+#include "ttynet/rfc2217/error.hpp"
+
+namespace ttynet::port {
+namespace {
+
+using tcp = asio::ip::tcp;
+constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+
+constexpr std::size_t read_chunk = 16 * 1024;
+// Large writes enter the client core in pieces, so the queue stays near write_high_water.
+constexpr std::size_t write_chunk = 16 * 1024;
+constexpr auto min_connect_timeout = std::chrono::seconds(5);
+
+struct Outcome {
+  std::error_code error;
+  std::string what;
+};
+
+}  // namespace
+
+// Everything the background coroutines touch. They hold it by shared_ptr, so the port object
+// may go away while a read or a timer wait is still being torn down.
+struct Rfc2217Port::State {
+  State(tcp::socket connected, const Rfc2217ConnectOptions& options, std::string port_url)
+      : socket(std::move(connected)),
+        deadline_timer(socket.get_executor()),
+        changed(socket.get_executor()),
+        output_ready(socket.get_executor()),
+        space_ready(socket.get_executor()),
+        limits(options.limits),
+        log(logger("port.rfc2217")) {
+    info.url = port_url;
+    info.path = std::move(port_url);
+    deadline_timer.expires_at(asio::steady_timer::time_point::max());
+  }
+
+  // Hands out the core's events and wakes whoever they concern. Call after every call into
+  // the core.
+  void after_core_call() {
+    while (auto event = core.next_event()) std::visit([this](auto& e) { on_event(e); }, *event);
+    if (!core.pending_output().empty()) output_ready.notify();
+    const auto deadline = core.deadline().value_or(asio::steady_timer::time_point::max());
+    if (deadline != deadline_timer.expiry()) deadline_timer.expires_at(deadline);
+    changed.notify();
+  }
+
+  void on_event(const rfc2217::Client::DataReceived& event) {
+    received.insert(received.end(), event.data.begin(), event.data.end());
+  }
+  void on_event(const rfc2217::Client::Opened& /*event*/) { open_outcome = Outcome{}; }
+  void on_event(const rfc2217::Client::OpenFailed& event) {
+    open_outcome = Outcome{event.error, event.what};
+  }
+  void on_event(const rfc2217::Client::OperationDone& event) {
+    if (event.error) log->warn("{}: {}", info.url, event.what);
+    finished[static_cast<std::uint32_t>(event.id)] = Outcome{event.error, event.what};
+  }
+  void on_event(const rfc2217::Client::ModemStateChanged& event) {
+    log->debug("{}: modem state {:#04x}", info.url, event.state);
+  }
+  void on_event(const rfc2217::Client::LineStateChanged& event) {
+    log->debug("{}: line state {:#04x}", info.url, event.state);
+  }
+  void on_event(const rfc2217::Client::FlowSuspended& event) {
+    log->debug("{}: server {} the flow", info.url, event.suspended ? "suspended" : "resumed");
+  }
+  void on_event(const rfc2217::Client::SignatureReceived& event) {
+    signature = std::string(event.text);
+    log->debug("{}: server signature '{}'", info.url, *signature);
+  }
+  void on_event(const rfc2217::Client::ProtocolError& event) {
+    if (protocol_errors.insert(event.error).second) {
+      log->warn("{}: server protocol error (further ones of this kind not logged): {}", info.url,
+                event.error.message());
+    }
+  }
+
+  std::size_t buffered() const { return received.size() - received_head; }
+  std::size_t queued() const { return core.pending_output().size() + in_flight; }
+  bool is_usable() const { return !closed && !link_error; }
+  // Why the port cannot be used, if it cannot.
+  std::error_code unusable() const {
+    if (closed) return errc::closed;
+    return link_error;
+  }
+
+  // Waits for the outcome of operation `id`.
+  asio::awaitable<std::error_code> wait_for(rfc2217::OperationId id) {
+    const auto key = static_cast<std::uint32_t>(id);
+    for (;;) {
+      if (const auto it = finished.find(key); it != finished.end()) {
+        const auto error = it->second.error;
+        finished.erase(it);
+        co_return error;
+      }
+      if (!is_usable()) co_return unusable();
+      if (auto ec = co_await changed.wait_while_open(closed)) co_return ec;
+    }
+  }
+
+  void fail_link(std::error_code ec) {
+    if (link_error || closed) return;
+    link_error = ec;
+    if (ec == asio::error::eof) {
+      log->info("{}: the server closed the connection", info.url);
+    } else {
+      log->warn("{}: connection lost: {}", info.url, ec.message());
+    }
+    output_ready.notify();
+    changed.notify();
+  }
+
+  void close() {
+    if (closed) return;
+    closed = true;
+    std::error_code ignored;
+    socket.cancel(ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+    deadline_timer.cancel();
+    output_ready.notify();
+    space_ready.notify();
+    changed.notify();
+  }
+
+  // Reads the server's bytes into the core until the connection ends or the port closes;
+  // pauses while the port's reader is more than read_high_water behind.
+  static asio::awaitable<void> read_loop(std::shared_ptr<State> self) {
+    for (;;) {
+      while (self->is_usable() && self->buffered() >= self->limits.read_high_water) {
+        co_await self->space_ready.wait();
+      }
+      if (!self->is_usable()) co_return;
+      auto [ec, n] = co_await self->socket.async_read_some(
+          asio::buffer(self->read_buffer.data(), self->read_buffer.size()), as_tuple_awaitable);
+      if (self->closed) co_return;
+      if (ec) {
+        self->fail_link(ec);
+        co_return;
+      }
+      self->core.receive(ByteView(self->read_buffer).first(n), Clock::now());
+      self->after_core_call();
+    }
+  }
+
+  // Sends what the core has queued, one write at a time.
+  static asio::awaitable<void> write_loop(std::shared_ptr<State> self) {
+    for (;;) {
+      while (self->is_usable() && self->core.pending_output().empty()) {
+        co_await self->output_ready.wait();
+      }
+      if (!self->is_usable()) co_return;
+      const ByteView output = self->core.pending_output();
+      self->write_buffer.assign(output.begin(), output.end());
+      self->core.consume_output(output.size());
+      self->in_flight = self->write_buffer.size();
+      auto [ec, n] = co_await asio::async_write(
+          self->socket, asio::buffer(self->write_buffer.data(), self->write_buffer.size()),
+          as_tuple_awaitable);
+      self->in_flight = 0;
+      if (self->closed) co_return;
+      if (ec) {
+        self->fail_link(ec);
+        co_return;
+      }
+      self->changed.notify();
+    }
+  }
+
+  // Calls the core's on_timer() when its deadline passes; after_core_call() moves the timer.
+  static asio::awaitable<void> deadline_loop(std::shared_ptr<State> self) {
+    while (!self->closed) {
+      auto [ec] = co_await self->deadline_timer.async_wait(as_tuple_awaitable);
+      if (self->closed) co_return;
+      if (ec) continue;  // moved or cancelled: wait for the new expiry
+      self->deadline_timer.expires_at(asio::steady_timer::time_point::max());
+      self->core.on_timer(Clock::now());
+      self->after_core_call();
+    }
+  }
+
+  tcp::socket socket;
+  rfc2217::Client core;
+  asio::steady_timer deadline_timer;  // expires at core.deadline()
+  Notifier changed;                   // data, outcomes, drained output, flow or link changes
+  Notifier output_ready;              // the core has bytes for the server
+  Notifier space_ready;               // the reader of the port took data
+  Rfc2217Limits limits;
+  std::shared_ptr<spdlog::logger> log;
+  PortInfo info;
+
+  ByteBuffer received;  // device data not yet read, from received_head on
+  std::size_t received_head = 0;
+  ByteBuffer read_buffer = ByteBuffer(read_chunk);
+  ByteBuffer write_buffer;  // the bytes of the write in flight
+  std::size_t in_flight = 0;
+
+  std::optional<Outcome> open_outcome;
+  std::map<std::uint32_t, Outcome> finished;  // operations done and not yet collected
+  std::optional<std::string> signature;
+  std::set<std::error_code> protocol_errors;  // kinds already logged
+  std::error_code link_error;                 // the connection ended
+  bool closed = false;
+};
+
+Rfc2217Port::Rfc2217Port(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+Rfc2217Port::~Rfc2217Port() { close(); }
+
+asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, OpenError>> Rfc2217Port::connect(
+    asio::any_io_executor executor, TcpTarget target, Rfc2217ConnectOptions options) {
+  std::string url = options.url.empty() ? tcp_url("rfc2217", target) : options.url;
+  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::max<Duration>(options.client.timeout, min_connect_timeout));
+  auto connected =
+      co_await connect_tcp(executor, std::move(target), timeout, url, logger("port.rfc2217"));
+  if (!connected) co_return connected.error();
+
+  auto state = std::make_shared<State>(std::move(connected->socket), options, url);
+  asio::co_spawn(executor, State::read_loop(state), asio::detached);
+  asio::co_spawn(executor, State::write_loop(state), asio::detached);
+  asio::co_spawn(executor, State::deadline_loop(state), asio::detached);
+  state->core.start(options.client, options.settings, options.lines, Clock::now());
+  state->after_core_call();
+
+  while (!state->open_outcome && state->is_usable()) {
+    if (auto ec = co_await state->changed.wait_while_open(state->closed)) {
+      state->close();
+      co_return OpenError{ec, fmt::format("{}: open cancelled", url)};
+    }
+  }
+  if (!state->open_outcome) {
+    const auto ec = state->link_error;
+    state->close();
+    co_return OpenError{ec, fmt::format("{}: the server closed the connection during the "
+                                        "RFC 2217 negotiation ({})",
+                                        url, ec.message())};
+  }
+  if (state->open_outcome->error) {
+    const Outcome outcome = *state->open_outcome;
+    state->close();
+    co_return OpenError{outcome.error, fmt::format("{}: {}", url, outcome.what)};
+  }
+  state->log->debug("{}: open ({})", url, to_string(state->core.settings()));
+  co_return std::unique_ptr<Rfc2217Port>(new Rfc2217Port(std::move(state)));
+}
+
+asio::awaitable<std::tuple<std::error_code, std::size_t>> Rfc2217Port::read_some(
+    MutableByteView into) {
+  const auto state = state_;
+  for (;;) {
+    if (state->buffered() > 0 || into.empty()) {
+      const std::size_t n = std::min(into.size(), state->buffered());
+      const auto from = state->received.begin() + static_cast<std::ptrdiff_t>(state->received_head);
+      std::copy_n(from, n, into.begin());
+      state->received_head += n;
+      if (state->received_head == state->received.size()) {
+        state->received.clear();
+        state->received_head = 0;
+      }
+      state->space_ready.notify();
+      co_return std::make_tuple(std::error_code{}, n);
+    }
+    if (!state->is_usable()) co_return std::make_tuple(state->unusable(), std::size_t{0});
+    if (auto ec = co_await state->changed.wait_while_open(state->closed)) {
+      co_return std::make_tuple(ec, std::size_t{0});
+    }
+  }
+}
+
+asio::awaitable<std::error_code> Rfc2217Port::write(ByteView data) {
+  const auto state = state_;
+  while (!data.empty()) {
+    while (state->is_usable() &&
+           (state->core.is_suspended() || state->queued() >= state->limits.write_high_water)) {
+      if (auto ec = co_await state->changed.wait_while_open(state->closed)) co_return ec;
+    }
+    if (!state->is_usable()) co_return state->unusable();
+    if (state->core.is_failed()) co_return rfc2217::errc::not_open;
+    const auto piece = data.first(std::min(data.size(), write_chunk));
+    state->core.send_data(piece);
+    state->after_core_call();
+    data = data.subspan(piece.size());
+  }
+  co_return std::error_code{};
+}
+
+asio::awaitable<std::error_code> Rfc2217Port::drain() {
+  const auto state = state_;
+  while (state->is_usable() && state->queued() > 0) {
+    if (auto ec = co_await state->changed.wait_while_open(state->closed)) co_return ec;
+  }
+  co_return state->unusable();
+}
+
+asio::awaitable<std::error_code> Rfc2217Port::apply_settings(const LineSettings& settings) {
+  const auto state = state_;
+  if (auto ec = detail::check_line_settings(settings)) co_return ec;
+  if (!state->is_usable()) co_return state->unusable();
+  if (settings == state->core.settings()) co_return std::error_code{};
+  const auto id = state->core.set_settings(settings, Clock::now());
+  state->after_core_call();
+  co_return co_await state->wait_for(id);
+}
+
+LineSettings Rfc2217Port::settings() const { return state_->core.settings(); }
+
+asio::awaitable<std::error_code> Rfc2217Port::set_control_lines(std::optional<bool> dtr,
+                                                                std::optional<bool> rts) {
+  const auto state = state_;
+  if (!state->is_usable()) co_return state->unusable();
+  const auto id = state->core.set_control_lines(dtr, rts, Clock::now());
+  state->after_core_call();
+  co_return co_await state->wait_for(id);
+}
+
+ControlLines Rfc2217Port::control_lines() const { return state_->core.control_lines(); }
+
+asio::awaitable<std::error_code> Rfc2217Port::set_break(bool on) {
+  const auto state = state_;
+  if (!state->is_usable()) co_return state->unusable();
+  const auto id = state->core.set_break(on, Clock::now());
+  state->after_core_call();
+  co_return co_await state->wait_for(id);
+}
+
+bool Rfc2217Port::break_state() const { return state_->core.break_state(); }
+
+asio::awaitable<std::error_code> Rfc2217Port::purge(Purge which) {
+  const auto state = state_;
+  if (!state->is_usable()) co_return state->unusable();
+  if (which != Purge::transmit) {
+    state->received.clear();
+    state->received_head = 0;
+    state->space_ready.notify();
+  }
+  const auto id = state->core.purge(which, Clock::now());
+  state->after_core_call();
+  co_return co_await state->wait_for(id);
+}
+
+asio::awaitable<Result<std::uint8_t>> Rfc2217Port::modem_state() {
+  const auto state = state_;
+  if (!state->is_usable()) co_return state->unusable();
+  const auto id = state->core.poll_modem_state(Clock::now());
+  state->after_core_call();
+  // A poll that timed out still leaves the last known state, which pyserial reports too.
+  if (auto ec = co_await state->wait_for(id); ec && ec != rfc2217::errc::reply_timeout) {
+    co_return ec;
+  }
+  co_return static_cast<std::uint8_t>(state->core.modem_state().value_or(0) & modem::lines);
+}
+
+bool Rfc2217Port::has_modem_lines() const { return true; }
+
+const PortInfo& Rfc2217Port::info() const { return state_->info; }
+
+void Rfc2217Port::close() { state_->close(); }
+
+std::optional<std::string> Rfc2217Port::signature() const { return state_->signature; }
+
+asio::awaitable<OpenResult> open_rfc2217_url(asio::any_io_executor executor, const PortUrl& url) {
+  if (url.has_option("logging")) set_logging_level("port.rfc2217", url.option("logging"));
+  Rfc2217ConnectOptions options;
+  options.url = url.text;
+  options.client.ign_set_control = url.flag("ign_set_control");
+  options.client.poll_modem = url.flag("poll_modem");
+  options.client.timeout = url.seconds("timeout");
+  auto opened = co_await Rfc2217Port::connect(std::move(executor), TcpTarget{url.host, url.port},
+                                              std::move(options));
+  if (!opened) co_return opened.error();
+  co_return OpenResult(std::unique_ptr<Port>(std::move(*opened)));
+}
+
+}  // namespace ttynet::port

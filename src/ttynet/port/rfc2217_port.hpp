@@ -1,0 +1,103 @@
+#pragma once
+// rfc2217://HOST:PORT[?OPTS]: a serial port on an RFC 2217 server, with pyserial's rfc2217://
+// semantics (rfc2217.md 3.4). The protocol is rfc2217::Client's; this backend gives it a TCP
+// connection, a clock and the Port interface.
+//
+// Opening connects (within `timeout`, at least 5 s), then runs the client's open sequence:
+// COM-PORT agreement, the four line settings, flow control, DTR and RTS on (pyserial's
+// defaults), both purges. Every awaited answer has `timeout`; a silent or refusing server is an
+// open error naming what was not answered ("rfc2217://h:4000: server did not answer
+// SET-BAUDRATE within 3 s").
+//
+// Operations wait for the server's confirmation and fail with rfc2217::errc::reply_timeout or
+// value_rejected (the details are logged at warning level on "port.rfc2217"). With
+// ign_set_control, SET-CONTROL requests (DTR, RTS, BREAK, flow control) are sent without
+// waiting, as pyserial does. modem_state() reports the last NOTIFY-MODEMSTATE, or with
+// poll_modem asks for a fresh one. Settings identical to the confirmed ones are not resent.
+//
+// Data: what write() takes is queued (at most write_high_water before write() waits) and sent
+// with 0xFF doubled, never while the server has suspended the flow. Received data is buffered
+// up to read_high_water; beyond that the connection is not read, so TCP pushes back on the
+// server. The server closing the connection ends read_some() with asio::error::eof once the
+// buffered data is read.
+
+#include <array>
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ttynet/port/port.hpp"
+#include "ttynet/port/tcp_connect.hpp"
+#include "ttynet/port/url.hpp"
+#include "ttynet/rfc2217/client.hpp"
+
+namespace ttynet::port {
+
+// The option table of rfc2217:// (url.hpp): pyserial's options.
+inline constexpr std::array<OptionSpec, 4> rfc2217_url_options{{
+    {"ign_set_control", OptionType::flag, "",
+     "do not wait for answers to SET-CONTROL (DTR, RTS, BREAK, flow control)"},
+    {"poll_modem", OptionType::flag, "",
+     "ask the server for the modem state instead of relying on its notifications"},
+    {"timeout", OptionType::seconds, "3",
+     "time the server has for each answer, negotiation included"},
+    {"logging", OptionType::choice, "", "level of the port.rfc2217 logger",
+     "debug|info|warning|error"},
+}};
+
+struct Rfc2217Limits {
+  std::size_t read_high_water = 1024 * 1024;  // received data buffered before reading stops
+  std::size_t write_high_water = 64 * 1024;   // data queued for the server before write() waits
+};
+
+// A constructor rather than an aggregate, for the reason given at TcpTarget.
+struct Rfc2217ConnectOptions {
+  Rfc2217ConnectOptions() {}  // NOLINT(modernize-use-equals-default): keeps it no aggregate
+  rfc2217::ClientOptions client;
+  LineSettings settings;                         // sent by the open sequence
+  ControlLines lines{.dtr = true, .rts = true};  // likewise; pyserial opens with both on
+  std::string url;  // PortInfo::url and the prefix of errors; empty: "rfc2217://HOST:PORT"
+  Rfc2217Limits limits;
+};
+
+class Rfc2217Port final : public Port {
+ public:
+  static asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, OpenError>> connect(
+      asio::any_io_executor executor, TcpTarget target, Rfc2217ConnectOptions options = {});
+  ~Rfc2217Port() override;
+
+  asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(
+      MutableByteView into) override;
+  asio::awaitable<std::error_code> write(ByteView data) override;
+  asio::awaitable<std::error_code> drain() override;
+  asio::awaitable<std::error_code> apply_settings(const LineSettings& settings) override;
+  LineSettings settings() const override;
+  asio::awaitable<std::error_code> set_control_lines(std::optional<bool> dtr,
+                                                     std::optional<bool> rts) override;
+  ControlLines control_lines() const override;
+  asio::awaitable<std::error_code> set_break(bool on) override;
+  bool break_state() const override;
+  asio::awaitable<std::error_code> purge(Purge which) override;
+  asio::awaitable<Result<std::uint8_t>> modem_state() override;
+  bool has_modem_lines() const override;
+  const PortInfo& info() const override;
+  void close() override;
+
+  // The server's SIGNATURE, when it sent one.
+  std::optional<std::string> signature() const;
+
+ private:
+  struct State;
+  explicit Rfc2217Port(std::shared_ptr<State> state);
+
+  std::shared_ptr<State> state_;
+};
+
+// The registry's opener for rfc2217:// (url.hpp).
+asio::awaitable<OpenResult> open_rfc2217_url(asio::any_io_executor executor, const PortUrl& url);
+
+}  // namespace ttynet::port
