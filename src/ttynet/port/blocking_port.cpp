@@ -104,7 +104,7 @@ ByteBuffer BlockingPort::take(std::size_t count) {
 }
 
 Result<std::size_t> BlockingPort::read_some(MutableByteView into, Duration timeout) {
-  if (!port_) return std::error_code(errc::closed);
+  if (closed_) return std::error_code(errc::closed);
   run_until([&] { return buffered() > 0 || read_error_; }, Clock::now() + timeout);
   if (buffered() == 0 && read_error_) return read_error_;
   const ByteBuffer got = take(into.size());
@@ -113,7 +113,7 @@ Result<std::size_t> BlockingPort::read_some(MutableByteView into, Duration timeo
 }
 
 Result<ByteBuffer> BlockingPort::read(std::size_t count, Duration timeout) {
-  if (!port_) return std::error_code(errc::closed);
+  if (closed_) return std::error_code(errc::closed);
   run_until([&] { return buffered() >= count || read_error_; }, Clock::now() + timeout);
   if (buffered() == 0 && read_error_ && count > 0) return read_error_;
   return take(count);
@@ -121,7 +121,7 @@ Result<ByteBuffer> BlockingPort::read(std::size_t count, Duration timeout) {
 
 Result<ByteBuffer> BlockingPort::read_until(ByteView delimiter, Duration timeout,
                                             std::size_t max_size) {
-  if (!port_) return std::error_code(errc::closed);
+  if (closed_) return std::error_code(errc::closed);
   std::size_t found = 0;  // bytes up to and including the delimiter; 0: not yet
   std::size_t searched = 0;
   const auto seen = [&] {
@@ -143,7 +143,7 @@ Result<ByteBuffer> BlockingPort::read_until(ByteView delimiter, Duration timeout
 }
 
 std::size_t BlockingPort::available() {
-  if (port_) {
+  if (!closed_) {
     if (io_.stopped()) io_.restart();
     io_.poll();
   }
@@ -151,47 +151,47 @@ std::size_t BlockingPort::available() {
 }
 
 std::error_code BlockingPort::write(ByteView data) {
-  if (!port_) return errc::closed;
+  if (closed_) return errc::closed;
   return run(port_->write(data));
 }
 
 std::error_code BlockingPort::write(std::string_view text) { return write(as_bytes(text)); }
 
 std::error_code BlockingPort::flush() {
-  if (!port_) return errc::closed;
+  if (closed_) return errc::closed;
   return run(port_->drain());
 }
 
 std::error_code BlockingPort::set_settings(const LineSettings& settings) {
-  if (!port_) return errc::closed;
+  if (closed_) return errc::closed;
   return run(port_->apply_settings(settings));
 }
 
 std::error_code BlockingPort::set_baud(std::uint32_t baud) {
-  if (!port_) return errc::closed;
+  if (closed_) return errc::closed;
   LineSettings settings = port_->settings();
   settings.baud = baud;
   return set_settings(settings);
 }
 
 std::error_code BlockingPort::set_control_lines(std::optional<bool> dtr, std::optional<bool> rts) {
-  if (!port_) return errc::closed;
+  if (closed_) return errc::closed;
   return run(port_->set_control_lines(dtr, rts));
 }
 
 std::error_code BlockingPort::set_break(bool on) {
-  if (!port_) return errc::closed;
+  if (closed_) return errc::closed;
   return run(port_->set_break(on));
 }
 
 std::error_code BlockingPort::purge(Purge which) {
-  if (!port_) return errc::closed;
+  if (closed_) return errc::closed;
   if (which != Purge::transmit) take(buffered());
   return run(port_->purge(which));
 }
 
 Result<std::uint8_t> BlockingPort::modem_state() {
-  if (!port_) return std::error_code(errc::closed);
+  if (closed_) return std::error_code(errc::closed);
   return run(port_->modem_state());
 }
 
@@ -205,13 +205,13 @@ void BlockingPort::pause(Duration duration) {
 }
 
 void BlockingPort::close() {
-  if (!port_) return;
+  if (closed_ || !port_) return;
+  closed_ = true;
   port_->close();
   space_ready_.notify();
   // Let the port's coroutines see the close and end before the port goes away.
   run_until([&] { return read_error_.operator bool(); }, Clock::now() + close_grace);
   io_.poll();
-  port_.reset();
 }
 
 }  // namespace ttynet::port

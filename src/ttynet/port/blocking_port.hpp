@@ -65,6 +65,7 @@ class BlockingPort {
   // Lets time pass while the port works (a reset pulse's width); device data is buffered.
   void pause(Duration duration);
 
+  // The port itself, for what the facade does not cover; after close() it only reports errors.
   Port& port() { return *port_; }
   const PortInfo& info() const { return port_->info(); }
   void close();
@@ -86,6 +87,7 @@ class BlockingPort {
   ByteBuffer buffer_;  // device data not yet handed out, from head_ on
   std::size_t head_ = 0;
   std::error_code read_error_;                // the background read ended
+  bool closed_ = false;                       // close() was called
   Notifier space_ready_{io_.get_executor()};  // the buffer went below its limit
 };
 
