@@ -1,7 +1,6 @@
 #include "ttynet/port/blocking_port.hpp"
 
 #include <algorithm>
-#include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
@@ -19,29 +18,6 @@ constexpr std::size_t read_chunk = 16 * 1024;
 constexpr auto close_grace = std::chrono::seconds(1);
 
 }  // namespace
-
-template <typename T>
-T BlockingPort::run(asio::awaitable<T> task) {
-  // co_spawn hands a default-constructed T to the handler on failure; results need not have
-  // one, so the task stores its own.
-  std::optional<T> result;
-  const auto store = [](asio::awaitable<T> inner, std::optional<T>& out) -> asio::awaitable<void> {
-    out.emplace(co_await std::move(inner));
-  };
-  bool done = false;
-  std::exception_ptr failure;
-  asio::co_spawn(io_, store(std::move(task), result), [&](std::exception_ptr error) {
-    failure = error;
-    done = true;
-  });
-  if (io_.stopped()) io_.restart();
-  while (!done) {
-    if (io_.run_one() == 0) io_.restart();
-  }
-  // Port operations report errors as values; an exception here is a bug worth its crash.
-  if (failure) std::rethrow_exception(failure);
-  return std::move(*result);
-}
 
 template <typename Done>
 bool BlockingPort::run_until(Done done, TimePoint deadline) {

@@ -8,9 +8,11 @@
 // waits in the kernel or in the network port's own buffer. Not thread-safe: one thread at a time.
 
 #include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +64,10 @@ class BlockingPort {
   std::error_code purge(Purge which);
   Result<std::uint8_t> modem_state();
 
+  // Runs any coroutine on the port's event loop to completion (e.g. play_reset() on port()).
+  template <typename T>
+  T run(asio::awaitable<T> task);
+
   // Lets time pass while the port works (a reset pulse's width); device data is buffered.
   void pause(Duration duration);
 
@@ -74,9 +80,6 @@ class BlockingPort {
   BlockingPort() = default;
   std::size_t buffered() const { return buffer_.size() - head_; }
   ByteBuffer take(std::size_t count);
-  // Runs the event loop until `task` completes; returns its result.
-  template <typename T>
-  T run(asio::awaitable<T> task);
   // Runs the event loop until `done()` or `deadline`; false when the deadline came first.
   template <typename Done>
   bool run_until(Done done, TimePoint deadline);
@@ -90,5 +93,28 @@ class BlockingPort {
   bool closed_ = false;                       // close() was called
   Notifier space_ready_{io_.get_executor()};  // the buffer went below its limit
 };
+
+template <typename T>
+T BlockingPort::run(asio::awaitable<T> task) {
+  // co_spawn hands a default-constructed T to the handler on failure; results need not have
+  // one, so the task stores its own.
+  std::optional<T> result;
+  const auto store = [](asio::awaitable<T> inner, std::optional<T>& out) -> asio::awaitable<void> {
+    out.emplace(co_await std::move(inner));
+  };
+  bool done = false;
+  std::exception_ptr failure;
+  asio::co_spawn(io_, store(std::move(task), result), [&](std::exception_ptr error) {
+    failure = error;
+    done = true;
+  });
+  if (io_.stopped()) io_.restart();
+  while (!done) {
+    if (io_.run_one() == 0) io_.restart();
+  }
+  // Port operations report errors as values; an exception here is a bug worth its crash.
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*result);
+}
 
 }  // namespace ttynet::port
