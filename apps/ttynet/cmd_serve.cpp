@@ -10,7 +10,9 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "ttynet/esp/reset_sequence.hpp"
 #include "ttynet/server/port_host.hpp"
+#include "ttynet/version.hpp"
 
 namespace ttynet::app {
 namespace {
@@ -22,7 +24,29 @@ struct ServeOptions {
   bool raw = false;
   std::uint32_t baud = 115200;
   int verbosity = 0;
+  bool esp = false;
+  bool r0 = false;
+  std::string reset_sequence;
+  std::string hard_reset_sequence;
 };
+
+// The --esp sequences, or why the options do not make one.
+Result<server::EspResetConfig, std::string> esp_reset_config(const ServeOptions& options) {
+  server::EspResetConfig config;
+  config.bootloader =
+      esp::tight_reset(options.r0 ? esp::extra_reset_delay : esp::default_reset_delay);
+  if (!options.reset_sequence.empty()) {
+    auto parsed = esp::parse_reset_sequence(options.reset_sequence);
+    if (!parsed) return "--reset-sequence: " + parsed.error();
+    config.bootloader = std::move(*parsed);
+  }
+  if (!options.hard_reset_sequence.empty()) {
+    auto parsed = esp::parse_reset_sequence(options.hard_reset_sequence);
+    if (!parsed) return "--hard-reset-sequence: " + parsed.error();
+    config.hard = std::move(*parsed);
+  }
+  return config;
+}
 
 int run_serve(const ServeOptions& options) {
   configure_logging(options.verbosity);
@@ -35,6 +59,18 @@ int run_serve(const ServeOptions& options) {
   LineSettings initial;
   initial.baud = options.baud;
   config.initial_settings = initial;
+  if (options.esp) {
+    if (options.raw) {
+      print_error("--esp needs RFC 2217 (a raw client cannot ask for DTR/RTS changes)");
+      return 1;
+    }
+    auto esp_reset = esp_reset_config(options);
+    if (!esp_reset) {
+      print_error(esp_reset.error());
+      return 1;
+    }
+    config.esp_reset = std::move(*esp_reset);
+  }
 
   server::PortHost host(io.get_executor(), config);
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -78,7 +114,43 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 100'000'000u));
   serve->add_flag("-v,--verbose", options->verbosity, "More log output (repeatable)");
+  auto* esp = serve->add_flag(
+      "--esp", options->esp,
+      "Espressif reset handling: recognise esptool's DTR/RTS reset sequences and run them here "
+      "with exact timing, so a chip enters its loader at any network latency");
+  serve->add_flag("--r0", options->r0, "With --esp: hold GPIO0 low 0.55 s instead of 0.05 s")
+      ->needs(esp);
+  serve
+      ->add_option("--reset-sequence", options->reset_sequence,
+                   "With --esp: the bootloader sequence to run, in esptool's syntax "
+                   "(default U0,0|U1,1|U0,1|W0.1|U1,0|W0.05|U0,0|D0)")
+      ->needs(esp);
+  serve
+      ->add_option("--hard-reset-sequence", options->hard_reset_sequence,
+                   "With --esp: the hard-reset sequence to run (default R1|W0.1|R0)")
+      ->needs(esp);
   serve->callback([options] { exit_code() = run_serve(*options); });
+}
+
+int run_esp_rfc2217_server(int argc, char** argv) {
+  ServeOptions options;
+  options.esp = true;
+  CLI::App app{"RFC 2217 server with Espressif reset handling (ttynet serve --esp)",
+               "esp_rfc2217_server"};
+  app.set_version_flag("--version", std::string("ttynet ") + ttynet::version);
+  app.add_option("SERIALPORT", options.device, "Serial port or port URL to export")->required();
+  app.add_option("-p,--localport", options.tcp_port, "Local TCP port")->capture_default_str();
+  app.add_flag("-v,--verbose", options.verbosity, "More log output (repeatable)");
+  app.add_flag("--r0", options.r0, "Hold GPIO0 low 0.55 s (ESP32 revision 0)");
+  app.footer(
+      "Clients connect with rfc2217://HOST:PORT, with or without ?ign_set_control. One client "
+      "at a time; no authentication: anyone who can reach the port can use it.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+  return run_serve(options);
 }
 
 }  // namespace ttynet::app

@@ -12,6 +12,10 @@ void add_serve_command(CLI::App& app);
 void add_list_command(CLI::App& app);
 void add_sim_command(CLI::App& app);
 
+// The whole program when invoked as `esp_rfc2217_server`: that tool's command line, served
+// as `ttynet serve --esp`.
+int run_esp_rfc2217_server(int argc, char** argv);
+
 // Sets up logging to stderr; verbosity 0 = info, 1 = debug, 2+ = trace.
 void configure_logging(int verbosity);
 // One clean line on stderr: "ttynet: error: ...".

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
 #include "commands.hpp"
 #include "ttynet/version.hpp"
@@ -31,6 +32,11 @@ void print_error(std::string_view message) {
 
 int main(int argc, char** argv) {
   using namespace ttynet::app;
+  const std::string_view invoked_as = argc > 0 ? std::string_view(argv[0]) : "ttynet";
+  const auto name = invoked_as.substr(invoked_as.rfind('/') + 1);
+  if (name == "esp_rfc2217_server" || name == "esp_rfc2217_server.py") {
+    return run_esp_rfc2217_server(argc, argv);
+  }
   CLI::App app{"ttynet: serial ports over the network (RFC 2217 and raw TCP)", "ttynet"};
   app.set_version_flag("--version", std::string("ttynet ") + ttynet::version);
   app.require_subcommand(1);

@@ -115,6 +115,7 @@ SessionConfig PortHost::session_config() const {
   SessionConfig config;
   config.protocol = config_.protocol;
   config.signature = fmt::format("ttynet {} {}", version, port::describe(port_->info()));
+  config.esp_reset = config_.esp_reset;
   return config;
 }
 

@@ -29,6 +29,7 @@ struct PortHostConfig {
   Protocol protocol = Protocol::rfc2217;
   std::optional<LineSettings> initial_settings;
   std::chrono::milliseconds reopen_interval{500};
+  std::optional<EspResetConfig> esp_reset;  // `--esp`
 };
 
 class PortHost {

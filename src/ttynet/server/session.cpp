@@ -11,6 +11,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "ttynet/port/reset_player.hpp"
 #include "ttynet/server/log.hpp"
 
 namespace ttynet::server {
@@ -76,6 +77,7 @@ Session::Session(asio::ip::tcp::socket socket, port::Port& port, SessionConfig c
 }
 
 asio::awaitable<void> Session::run() {
+  if (core_ && config_.esp_reset) reset_detector_.emplace(port_.control_lines());
   if (core_) {
     co_await refresh_modem_state();
     co_await flush_to_client();  // our option offers go out before the client speaks
@@ -237,16 +239,6 @@ asio::awaitable<void> Session::answer_control(rfc2217::Control value) {
     wanted.flow = flow;
     co_await change_settings(wanted);
   };
-  const auto set_lines = [&](std::optional<bool> dtr,
-                             std::optional<bool> rts) -> asio::awaitable<void> {
-    const ControlLines now = port_.control_lines();
-    if ((dtr && *dtr != now.dtr) || (rts && *rts != now.rts)) {
-      if (auto ec = co_await port_.set_control_lines(dtr, rts)) {
-        log().warn("{}: setting DTR/RTS failed: {}", peer_, ec.message());
-      }
-      co_await refresh_modem_state();  // loopback wiring makes CTS/DSR follow at once
-    }
-  };
   switch (value) {
     case Control::flow_none:
       co_await set_flow(FlowControl::none);
@@ -297,12 +289,12 @@ asio::awaitable<void> Session::answer_control(rfc2217::Control value) {
     case Control::dtr_query:
     case Control::dtr_on:
     case Control::dtr_off:
-      core.reply_control(port_.control_lines().dtr ? Control::dtr_on : Control::dtr_off);
+      core.reply_control(lines_for_client().dtr ? Control::dtr_on : Control::dtr_off);
       break;
     case Control::rts_query:
     case Control::rts_on:
     case Control::rts_off:
-      core.reply_control(port_.control_lines().rts ? Control::rts_on : Control::rts_off);
+      core.reply_control(lines_for_client().rts ? Control::rts_on : Control::rts_off);
       break;
     case Control::inbound_flow_query:
     case Control::inbound_flow_none:
@@ -312,6 +304,52 @@ asio::awaitable<void> Session::answer_control(rfc2217::Control value) {
       core.reply_control(inbound_flow_in_force(port_.settings().flow));
       break;
   }
+}
+
+asio::awaitable<void> Session::set_lines(std::optional<bool> dtr, std::optional<bool> rts) {
+  if (reset_detector_) {
+    co_await set_lines_for_esp(dtr, rts);
+    co_return;
+  }
+  const ControlLines now = port_.control_lines();
+  if ((dtr && *dtr != now.dtr) || (rts && *rts != now.rts)) {
+    if (auto ec = co_await port_.set_control_lines(dtr, rts)) {
+      log().warn("{}: setting DTR/RTS failed: {}", peer_, ec.message());
+    }
+    co_await refresh_modem_state();  // loopback wiring makes CTS/DSR follow at once
+  }
+}
+
+// The client's request is answered once this returns, so a client that waits for answers
+// simply waits out a local reset; device data keeps flowing meanwhile (PortHost reads it).
+asio::awaitable<void> Session::set_lines_for_esp(std::optional<bool> dtr,
+                                                 std::optional<bool> rts) {
+  using Action = esp::ResetDetector::Action;
+  const auto action = reset_detector_->on_request(dtr, rts);
+  if (action == Action::pass_through) {
+    // Both lines at once: after a local reset the device may differ from the client's view in
+    // both, and no line state outside "EN low" can reset the chip.
+    const ControlLines wanted = reset_detector_->client_lines();
+    if (wanted != port_.control_lines()) {
+      if (auto ec = co_await port_.set_control_lines(wanted.dtr, wanted.rts)) {
+        log().warn("{}: setting DTR/RTS failed: {}", peer_, ec.message());
+      }
+      co_await refresh_modem_state();
+    }
+    co_return;
+  }
+  const bool bootloader = action == Action::bootloader_reset;
+  const auto& sequence = bootloader ? config_.esp_reset->bootloader : config_.esp_reset->hard;
+  log().info("{}: ESP {} reset, played here: {}", peer_, bootloader ? "bootloader" : "hard",
+             esp::to_string(sequence));
+  if (auto ec = co_await port::play_reset(port_, sequence)) {
+    log().warn("{}: ESP reset failed: {}", peer_, ec.message());
+  }
+  co_await refresh_modem_state();
+}
+
+ControlLines Session::lines_for_client() const {
+  return reset_detector_ ? reset_detector_->client_lines() : port_.control_lines();
 }
 
 asio::awaitable<void> Session::refresh_modem_state() {

@@ -12,6 +12,8 @@
 #include <set>
 #include <string>
 
+#include "ttynet/esp/reset_detector.hpp"
+#include "ttynet/esp/reset_sequence.hpp"
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
 #include "ttynet/rfc2217/server.hpp"
@@ -21,12 +23,22 @@ namespace ttynet::server {
 
 enum class Protocol : std::uint8_t { rfc2217, raw };
 
+// Server-side ESP reset handling (`--esp`): when a client's DTR/RTS requests show that it is
+// resetting an Espressif chip (esp::ResetDetector), the server plays these sequences on the
+// device itself, with exact timing. Every request is still answered, with the value the client
+// asked for.
+struct EspResetConfig {
+  esp::ResetSequence bootloader = esp::tight_reset();
+  esp::ResetSequence hard = esp::hard_reset();
+};
+
 struct SessionConfig {
   Protocol protocol = Protocol::rfc2217;
   std::string signature;  // the SIGNATURE reply
   std::chrono::milliseconds modem_poll_interval{1000};
   // Device data queued for the client above which the device is no longer read.
   std::size_t high_water = 256 * 1024;
+  std::optional<EspResetConfig> esp_reset;  // nothing: DTR/RTS requests go straight through
 };
 
 class Session {
@@ -50,6 +62,10 @@ class Session {
   asio::awaitable<void> poll_modem_lines();
   asio::awaitable<void> apply(const rfc2217::Event& event);
   asio::awaitable<void> answer_control(rfc2217::Control value);
+  asio::awaitable<void> set_lines(std::optional<bool> dtr, std::optional<bool> rts);
+  asio::awaitable<void> set_lines_for_esp(std::optional<bool> dtr, std::optional<bool> rts);
+  // The lines as the client should see them: what it asked for, under --esp.
+  ControlLines lines_for_client() const;
   asio::awaitable<void> refresh_modem_state();
   asio::awaitable<void> flush_to_client();
   asio::awaitable<void> write_to_device();
@@ -60,6 +76,7 @@ class Session {
   SessionConfig config_;
   std::string peer_;
   std::optional<rfc2217::Server> core_;  // empty in raw mode
+  std::optional<esp::ResetDetector> reset_detector_;  // with --esp
   ByteBuffer from_client_;
   ByteBuffer to_client_;  // the bytes of the write in flight
   ByteBuffer to_device_;  // client data gathered from one read
