@@ -183,6 +183,14 @@ void BlockingPort::pause(Duration duration) {
 void BlockingPort::close() {
   if (closed_ || !port_) return;
   closed_ = true;
+  // What was asked for last (a line change sent with ign_set_control) must not be lost.
+  if (!read_error_) {
+    const auto shutdown = [](Port& port) -> asio::awaitable<bool> {
+      co_await port.shutdown(close_grace);
+      co_return true;
+    };
+    run(shutdown(*port_));
+  }
   port_->close();
   space_ready_.notify();
   // Let the port's coroutines see the close and end before the port goes away.

@@ -20,6 +20,7 @@
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/line_settings.hpp"
 #include "ttynet/util/result.hpp"
+#include "ttynet/util/time.hpp"
 
 namespace ttynet::port {
 
@@ -77,6 +78,14 @@ class Port {
   virtual const PortInfo& info() const = 0;
   // Cancels pending operations and releases the device. Idempotent.
   virtual void close() = 0;
+  // Ends the session without losing what was asked for: what write() and the operations have
+  // queued goes out, a network peer is told and given up to `linger` to finish and close its
+  // side, then close(). Ports with nothing to hand over just close.
+  virtual asio::awaitable<void> shutdown(Duration linger) {
+    static_cast<void>(linger);
+    close();
+    co_return;
+  }
 };
 
 // Why an open failed, in words a user can act on ("unknown option 'foo' for loop://; valid:

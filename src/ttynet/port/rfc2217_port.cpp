@@ -65,6 +65,7 @@ struct Rfc2217Port::State {
   }
 
   void on_event(const rfc2217::Client::DataReceived& event) {
+    if (lingering) return;  // nobody reads any more
     received.insert(received.end(), event.data.begin(), event.data.end());
   }
   void on_event(const rfc2217::Client::Opened& /*event*/) { open_outcome = Outcome{}; }
@@ -147,7 +148,8 @@ struct Rfc2217Port::State {
   // pauses while the port's reader is more than read_high_water behind.
   static asio::awaitable<void> read_loop(std::shared_ptr<State> self) {
     for (;;) {
-      while (self->is_usable() && self->buffered() >= self->limits.read_high_water) {
+      while (self->is_usable() && !self->lingering &&
+             self->buffered() >= self->limits.read_high_water) {
         co_await self->space_ready.wait();
       }
       if (!self->is_usable()) co_return;
@@ -221,6 +223,7 @@ struct Rfc2217Port::State {
   std::set<std::error_code> protocol_errors;  // kinds already logged
   std::error_code link_error;                 // the connection ended
   bool closed = false;
+  bool lingering = false;  // shutdown() waits for the server to close; data is dropped
 };
 
 Rfc2217Port::Rfc2217Port(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -376,6 +379,29 @@ bool Rfc2217Port::has_modem_lines() const { return true; }
 const PortInfo& Rfc2217Port::info() const { return state_->info; }
 
 void Rfc2217Port::close() { state_->close(); }
+
+asio::awaitable<void> Rfc2217Port::shutdown(Duration linger) {
+  const auto state = state_;
+  if (!state->is_usable()) {
+    state->close();
+    co_return;
+  }
+  asio::steady_timer timer(state->socket.get_executor(), linger);
+  timer.async_wait([weak = std::weak_ptr<State>(state)](const std::error_code&) {
+    if (const auto alive = weak.lock()) alive->changed.notify();
+  });
+  const auto expired = [&timer] { return timer.expiry() <= asio::steady_timer::clock_type::now(); };
+  // What is queued goes out first: a SET-CONTROL sent with ign_set_control has completed
+  // already, and its caller expects it to take effect.
+  while (state->is_usable() && state->queued() > 0 && !expired()) co_await state->changed.wait();
+  state->lingering = true;
+  state->space_ready.notify();
+  std::error_code ignored;
+  state->socket.shutdown(tcp::socket::shutdown_send, ignored);
+  while (state->is_usable() && !expired()) co_await state->changed.wait();
+  timer.cancel();
+  state->close();
+}
 
 std::optional<std::string> Rfc2217Port::signature() const { return state_->signature; }
 

@@ -86,6 +86,10 @@ class Rfc2217Port final : public Port {
   bool has_modem_lines() const override;
   const PortInfo& info() const override;
   void close() override;
+  // Waits (within `linger`) for the queue to be sent, half-closes the connection and reads on,
+  // discarding, until the server closes: closing with replies unread would reset the connection,
+  // and a server may then drop requests it has read but not handled yet.
+  asio::awaitable<void> shutdown(Duration linger) override;
 
   // The server's SIGNATURE, when it sent one.
   std::optional<std::string> signature() const;

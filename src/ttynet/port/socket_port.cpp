@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <string>
@@ -142,6 +143,23 @@ void SocketPort::close() {
   socket_.cancel(ignored);
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
+}
+
+asio::awaitable<void> SocketPort::shutdown(Duration linger) {
+  if (!is_open()) co_return;
+  std::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  asio::steady_timer timer(socket_.get_executor(), linger);
+  timer.async_wait([this](const std::error_code& ec) {
+    if (!ec) close();  // the peer kept the connection open too long
+  });
+  ByteBuffer sink(4096);
+  for (;;) {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(sink), as_tuple_awaitable);
+    if (ec) break;
+  }
+  timer.cancel();
+  close();
 }
 
 asio::awaitable<OpenResult> open_socket_url(asio::any_io_executor executor, const PortUrl& url) {

@@ -79,6 +79,10 @@ class SocketPort final : public Port {
   bool has_modem_lines() const override;
   const PortInfo& info() const override;
   void close() override;
+  // Half-closes the connection and reads on, discarding, until the peer closes or `linger`
+  // passes: closing with received bytes unread would reset the connection, and the reset
+  // discards what the kernel has not sent yet.
+  asio::awaitable<void> shutdown(Duration linger) override;
 
   // The address the connection went to.
   const asio::ip::tcp::endpoint& remote_endpoint() const { return remote_; }

@@ -1,0 +1,168 @@
+"""ttynet's rfc2217:// and socket:// client ports (through port_probe) against the real
+`ttynet serve` binary on a pseudo-terminal echo device; also the client's negotiation timeout
+against a server that never answers, and an IPv6 literal URL."""
+
+import socket
+import sys
+import threading
+import time
+import unittest
+
+from interop_support import (MIB, Probe, has_ipv6_loopback, run_probe, step_lines,
+                             stop_serve)
+from support import PtyDevice, Server
+
+
+class ClientAgainstTtynetServe(unittest.TestCase):
+    def setUp(self):
+        self.device = PtyDevice(echo=True)
+        self.server = Server(self.device.path)
+
+    def tearDown(self):
+        self.assertEqual(stop_serve(self.server), 0, "server did not exit cleanly on SIGTERM")
+        self.device.close()
+
+    def test_open(self):
+        code, lines, stderr = run_probe(self.server.url(), "--open-only", timeout=20)
+        self.assertEqual(code, 0, stderr)
+        opened = step_lines(lines, "open")[0]
+        self.assertEqual(opened["settings"], "115200 8N1")
+        self.assertEqual(opened["lines"], {"dtr": True, "rts": True})
+        self.assertLess(opened["elapsed"], 1.5)
+
+    def test_baud_changes_are_confirmed_and_reach_the_device(self):
+        bauds = (9600, 250000, 115200)
+        steps = []
+        for baud in bauds:
+            steps += ["--baud", baud, "--sync"]
+        probe = Probe(self.server.url(), *steps)
+        try:
+            probe.expect_step("open")
+            for baud in bauds:
+                line = probe.expect_step("baud")
+                self.assertEqual((line["value"], line["confirmed"]), (baud, baud))
+                _, ispeed, ospeed = self.device.termios2()
+                self.assertEqual((ispeed, ospeed), (baud, baud))
+                probe.expect_step("sync")
+                probe.resume()
+            self.assertEqual(probe.finish(20), 0, probe.stderr)
+        finally:
+            probe.kill()
+
+    def test_control_lines_with_and_without_ign_set_control(self):
+        for options in ("", "?ign_set_control"):
+            with self.subTest(options=options):
+                code, lines, stderr = run_probe(self.server.url(options=options), "--dtr", 0,
+                                                "--rts", 1, "--dtr", 1, "--rts", 0, "--modem",
+                                                timeout=20)
+                self.assertEqual(code, 0, stderr)
+                results = [(line["step"], line.get("value"), line.get("lines"))
+                           for line in lines[1:5]]
+                self.assertEqual(results, [
+                    ("dtr", False, {"dtr": False, "rts": True}),
+                    ("rts", True, {"dtr": False, "rts": True}),
+                    ("dtr", True, {"dtr": True, "rts": True}),
+                    ("rts", False, {"dtr": True, "rts": False}),
+                ])
+                self.assertTrue(step_lines(lines, "modem")[0]["ok"])
+
+    def test_roundtrip_1mib(self):
+        code, lines, stderr = run_probe(self.server.url(), "--roundtrip", MIB, "--timeout", 40,
+                                        timeout=50)
+        self.assertEqual(code, 0, stderr)
+        result = step_lines(lines, "roundtrip")[0]
+        self.assertTrue(result["ok"])
+        self.assertEqual((result["bytes"], result["distinct_values"]), (MIB, 256))
+        print(f"\nttynet serve rfc2217:// 1 MiB round trip: {result['mb_per_s']:.2f} MB/s "
+              f"({result['seconds']:.2f} s)", file=sys.stderr)
+
+
+class SocketClientAgainstTtynetServeRaw(unittest.TestCase):
+    def setUp(self):
+        self.device = PtyDevice(echo=True)
+        self.server = Server("--raw", self.device.path)
+
+    def tearDown(self):
+        self.assertEqual(stop_serve(self.server), 0, "server did not exit cleanly on SIGTERM")
+        self.device.close()
+
+    def test_roundtrip_1mib(self):
+        code, lines, stderr = run_probe(self.server.url(scheme="socket"), "--roundtrip", MIB,
+                                        "--timeout", 40, timeout=50)
+        self.assertEqual(code, 0, stderr)
+        result = step_lines(lines, "roundtrip")[0]
+        self.assertTrue(result["ok"])
+        self.assertEqual((result["bytes"], result["distinct_values"]), (MIB, 256))
+        print(f"\nttynet serve --raw socket:// 1 MiB round trip: {result['mb_per_s']:.2f} MB/s "
+              f"({result['seconds']:.2f} s)", file=sys.stderr)
+
+
+class SilentListener:
+    """Accepts TCP connections on 127.0.0.1 and never sends a byte."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.accepted.append(connection)
+
+    def close(self):
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self._thread.join(5)
+        for connection in self.accepted:
+            connection.close()
+
+
+class ClientTimeouts(unittest.TestCase):
+    def test_silent_server_fails_the_open_within_the_timeout(self):
+        listener = SilentListener()
+        try:
+            started = time.monotonic()
+            code, lines, stderr = run_probe(f"rfc2217://127.0.0.1:{listener.port}?timeout=1",
+                                            "--expect-open-error", timeout=20)
+            elapsed = time.monotonic() - started
+        finally:
+            listener.close()
+        self.assertEqual(code, 0, f"open did not fail: {lines} {stderr}")
+        opened = step_lines(lines, "open")[0]
+        self.assertFalse(opened["ok"])
+        self.assertGreaterEqual(opened["elapsed"], 0.9)
+        self.assertLess(opened["elapsed"], 3)
+        self.assertLess(elapsed, 3.5)  # the whole probe process
+        self.assertRegex(opened["error"], r"COM-PORT|negotiat")
+        self.assertIn(f"rfc2217://127.0.0.1:{listener.port}", opened["error"])
+        self.assertEqual(len(listener.accepted), 1)
+
+
+@unittest.skipUnless(has_ipv6_loopback(), "this machine has no ::1")
+class ClientOverIpv6(unittest.TestCase):
+    def setUp(self):
+        self.device = PtyDevice(echo=True)
+        self.server = Server(self.device.path, bind="::1")
+
+    def tearDown(self):
+        self.assertEqual(stop_serve(self.server), 0, "server did not exit cleanly on SIGTERM")
+        self.device.close()
+
+    def test_ipv6_literal(self):
+        code, lines, stderr = run_probe(f"rfc2217://[::1]:{self.server.port}", "--baud", 250000,
+                                        "--roundtrip", 65536, timeout=20)
+        self.assertEqual(code, 0, stderr)
+        self.assertEqual(step_lines(lines, "baud")[0]["confirmed"], 250000)
+        self.assertTrue(step_lines(lines, "roundtrip")[0]["ok"])
+
+
+if __name__ == "__main__":
+    unittest.main()
