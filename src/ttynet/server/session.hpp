@@ -38,7 +38,7 @@ struct SessionConfig {
   std::chrono::milliseconds modem_poll_interval{1000};
   // Device data queued for the client above which the device is no longer read.
   std::size_t high_water = 256 * 1024;
-  std::optional<EspResetConfig> esp_reset;  // nothing: DTR/RTS requests go straight through
+  std::optional<EspResetConfig> esp_reset{};  // nothing: DTR/RTS requests go straight through
 };
 
 class Session {
