@@ -55,6 +55,8 @@ def pyserial_connect(port, sync_timeout):
             data += port.read(4096)
         if has_sync_reply(data):
             return WAITING in data
+        if b"boot:" in data and WAITING not in data:
+            return False  # booted something else: no SYNC will be answered
     return False
 
 

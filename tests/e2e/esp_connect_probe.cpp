@@ -68,10 +68,12 @@ bool connect_once(port::BlockingPort& port, Duration sync_timeout) {
   const ByteBuffer frame = sync_frame();
   for (int i = 0; i < sync_tries; ++i) {
     if (port.write(frame)) return false;
-    if (await_sync_reply(port, sync_timeout, seen)) {
-      const std::string text(seen.begin(), seen.end());
-      return text.find(download_banner) != std::string::npos;
-    }
+    const bool answered = await_sync_reply(port, sync_timeout, seen);
+    const std::string text(seen.begin(), seen.end());
+    const bool in_download_mode = text.find(download_banner) != std::string::npos;
+    if (answered) return in_download_mode;
+    // It booted something else: no SYNC will be answered.
+    if (!in_download_mode && text.find("boot:") != std::string::npos) return false;
   }
   return false;
 }
