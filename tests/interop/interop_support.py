@@ -181,3 +181,24 @@ def run_probe(url, *steps, timeout=60):
 
 def step_lines(lines, name):
     return [line for line in lines if line.get("step") == name]
+
+
+def check_baud_changes(test, url, device, bauds=(9600, 250000, 115200)):
+    """Each baud change is confirmed by the server and reaches the pty (read back from its
+    master with TCGETS2 while the probe waits)."""
+    steps = []
+    for baud in bauds:
+        steps += ["--baud", baud, "--sync"]
+    probe = Probe(url, *steps)
+    try:
+        probe.expect_step("open")
+        for baud in bauds:
+            line = probe.expect_step("baud")
+            test.assertEqual((line["value"], line["confirmed"]), (baud, baud))
+            _, ispeed, ospeed = device.termios2()
+            test.assertEqual((ispeed, ospeed), (baud, baud))
+            probe.expect_step("sync")
+            probe.resume()
+        test.assertEqual(probe.finish(20), 0, probe.stderr)
+    finally:
+        probe.kill()

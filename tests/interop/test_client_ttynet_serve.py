@@ -8,7 +8,7 @@ import threading
 import time
 import unittest
 
-from interop_support import (MIB, Probe, has_ipv6_loopback, run_probe, step_lines,
+from interop_support import (check_baud_changes, MIB, Probe, has_ipv6_loopback, run_probe, step_lines,
                              stop_serve)
 from support import PtyDevice, Server
 
@@ -31,23 +31,7 @@ class ClientAgainstTtynetServe(unittest.TestCase):
         self.assertLess(opened["elapsed"], 1.5)
 
     def test_baud_changes_are_confirmed_and_reach_the_device(self):
-        bauds = (9600, 250000, 115200)
-        steps = []
-        for baud in bauds:
-            steps += ["--baud", baud, "--sync"]
-        probe = Probe(self.server.url(), *steps)
-        try:
-            probe.expect_step("open")
-            for baud in bauds:
-                line = probe.expect_step("baud")
-                self.assertEqual((line["value"], line["confirmed"]), (baud, baud))
-                _, ispeed, ospeed = self.device.termios2()
-                self.assertEqual((ispeed, ospeed), (baud, baud))
-                probe.expect_step("sync")
-                probe.resume()
-            self.assertEqual(probe.finish(20), 0, probe.stderr)
-        finally:
-            probe.kill()
+        check_baud_changes(self, self.server.url(), self.device)
 
     def test_control_lines_with_and_without_ign_set_control(self):
         for options in ("", "?ign_set_control"):
