@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 cores=(src/ttynet/util src/ttynet/telnet src/ttynet/rfc2217)
 [ -f src/ttynet/esp/slip.hpp ] && cores+=(src/ttynet/esp)
-core_files=$(find "${cores[@]}" -name '*.hpp' -o -name '*.cpp' | grep -v '/esp/\(loader\|sim_port\)' || true)
+cores+=(src/ttynet/term)
+core_files=$(find "${cores[@]}" -name '*.hpp' -o -name '*.cpp' | grep -v '/term/terminal' || true)
 if grep -nE '#include <(asio|sys/socket|thread|mutex|spdlog)' $core_files; then
   echo "check: a sans-I/O core includes an I/O header (above)" >&2
   exit 1

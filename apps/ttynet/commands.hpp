@@ -11,6 +11,8 @@ int& exit_code();
 void add_serve_command(CLI::App& app);
 void add_list_command(CLI::App& app);
 void add_sim_command(CLI::App& app);
+void add_term_command(CLI::App& app);
+void add_esptool_command(CLI::App& app);
 
 // The whole program when invoked as `esp_rfc2217_server`: that tool's command line, served
 // as `ttynet serve --esp`.

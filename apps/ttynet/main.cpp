@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
   add_serve_command(app);
   add_list_command(app);
   add_sim_command(app);
+  add_term_command(app);
+  add_esptool_command(app);
 
   auto* help = app.add_subcommand("help", "Show help for a command");
   std::string help_topic;

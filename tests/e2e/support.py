@@ -145,6 +145,7 @@ class Server:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout)
         self._reader.join(5)
+        self.proc.stdout.close()
         if os.environ.get("TTYNET_SHOW_LOG"):
             print("\n--- server log\n" + "\n".join(self.lines), file=sys.stderr)
         return code

@@ -1,0 +1,31 @@
+#pragma once
+// What esptool prints about a chip after connecting (esp-serial-protocol.md 3.6, 3.7, 3.10),
+// read with READ_REG: description and revision, features, crystal, MAC.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ttynet/esp/chips.hpp"
+#include "ttynet/esptool/error.hpp"
+#include "ttynet/esptool/loader.hpp"
+
+namespace ttynet::esptool {
+
+struct ChipFacts {
+  std::string description;  // "ESP32-D0WD-V3 (revision v3.0)"
+  std::vector<std::string> features;
+  std::uint32_t crystal_mhz = 40;
+  esp::MacAddress mac{};
+};
+
+// `host_baud`: the rate the port runs at now (the crystal estimate scales with it).
+Outcome<ChipFacts> read_chip_facts(Loader& loader, const esp::ChipInfo& chip,
+                                   std::uint32_t host_baud);
+Outcome<esp::MacAddress> read_mac(Loader& loader, const esp::ChipInfo& chip);
+// "24:6f:28:7a:d8:84"
+std::string format_mac(const esp::MacAddress& mac);
+// "WiFi, BT, Dual Core"
+std::string join_features(const std::vector<std::string>& features);
+
+}  // namespace ttynet::esptool

@@ -1,0 +1,118 @@
+#include "ttynet/esptool/flash_id.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <utility>
+
+namespace ttynet::esptool {
+namespace {
+
+constexpr int spi_poll_reads = 10;
+constexpr std::uint32_t esp32_rtc_sdio_conf = 0x3FF48074;
+constexpr std::uint32_t esp32_gpio_strap = 0x3FF44038;
+
+struct SizeCode {
+  std::uint8_t code;
+  std::uint32_t bytes;
+};
+constexpr std::array<SizeCode, 23> size_codes = {{
+    {0x12, 256u << 10}, {0x13, 512u << 10}, {0x14, 1u << 20},   {0x15, 2u << 20},
+    {0x16, 4u << 20},   {0x17, 8u << 20},   {0x18, 16u << 20},  {0x19, 32u << 20},
+    {0x1A, 64u << 20},  {0x1B, 128u << 20}, {0x1C, 256u << 20}, {0x20, 64u << 20},
+    {0x21, 128u << 20}, {0x22, 256u << 20}, {0x32, 256u << 10}, {0x33, 512u << 10},
+    {0x34, 1u << 20},   {0x35, 2u << 20},   {0x36, 4u << 20},   {0x37, 8u << 20},
+    {0x38, 16u << 20},  {0x39, 32u << 20},  {0x3A, 64u << 20},
+}};
+
+}  // namespace
+
+Outcome<std::uint32_t> run_spiflash_command(Loader& loader, const esp::ChipInfo& chip,
+                                            std::uint8_t command, unsigned read_bits) {
+  const esp::SpiRegisters& spi = chip.spi;
+  auto old_usr = loader.read_reg(spi.usr());
+  if (!old_usr) return old_usr.error();
+  auto old_usr2 = loader.read_reg(spi.usr2());
+  if (!old_usr2) return old_usr2.error();
+
+  std::uint32_t usr = esp::spi::usr_command;
+  if (read_bits > 0) usr |= esp::spi::usr_miso;
+  const std::uint32_t usr2 = 7u << esp::spi::usr2_command_bitlen_shift | command;
+  const std::pair<std::uint32_t, std::uint32_t> writes[] = {
+      {spi.miso_dlen(), read_bits > 0 ? read_bits - 1 : 0},
+      {spi.usr(), usr},
+      {spi.usr2(), usr2},
+      {spi.w0(), 0},
+      {spi.cmd(), esp::spi::cmd_usr},
+  };
+  for (const auto& [address, value] : writes) {
+    if (auto error = loader.write_reg(address, value)) return *error;
+  }
+  bool done = false;
+  for (int i = 0; i < spi_poll_reads && !done; ++i) {
+    auto cmd = loader.read_reg(spi.cmd());
+    if (!cmd) return cmd.error();
+    done = (*cmd & esp::spi::cmd_usr) == 0;
+  }
+  if (!done) return make_error(errc::no_reply, "SPI command did not complete in time");
+  auto result = loader.read_reg(spi.w0());
+  if (!result) return result.error();
+  if (auto error = loader.write_reg(spi.usr(), *old_usr)) return *error;
+  if (auto error = loader.write_reg(spi.usr2(), *old_usr2)) return *error;
+  return *result;
+}
+
+Outcome<FlashId> read_flash_id(Loader& loader, const esp::ChipInfo& chip) {
+  auto id = run_spiflash_command(loader, chip, spi_flash_rdid, 24);
+  if (!id) return id.error();
+  return FlashId{static_cast<std::uint8_t>(*id & 0xFF), static_cast<std::uint8_t>(*id >> 8 & 0xFF),
+                 static_cast<std::uint8_t>(*id >> 16 & 0xFF)};
+}
+
+std::optional<std::uint32_t> flash_size_bytes(std::uint8_t capacity) {
+  for (const auto& entry : size_codes) {
+    if (entry.code == capacity) return entry.bytes;
+  }
+  return std::nullopt;
+}
+
+std::string size_name(std::uint32_t bytes) {
+  if (bytes >= (1u << 20)) return fmt::format("{}MB", bytes >> 20);
+  return fmt::format("{}KB", bytes >> 10);
+}
+
+std::string flash_size_name(std::uint8_t capacity) {
+  const auto bytes = flash_size_bytes(capacity);
+  return bytes ? size_name(*bytes) : "Unknown";
+}
+
+Outcome<std::optional<std::string>> read_flash_voltage(Loader& loader, const esp::ChipInfo& chip) {
+  if (chip.efuse_layout != esp::EfuseLayout::esp32) return std::optional<std::string>{};
+  auto sdio = loader.read_reg(esp32_rtc_sdio_conf);
+  if (!sdio) return sdio.error();
+  // RTC_CNTL forces the regulator: bit 22 force, bit 31 on, bit 30..29 1.8 V levels.
+  if ((*sdio >> 22 & 1) != 0) {
+    const bool on = (*sdio >> 31 & 1) != 0;
+    const bool low = ((*sdio >> 29) & 3) == 0;
+    return std::optional<std::string>(
+        fmt::format("Flash voltage set by RTC_CNTL to {}", !on   ? "OFF"
+                                                           : low ? "1.8V"
+                                                                 : "3.3V"));
+  }
+  auto word4 = loader.read_reg(chip.efuse_base + 0x10);
+  if (!word4) return word4.error();
+  if ((*word4 >> 16 & 1) != 0) {  // XPD_SDIO_FORCE: the eFuse decides
+    const bool on = (*word4 >> 14 & 1) != 0;
+    const bool tieh = (*word4 >> 15 & 1) != 0;
+    return std::optional<std::string>(
+        fmt::format("Flash voltage set by eFuse to {}", !on    ? "OFF"
+                                                        : tieh ? "3.3V"
+                                                               : "1.8V"));
+  }
+  auto strap = loader.read_reg(esp32_gpio_strap);
+  if (!strap) return strap.error();
+  return std::optional<std::string>(fmt::format("Flash voltage set by a strapping pin to {}",
+                                                (*strap >> 5 & 1) != 0 ? "1.8V" : "3.3V"));
+}
+
+}  // namespace ttynet::esptool

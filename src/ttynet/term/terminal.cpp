@@ -1,0 +1,518 @@
+#include "ttynet/term/terminal.hpp"
+
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <array>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <memory>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "ttynet/port/notifier.hpp"
+#include "ttynet/port/port.hpp"
+#include "ttynet/term/key_handler.hpp"
+#include "ttynet/term/output_formatter.hpp"
+#include "ttynet/term/status.hpp"
+#include "ttynet/util/time.hpp"
+
+namespace ttynet::term {
+namespace {
+
+using asio::experimental::awaitable_operators::operator||;
+constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t chunk_size = 16 * 1024;
+
+asio::awaitable<bool> is_cancelled() {
+  const auto state = co_await asio::this_coro::cancellation_state;
+  co_return state.cancelled() != asio::cancellation_type::none;
+}
+
+// Local time of day, for timestamps (the formatter takes it as an argument).
+std::chrono::milliseconds time_of_day() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  tm local{};
+  ::localtime_r(&now.tv_sec, &local);
+  return std::chrono::hours(local.tm_hour) + std::chrono::minutes(local.tm_min) +
+         std::chrono::seconds(local.tm_sec) + std::chrono::milliseconds(now.tv_nsec / 1'000'000);
+}
+
+// Screen text is copied before a write is awaited: a formatter's view lasts only until its next
+// call, and another coroutine may call it meanwhile.
+void copy_to(ByteBuffer& to, ByteView from) { to.assign(from.begin(), from.end()); }
+
+void write_all_blocking(int fd, std::string_view text) {
+  while (!text.empty()) {
+    const auto n = ::write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nowhere to show it; not worth failing for
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// Puts back, when destroyed, the file status flags (Asio sets O_NONBLOCK on descriptors it
+// waits on, and the flags belong to the open file the shell shares) and the terminal mode.
+class TerminalRestorer {
+ public:
+  TerminalRestorer(int input_fd, int output_fd)
+      : input_fd_(input_fd),
+        output_fd_(output_fd),
+        input_flags_(::fcntl(input_fd, F_GETFL)),
+        output_flags_(::fcntl(output_fd, F_GETFL)) {}
+  ~TerminalRestorer() {
+    if (saved_mode_) ::tcsetattr(input_fd_, TCSADRAIN, &*saved_mode_);
+    if (input_flags_ >= 0) ::fcntl(input_fd_, F_SETFL, input_flags_);
+    if (output_flags_ >= 0) ::fcntl(output_fd_, F_SETFL, output_flags_);
+  }
+  TerminalRestorer(const TerminalRestorer&) = delete;
+  TerminalRestorer& operator=(const TerminalRestorer&) = delete;
+
+  // Raw input, one byte at a time, no signals from keys; output keeps "\n" -> "\r\n".
+  std::error_code enter_raw_mode() {
+    termios mode{};
+    if (::tcgetattr(input_fd_, &mode) != 0) return {errno, std::system_category()};
+    saved_mode_ = mode;
+    ::cfmakeraw(&mode);
+    mode.c_oflag |= OPOST | ONLCR;
+    mode.c_cc[VMIN] = 1;
+    mode.c_cc[VTIME] = 0;
+    if (::tcsetattr(input_fd_, TCSANOW, &mode) != 0) return {errno, std::system_category()};
+    return {};
+  }
+
+ private:
+  int input_fd_;
+  int output_fd_;
+  int input_flags_;
+  int output_flags_;
+  std::optional<termios> saved_mode_;
+};
+
+class LogFile {
+ public:
+  ~LogFile() { close(); }
+  std::error_code open(const std::string& name) {
+    close();
+    file_ = std::fopen(name.c_str(), "ab");
+    if (!file_) return {errno, std::system_category()};
+    name_ = name;
+    return {};
+  }
+  void close() {
+    if (file_) std::fclose(file_);
+    file_ = nullptr;
+  }
+  void write(ByteView data) {
+    if (!file_) return;
+    std::fwrite(data.data(), 1, data.size(), file_);
+    std::fflush(file_);  // a log is read while it grows (tail -f)
+  }
+  bool is_open() const { return file_ != nullptr; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::FILE* file_ = nullptr;
+  std::string name_;
+};
+
+class Terminal {
+ public:
+  Terminal(asio::io_context& io, const TerminalConfig& config, port::Port& port, bool interactive)
+      : config_(config),
+        port_(port),
+        is_interactive_(interactive),
+        input_(io, ::dup(config.input_fd)),
+        output_(io, ::dup(config.output_fd)),
+        screen_free_(io.get_executor()),
+        hex_idle_timer_(io),
+        drain_timer_(io),
+        last_activity_(Clock::now()) {
+    hex_idle_timer_.expires_at(TimePoint::max());
+  }
+
+  // Runs until quit, end of input (pipe mode), or a failure; then result() tells.
+  asio::awaitable<void> run() {
+    if (is_interactive_) {
+      co_await (keyboard_to_port() || port_to_screen() || hex_line_flusher());
+    } else {
+      co_await (pipe_to_port() || port_to_screen());
+    }
+    if (log_.is_open()) log_.close();
+  }
+
+  const TerminalResult& result() const { return result_; }
+
+ private:
+  // One writer on the screen at a time, so that port output and notices never interleave
+  // inside a write, and formatting + writing is one step.
+  class ScreenLock {
+   public:
+    explicit ScreenLock(Terminal& terminal) : terminal_(&terminal) {}
+    ~ScreenLock() {
+      terminal_->is_screen_busy_ = false;
+      terminal_->screen_free_.notify();
+    }
+    ScreenLock(const ScreenLock&) = delete;
+    ScreenLock& operator=(const ScreenLock&) = delete;
+
+   private:
+    Terminal* terminal_;
+  };
+
+  // Waits for the screen and takes it (release with a ScreenLock); false when the caller was
+  // cancelled meanwhile.
+  asio::awaitable<bool> acquire_screen() {
+    while (is_screen_busy_) {
+      co_await screen_free_.wait();
+      const auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) co_return false;
+    }
+    is_screen_busy_ = true;
+    co_return true;
+  }
+
+  asio::awaitable<bool> write_screen(ByteView data) {
+    if (data.empty()) co_return true;
+    auto [ec, n] =
+        co_await asio::async_write(output_, asio::buffer(data.data(), data.size()), as_tuple);
+    last_activity_ = Clock::now();
+    if (ec) {
+      if (ec != asio::error::operation_aborted) fail(fmt::format("output: {}", ec.message()));
+      co_return false;
+    }
+    co_return true;
+  }
+
+  // A notice on a line of its own.
+  asio::awaitable<void> show(std::string_view text) {
+    if (!co_await acquire_screen()) co_return;
+    const ScreenLock lock(*this);
+    screen_buffer_.clear();
+    append(screen_buffer_, formatter_.end_line());
+    append(screen_buffer_, as_bytes(text));
+    co_await write_screen(screen_buffer_);
+  }
+
+  void fail(std::string message) {
+    if (result_.exit_code == 0 && !is_done_) {
+      result_.exit_code = 1;
+      result_.error = std::move(message);
+    }
+    is_done_ = true;
+  }
+
+  std::string port_error(std::error_code ec) const {
+    if (ec == asio::error::eof) return fmt::format("{}: the port closed", config_.url);
+    return fmt::format("{}: {}", config_.url, ec.message());
+  }
+
+  // Port -> screen (and the log file).
+  asio::awaitable<void> port_to_screen() {
+    std::array<Byte, chunk_size> buffer{};
+    for (;;) {
+      auto [ec, n] = co_await port_.read_some(buffer);
+      if (ec) {
+        if (!is_done_ && ec != asio::error::operation_aborted) fail(port_error(ec));
+        co_return;
+      }
+      last_activity_ = Clock::now();
+      const ByteView data(buffer.data(), n);
+      log_.write(data);
+      if (!co_await acquire_screen()) co_return;
+      const ScreenLock lock(*this);
+      copy_to(screen_buffer_, formatter_.format(data, time_of_day()));
+      if (!co_await write_screen(screen_buffer_)) co_return;
+      if (formatter_.is_hex_view() && !formatter_.is_at_line_start()) {
+        hex_idle_timer_.expires_after(config_.hex_line_idle);  // wakes hex_line_flusher()
+      }
+    }
+  }
+
+  // Completes a partial hex line once the port has been quiet for a moment.
+  asio::awaitable<void> hex_line_flusher() {
+    for (;;) {
+      auto [ec] = co_await hex_idle_timer_.async_wait(as_tuple);
+      if (co_await is_cancelled()) co_return;
+      if (ec) continue;  // moved by new data: wait for the new expiry
+      hex_idle_timer_.expires_at(TimePoint::max());
+      if (!formatter_.is_hex_view() || formatter_.is_at_line_start()) continue;
+      if (!co_await acquire_screen()) co_return;
+      const ScreenLock lock(*this);
+      copy_to(screen_buffer_, formatter_.end_line());
+      if (!co_await write_screen(screen_buffer_)) co_return;
+    }
+  }
+
+  // Interactive: keys -> handler -> actions.
+  asio::awaitable<void> keyboard_to_port() {
+    std::array<Byte, 1024> buffer{};
+    for (;;) {
+      auto [ec, n] = co_await input_.async_read_some(asio::buffer(buffer), as_tuple);
+      if (ec) {
+        // The terminal went away (hang-up): nothing left to type into.
+        if (ec != asio::error::operation_aborted) spdlog::debug("terminal input: {}", ec.message());
+        is_done_ = true;
+        co_return;
+      }
+      keys_.receive(ByteView(buffer.data(), n));
+      while (auto action = keys_.next_action()) {
+        if (!co_await apply(*action)) {
+          is_done_ = true;
+          co_return;
+        }
+      }
+    }
+  }
+
+  // Applies one action; false when the terminal should end.
+  asio::awaitable<bool> apply(const Action& action) {
+    if (const auto* send = std::get_if<SendData>(&action)) {
+      if (auto ec = co_await port_.write(send->data)) {
+        fail(port_error(ec));
+        co_return false;
+      }
+      if (config_.local_echo) {
+        if (!co_await acquire_screen()) co_return false;
+        const ScreenLock lock(*this);
+        copy_to(screen_buffer_, formatter_.format(send->data, time_of_day()));
+        co_await write_screen(screen_buffer_);
+      }
+      co_return !is_done_;
+    }
+    if (const auto* print = std::get_if<Print>(&action)) {
+      if (!co_await acquire_screen()) co_return false;
+      const ScreenLock lock(*this);
+      co_await write_screen(as_bytes(print->text));
+      co_return !is_done_;
+    }
+    if (std::holds_alternative<Quit>(action)) {
+      const std::string notice = format_notice("exit");
+      co_await show(notice);
+      co_return false;
+    }
+    // Every notice is a named local before it is awaited: g++ 12 destroys some temporaries of a
+    // co_await operand twice (with ?: in particular).
+    std::string notice;
+    if (std::holds_alternative<ToggleDtr>(action)) {
+      const bool on = !port_.control_lines().dtr;
+      const auto ec = co_await port_.set_control_lines(on, std::nullopt);
+      notice = ec ? fmt::format("cannot set DTR: {}", ec.message())
+                  : fmt::format("DTR {}", on ? "on" : "off");
+    } else if (std::holds_alternative<ToggleRts>(action)) {
+      const bool on = !port_.control_lines().rts;
+      const auto ec = co_await port_.set_control_lines(std::nullopt, on);
+      notice = ec ? fmt::format("cannot set RTS: {}", ec.message())
+                  : fmt::format("RTS {}", on ? "on" : "off");
+    } else if (const auto* brk = std::get_if<SendBreak>(&action)) {
+      auto ec = co_await port_.set_break(true);
+      if (!ec) {
+        co_await wait(brk->duration);
+        ec = co_await port_.set_break(false);
+      }
+      notice = ec ? fmt::format("cannot send BREAK: {}", ec.message()) : "BREAK sent";
+    } else if (const auto* baud = std::get_if<SetBaud>(&action)) {
+      LineSettings settings = port_.settings();
+      settings.baud = baud->baud;
+      const auto ec = co_await port_.apply_settings(settings);
+      notice = ec ? fmt::format("cannot set baud rate {}: {}; still {}", baud->baud, ec.message(),
+                                port_.settings().baud)
+                  : fmt::format("baud rate {}", port_.settings().baud);
+    } else if (std::holds_alternative<ToggleHexView>(action)) {
+      if (!co_await acquire_screen()) co_return false;
+      const ScreenLock lock(*this);
+      copy_to(screen_buffer_, formatter_.set_hex_view(!formatter_.is_hex_view()));
+      notice = format_notice(formatter_.is_hex_view() ? "hex view on" : "hex view off");
+      append(screen_buffer_, as_bytes(notice));
+      co_await write_screen(screen_buffer_);
+      co_return !is_done_;
+    } else if (std::holds_alternative<ToggleTimestamps>(action)) {
+      formatter_.set_timestamps(!formatter_.has_timestamps());
+      notice = formatter_.has_timestamps() ? "timestamps on" : "timestamps off";
+    } else if (const auto* start = std::get_if<StartLog>(&action)) {
+      if (auto ec = log_.open(start->file)) {
+        keys_.set_logging(false);
+        notice = fmt::format("cannot open {}: {}", start->file, ec.message());
+      } else {
+        notice = fmt::format("logging port output to {}", start->file);
+      }
+    } else if (std::holds_alternative<StopLog>(action)) {
+      notice = fmt::format("log {} closed", log_.name());
+      log_.close();
+    } else if (std::holds_alternative<EspReset>(action)) {
+      std::error_code ec;
+      for (const LineStep& step : esp_reset_to_app) {
+        ec = co_await port_.set_control_lines(step.dtr, step.rts);
+        if (ec) break;
+        co_await wait(step.wait);
+      }
+      notice =
+          ec ? fmt::format("ESP reset failed: {}", ec.message()) : "ESP reset into the application";
+    } else if (std::holds_alternative<ShowStatus>(action)) {
+      const std::string status = co_await status_text();
+      co_await show(status);
+      co_return !is_done_;
+    } else {
+      co_return !is_done_;
+    }
+    const std::string line = format_notice(notice);
+    co_await show(line);
+    co_return !is_done_;
+  }
+
+  asio::awaitable<std::string> status_text() {
+    Status status;
+    status.url = config_.url;
+    status.settings = port_.settings();
+    status.lines = port_.control_lines();
+    status.break_on = port_.break_state();
+    status.has_modem_lines = port_.has_modem_lines();
+    if (status.has_modem_lines) {
+      auto modem = co_await port_.modem_state();
+      if (modem) status.modem = *modem;
+    }
+    status.hex_view = formatter_.is_hex_view();
+    status.timestamps = formatter_.has_timestamps();
+    if (log_.is_open()) status.log_file = log_.name();
+    co_return format_status(status);
+  }
+
+  asio::awaitable<void> wait(std::chrono::milliseconds duration) {
+    if (duration.count() <= 0) co_return;
+    asio::steady_timer timer(output_.get_executor());
+    timer.expires_after(duration);
+    co_await timer.async_wait(as_tuple);
+  }
+
+  // Pipe mode: input -> port; at its end, drain the port and wait for it to go quiet.
+  asio::awaitable<void> pipe_to_port() {
+    std::array<Byte, chunk_size> buffer{};
+    for (;;) {
+      auto [ec, n] = co_await input_.async_read_some(asio::buffer(buffer), as_tuple);
+      if (ec == asio::error::eof) break;
+      if (ec) {
+        if (ec != asio::error::operation_aborted) fail(fmt::format("input: {}", ec.message()));
+        co_return;
+      }
+      if (auto write_error = co_await port_.write(ByteView(buffer.data(), n))) {
+        fail(port_error(write_error));
+        co_return;
+      }
+    }
+    spdlog::debug("end of input; draining {}", config_.url);
+    if (auto ec = co_await port_.drain()) {
+      fail(port_error(ec));
+      co_return;
+    }
+    // Keep copying the port's output until it has been quiet for drain_time.
+    last_activity_ = std::max(last_activity_, Clock::now());
+    for (;;) {
+      const auto quiet_until = last_activity_ + config_.drain_time;
+      if (!is_screen_busy_ && Clock::now() >= quiet_until) break;
+      drain_timer_.expires_at(std::max(quiet_until, Clock::now() + std::chrono::milliseconds(10)));
+      co_await drain_timer_.async_wait(as_tuple);
+      if (co_await is_cancelled() || is_done_) co_return;
+    }
+    is_done_ = true;
+  }
+
+  const TerminalConfig& config_;
+  port::Port& port_;
+  bool is_interactive_;
+  asio::posix::stream_descriptor input_;
+  asio::posix::stream_descriptor output_;
+  port::Notifier screen_free_;
+  bool is_screen_busy_ = false;
+  asio::steady_timer hex_idle_timer_;
+  asio::steady_timer drain_timer_;
+  TimePoint last_activity_;  // last port data received or output written
+  bool is_done_ = false;     // the end was decided: later errors are not reported
+  KeyHandler keys_;
+  OutputFormatter formatter_;
+  ByteBuffer screen_buffer_;
+  LogFile log_;
+  TerminalResult result_;
+};
+
+}  // namespace
+
+TerminalResult run_terminal(const TerminalConfig& config) {
+  const bool interactive = ::isatty(config.input_fd) == 1;
+  std::signal(SIGPIPE, SIG_IGN);
+  TerminalRestorer restorer(config.input_fd, config.output_fd);
+
+  asio::io_context io(1);
+  TerminalResult result;
+  std::unique_ptr<port::Port> port;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        port::OpenOptions options;
+        options.initial_settings = config.settings;
+        auto opened = co_await port::open_port(io.get_executor(), config.url, options);
+        if (!opened) {
+          result = {1, opened.error().message};
+          co_return;
+        }
+        port = std::move(*opened);
+        if (config.dtr || config.rts) {
+          if (auto ec = co_await port->set_control_lines(config.dtr, config.rts)) {
+            result = {1, fmt::format("{}: cannot set DTR/RTS: {}", config.url, ec.message())};
+            co_return;
+          }
+        }
+        // From here on a signal ends the run through the event loop, so the terminal is
+        // restored; before, it finds nothing to restore.
+        asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+        const std::string banner =
+            format_banner(config.url, port->settings(), port->control_lines());
+        if (interactive) {
+          if (auto ec = restorer.enter_raw_mode()) {
+            result = {1, fmt::format("cannot put the terminal in raw mode: {}", ec.message())};
+            co_return;
+          }
+          write_all_blocking(config.notice_fd, banner);
+        } else {
+          spdlog::debug("{}", std::string_view(banner).substr(0, banner.find('\r')));
+        }
+
+        Terminal terminal(io, config, *port, interactive);
+        co_await (terminal.run() || [&]() -> asio::awaitable<void> {
+          auto [ec, signal_number] = co_await signals.async_wait(as_tuple);
+          if (!ec) spdlog::debug("signal {}: ending", signal_number);
+        }());
+        result = terminal.result();
+        // Not a plain close: what is queued (a last DTR/RTS change) still reaches the server.
+        co_await port->shutdown(std::chrono::seconds(1));
+      },
+      [&](std::exception_ptr error) {
+        if (!error) return;
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          result = {1, e.what()};
+        }
+      });
+  io.run();
+  if (port) port->close();
+  return result;
+}
+
+}  // namespace ttynet::term
