@@ -65,6 +65,26 @@ class EspResetThroughLatency(unittest.TestCase):
     def test_one_second_round_trip(self):
         self.check(1.0, [("pyserial", "?ign_set_control", 2), ("ttynet", "?ign_set_control", 2)])
 
+    def test_r0_and_custom_sequences_are_what_is_played(self):
+        for args, played in ((["--r0"], "U0,0|U1,1|U0,1|W0.1|U1,0|W0.55|U0,0|D0"),
+                             (["--reset-sequence", "D0|R1|W0.1|D1|R0|W0.05|D0",
+                               "--hard-reset-sequence", "R1|W0.2|R0"],
+                              "D0|R1|W0.1|D1|R0|W0.05|D0")):
+            with self.subTest(args=args):
+                server = self.serve("--esp", *args, QUICK_BOARD)
+                successes, _ = ttynet_attempts(server.url(), 2, 1.0)
+                self.assertEqual(successes, 2)
+                server.wait_for_log(f"ESP bootloader reset, played here: {re.escape(played)}")
+
+    def test_a_bad_custom_sequence_is_one_clear_error(self):
+        done = subprocess.run([TTYNET, "serve", "--esp", "--reset-sequence", "D0|X1", "-p", "0",
+                               "--bind", "127.0.0.1", QUICK_BOARD],
+                              capture_output=True, text=True, timeout=10)
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(done.stderr.strip(),
+                         "ttynet: error: --reset-sequence: bad reset step 'X1' (step 2); "
+                         "expected D0/D1, R0/R1, U<0|1>,<0|1> or W<seconds>")
+
     def test_without_esp_a_quick_board_misses_the_window(self):
         # The control: the same pyserial connects through a plain server never reach the
         # loader, because pyserial holds 0.1 s between DTR on and RTS off.
