@@ -322,8 +322,7 @@ asio::awaitable<void> Session::set_lines(std::optional<bool> dtr, std::optional<
 
 // The client's request is answered once this returns, so a client that waits for answers
 // simply waits out a local reset; device data keeps flowing meanwhile (PortHost reads it).
-asio::awaitable<void> Session::set_lines_for_esp(std::optional<bool> dtr,
-                                                 std::optional<bool> rts) {
+asio::awaitable<void> Session::set_lines_for_esp(std::optional<bool> dtr, std::optional<bool> rts) {
   using Action = esp::ResetDetector::Action;
   const auto action = reset_detector_->on_request(dtr, rts);
   if (action == Action::pass_through) {

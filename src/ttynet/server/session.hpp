@@ -75,7 +75,7 @@ class Session {
   port::Port& port_;
   SessionConfig config_;
   std::string peer_;
-  std::optional<rfc2217::Server> core_;  // empty in raw mode
+  std::optional<rfc2217::Server> core_;               // empty in raw mode
   std::optional<esp::ResetDetector> reset_detector_;  // with --esp
   ByteBuffer from_client_;
   ByteBuffer to_client_;  // the bytes of the write in flight
