@@ -197,7 +197,10 @@ class DeviceUnplug(unittest.TestCase):
             server = Server(link)
             replacement = None
             try:
+                mark = len(server.lines)
                 client = server.connect()
+                # The unplug must come after the server took the client on, not before.
+                server.wait_for_log(r" connected$", timeout=10, start=mark)
                 device.unplug()
                 os.unlink(link)
                 goodbye, closed = read_until_closed(client, 5)
