@@ -202,3 +202,15 @@ def check_baud_changes(test, url, device, bauds=(9600, 250000, 115200)):
         test.assertEqual(probe.finish(20), 0, probe.stderr)
     finally:
         probe.kill()
+
+
+def check_open(test, url):
+    """The probe opens `url` with pyserial's defaults (115200 8N1, DTR and RTS on), every
+    awaited step answered at once: far below the 3 s reply timeout."""
+    code, lines, stderr = run_probe(url, "--open-only", timeout=20)
+    test.assertEqual(code, 0, stderr)
+    opened = step_lines(lines, "open")[0]
+    test.assertTrue(opened["ok"])
+    test.assertEqual(opened["settings"], "115200 8N1")
+    test.assertEqual(opened["lines"], {"dtr": True, "rts": True})
+    test.assertLess(opened["elapsed"], 1.5)

@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from interop_support import check_baud_changes, HERE, MIB, Probe, run_probe, step_lines
+from interop_support import check_baud_changes, check_open, HERE, MIB, Probe, run_probe, step_lines
 from support import PtyDevice, deadline_after
 
 PYTHON = "/usr/bin/python3"  # Debian's, with python3-serial
@@ -99,12 +99,7 @@ class ClientAgainstPortManager(unittest.TestCase):
         return f"rfc2217://127.0.0.1:{self.server.port}{options}"
 
     def test_open(self):
-        code, lines, stderr = run_probe(self.url(), "--open-only", timeout=20)
-        self.assertEqual(code, 0, stderr)
-        opened = step_lines(lines, "open")[0]
-        self.assertEqual(opened["settings"], "115200 8N1")
-        self.assertEqual(opened["lines"], {"dtr": True, "rts": True})
-        self.assertLess(opened["elapsed"], 1.5)
+        check_open(self, self.url())
         # The open sequence's DTR and RTS requests reached the server's serial object, after
         # what the server does itself on connect.
         self.assertEqual(self.server.session_events(), [

@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from interop_support import (check_baud_changes, MIB, Probe, free_tcp_port, run_probe, step_lines,
+from interop_support import (check_baud_changes, check_open, MIB, Probe, free_tcp_port, run_probe, step_lines,
                              wait_listening)
 from support import PtyDevice
 
@@ -90,14 +90,7 @@ class ClientAgainstSer2net(unittest.TestCase):
         return f"rfc2217://127.0.0.1:{self.ser2net.rfc2217_port}{options}"
 
     def test_open(self):
-        code, lines, stderr = run_probe(self.url(), "--open-only", timeout=20)
-        self.assertEqual(code, 0, stderr)
-        opened = step_lines(lines, "open")[0]
-        self.assertTrue(opened["ok"])
-        self.assertEqual(opened["settings"], "115200 8N1")
-        self.assertEqual(opened["lines"], {"dtr": True, "rts": True})
-        # Every awaited step is answered at once: far below the 3 s reply timeout.
-        self.assertLess(opened["elapsed"], 1.5)
+        check_open(self, self.url())
 
     def test_baud_changes_are_confirmed_and_reach_the_device(self):
         check_baud_changes(self, self.url(), self.device)

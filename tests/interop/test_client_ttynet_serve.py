@@ -8,7 +8,7 @@ import threading
 import time
 import unittest
 
-from interop_support import (check_baud_changes, MIB, Probe, has_ipv6_loopback, run_probe, step_lines,
+from interop_support import (check_baud_changes, check_open, MIB, Probe, has_ipv6_loopback, run_probe, step_lines,
                              stop_serve)
 from support import PtyDevice, Server
 
@@ -23,12 +23,7 @@ class ClientAgainstTtynetServe(unittest.TestCase):
         self.device.close()
 
     def test_open(self):
-        code, lines, stderr = run_probe(self.server.url(), "--open-only", timeout=20)
-        self.assertEqual(code, 0, stderr)
-        opened = step_lines(lines, "open")[0]
-        self.assertEqual(opened["settings"], "115200 8N1")
-        self.assertEqual(opened["lines"], {"dtr": True, "rts": True})
-        self.assertLess(opened["elapsed"], 1.5)
+        check_open(self, self.server.url())
 
     def test_baud_changes_are_confirmed_and_reach_the_device(self):
         check_baud_changes(self, self.server.url(), self.device)
