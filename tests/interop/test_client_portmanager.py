@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from interop_support import check_baud_changes, check_open, HERE, MIB, Probe, run_probe, step_lines
+from interop_support import check_baud_changes, check_open, HERE, MIB, run_probe, step_lines
 from support import PtyDevice, deadline_after
 
 PYTHON = "/usr/bin/python3"  # Debian's, with python3-serial

@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from interop_support import (check_baud_changes, check_open, MIB, Probe, free_tcp_port, run_probe, step_lines,
+from interop_support import (check_baud_changes, check_open, MIB, free_tcp_port, run_probe, step_lines,
                              wait_listening)
 from support import PtyDevice
 

@@ -8,7 +8,7 @@ import threading
 import time
 import unittest
 
-from interop_support import (check_baud_changes, check_open, MIB, Probe, has_ipv6_loopback, run_probe, step_lines,
+from interop_support import (check_baud_changes, check_open, MIB, has_ipv6_loopback, run_probe, step_lines,
                              stop_serve)
 from support import PtyDevice, Server
 
