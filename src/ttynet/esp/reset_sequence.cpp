@@ -24,6 +24,16 @@ ResetStep both(bool dtr_on, bool rts_on) {
 }
 ResetStep wait(Duration time) { return {.kind = Kind::wait, .wait = time}; }
 
+// Plain decimal seconds, as the parser reads them ("0.05", "4e-05" never): up to nanoseconds,
+// trailing zeros dropped.
+std::string seconds_text(Duration wait) {
+  std::string text =
+      fmt::format("{:.9f}", std::chrono::duration<double>(std::chrono::nanoseconds(wait)).count());
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
@@ -134,7 +144,7 @@ std::string to_string(const ResetSequence& sequence) {
         text += fmt::format("U{},{}", step.dtr ? 1 : 0, step.rts ? 1 : 0);
         break;
       case Kind::wait:
-        text += fmt::format("W{:g}", std::chrono::duration<double>(step.wait).count());
+        text += "W" + seconds_text(step.wait);
         break;
     }
   }

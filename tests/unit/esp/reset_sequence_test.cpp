@@ -39,6 +39,13 @@ TEST(ResetSequence, ParsesEsptoolsExamples) {
   EXPECT_EQ((*parsed)[1], (ResetStep{.kind = ResetStep::Kind::both, .dtr = false, .rts = true}));
 }
 
+TEST(ResetSequence, TinyAndLongWaitsPrintAsPlainDecimals) {
+  auto parsed = parse_reset_sequence("W0.00004|W4|W01|W0.000|W0.123456789");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  EXPECT_EQ(to_string(*parsed), "W0.00004|W4|W1|W0|W0.123456789");
+  EXPECT_TRUE(parse_reset_sequence(to_string(*parsed)).has_value());
+}
+
 TEST(ResetSequence, RejectsBadStepsNamingThem) {
   for (const auto* text :
        {"", "D", "D2", "X1", "U1", "U1,2", "W", "W-1", "Wabc", "W11", "D0||D1", "D0|"}) {
