@@ -27,8 +27,8 @@ ResetStep wait(Duration time) { return {.kind = Kind::wait, .wait = time}; }
 // Plain decimal seconds, as the parser reads them ("0.05", "4e-05" never): up to nanoseconds,
 // trailing zeros dropped.
 std::string seconds_text(Duration wait) {
-  std::string text =
-      fmt::format("{:.9f}", std::chrono::duration<double>(std::chrono::nanoseconds(wait)).count());
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+  std::string text = fmt::format("{}.{:09d}", ns / 1'000'000'000, ns % 1'000'000'000);
   while (text.back() == '0') text.pop_back();
   if (text.back() == '.') text.pop_back();
   return text;
@@ -73,7 +73,8 @@ std::optional<ResetStep> parse_step(std::string_view step) {
           seconds > max_wait_seconds) {
         return std::nullopt;
       }
-      return wait(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds)));
+      // Rounded, not truncated: 4.1 s is 4100000000 ns, not 4099999999.
+      return wait(std::chrono::round<Duration>(std::chrono::duration<double>(seconds)));
     }
     default:
       return std::nullopt;

@@ -40,9 +40,9 @@ TEST(ResetSequence, ParsesEsptoolsExamples) {
 }
 
 TEST(ResetSequence, TinyAndLongWaitsPrintAsPlainDecimals) {
-  auto parsed = parse_reset_sequence("W0.00004|W4|W01|W0.000|W0.123456789");
+  auto parsed = parse_reset_sequence("W0.00004|W4|W01|W0.000|W0.123456789|W4.1");
   ASSERT_TRUE(parsed.has_value()) << parsed.error();
-  EXPECT_EQ(to_string(*parsed), "W0.00004|W4|W1|W0|W0.123456789");
+  EXPECT_EQ(to_string(*parsed), "W0.00004|W4|W1|W0|W0.123456789|W4.1");
   EXPECT_TRUE(parse_reset_sequence(to_string(*parsed)).has_value());
 }
 
