@@ -1,17 +1,22 @@
-// `ttynet serve`: export one port over RFC 2217 or raw TCP.
+// `ttynet serve`: export one port over RFC 2217 or raw TCP, or many from a config file.
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/use_awaitable.hpp>
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
 #include "ttynet/esp/reset_sequence.hpp"
+#include "ttynet/server/config.hpp"
+#include "ttynet/server/dnssd.hpp"
 #include "ttynet/server/port_host.hpp"
+#include "ttynet/server/port_manager.hpp"
 #include "ttynet/version.hpp"
 
 namespace ttynet::app {
@@ -19,6 +24,8 @@ namespace {
 
 struct ServeOptions {
   std::string device;
+  std::string config_file;
+  std::optional<std::uint16_t> monitor_port;  // read-only listener (0 = any free port)
   std::uint16_t tcp_port = 2217;
   std::string bind;
   bool raw = false;
@@ -32,23 +39,68 @@ struct ServeOptions {
 
 // The --esp sequences, or why the options do not make one.
 Result<server::EspResetConfig, std::string> esp_reset_config(const ServeOptions& options) {
-  server::EspResetConfig config;
-  config.bootloader =
-      esp::tight_reset(options.r0 ? esp::extra_reset_delay : esp::default_reset_delay);
-  if (!options.reset_sequence.empty()) {
-    auto parsed = esp::parse_reset_sequence(options.reset_sequence);
-    if (!parsed) return "--reset-sequence: " + parsed.error();
-    config.bootloader = std::move(*parsed);
+  auto config = server::make_esp_reset_config(
+      {options.r0, options.reset_sequence, options.hard_reset_sequence});
+  if (config) return std::move(*config);
+  const bool is_hard = config.error().field == server::EspOptionError::Field::hard_reset_sequence;
+  return (is_hard ? "--hard-reset-sequence: " : "--reset-sequence: ") + config.error().message;
+}
+
+// `serve --config FILE`: every port of the file on one io_context; SIGHUP reads it again.
+int run_serve_config(const ServeOptions& options) {
+  configure_logging(options.verbosity);
+  auto config = server::load_config(options.config_file);
+  if (!config) {
+    print_error(config.error());
+    return 1;
   }
-  if (!options.hard_reset_sequence.empty()) {
-    auto parsed = esp::parse_reset_sequence(options.hard_reset_sequence);
-    if (!parsed) return "--hard-reset-sequence: " + parsed.error();
-    config.hard = std::move(*parsed);
-  }
-  return config;
+  asio::io_context io(1);
+  server::DnsSdPublisher publisher(io.get_executor());
+  server::PortManagerOptions manager_options;
+  manager_options.on_started = [&](const server::ServedPort& port) { publisher.publish(port); };
+  manager_options.on_stopped = [&](const server::ServedPort& port) { publisher.withdraw(port); };
+  server::PortManager manager(io.get_executor(), std::move(*config), std::move(manager_options));
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::signal_set hangup(io, SIGHUP);
+  signals.async_wait([&](std::error_code ec, int signal_number) {
+    if (ec) return;
+    spdlog::info("{}: shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    hangup.cancel();
+    manager.stop();
+  });
+  std::function<void()> await_hangup = [&] {
+    hangup.async_wait([&](std::error_code ec, int) {
+      if (ec) return;
+      auto reloaded = server::load_config(options.config_file);
+      if (!reloaded) {
+        spdlog::error("SIGHUP: keeping the running configuration: {}", reloaded.error());
+      } else {
+        spdlog::info("SIGHUP: reloading {}", options.config_file);
+        manager.reload(std::move(*reloaded));
+      }
+      await_hangup();
+    });
+  };
+  await_hangup();
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await manager.run();
+        publisher.stop();
+        signals.cancel();
+        hangup.cancel();
+      },
+      asio::detached);
+  io.run();
+  return 0;
 }
 
 int run_serve(const ServeOptions& options) {
+  if (!options.config_file.empty()) return run_serve_config(options);
+  if (options.device.empty()) {
+    print_error("serve: give a DEVICE to export, or --config FILE");
+    return 1;
+  }
   configure_logging(options.verbosity);
   asio::io_context io(1);
   server::PortHostConfig config;
@@ -56,6 +108,7 @@ int run_serve(const ServeOptions& options) {
   config.tcp_port = options.tcp_port;
   if (!options.bind.empty()) config.bind_address = options.bind;
   config.protocol = options.raw ? server::Protocol::raw : server::Protocol::rfc2217;
+  config.monitor_port = options.monitor_port;
   LineSettings initial;
   initial.baud = options.baud;
   config.initial_settings = initial;
@@ -100,19 +153,29 @@ int run_serve(const ServeOptions& options) {
 
 void add_serve_command(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
-  auto* serve = app.add_subcommand("serve", "Export a serial port over RFC 2217 or raw TCP");
-  serve
-      ->add_option("DEVICE", options->device,
-                   "Port to export: a device path, loop://, or another port URL")
-      ->required();
-  serve->add_option("-p,--port", options->tcp_port, "TCP port to listen on (0 = any free port)")
-      ->capture_default_str();
-  serve->add_option("--bind", options->bind,
-                    "Address to listen on (default: all interfaces, IPv4 and IPv6)");
-  serve->add_flag("--raw", options->raw, "Raw TCP instead of RFC 2217 (bytes pass untouched)");
-  serve->add_option("-b,--baud", options->baud, "Initial baud rate")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 100'000'000u));
+  auto* serve = app.add_subcommand(
+      "serve", "Export a serial port over RFC 2217 or raw TCP, or many ports from a config file");
+  auto* device = serve->add_option("DEVICE", options->device,
+                                   "Port to export: a device path, loop://, or another port URL");
+  auto* config = serve->add_option(
+      "--config", options->config_file,
+      "Export the ports a TOML file lists (devices, globs, USB matches; hot-plug; SIGHUP "
+      "reloads it)");
+  config->excludes(device);
+  auto* port =
+      serve->add_option("-p,--port", options->tcp_port, "TCP port to listen on (0 = any free port)")
+          ->capture_default_str();
+  auto* bind = serve->add_option("--bind", options->bind,
+                                 "Address to listen on (default: all interfaces, IPv4 and IPv6)");
+  auto* raw =
+      serve->add_flag("--raw", options->raw, "Raw TCP instead of RFC 2217 (bytes pass untouched)");
+  auto* baud = serve->add_option("-b,--baud", options->baud, "Initial baud rate")
+                   ->capture_default_str()
+                   ->check(CLI::Range(1u, 100'000'000u));
+  auto* monitor = serve->add_option(
+      "--monitor-port", options->monitor_port,
+      "Also listen here for read-only clients: each gets the device's output, their input is "
+      "ignored (0 = any free port)");
   serve->add_flag("-v,--verbose", options->verbosity, "More log output (repeatable)");
   auto* esp = serve->add_flag(
       "--esp", options->esp,
@@ -129,6 +192,9 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--hard-reset-sequence", options->hard_reset_sequence,
                    "With --esp: the hard-reset sequence to run (default R1|W0.1|R0)")
       ->needs(esp);
+  for (auto* single_port_option : {port, bind, raw, baud, monitor, esp}) {
+    config->excludes(single_port_option);
+  }
   serve->callback([options] { exit_code() = run_serve(*options); });
 }
 

@@ -50,6 +50,15 @@ asio::awaitable<std::optional<std::string>> PortHost::start() {
     co_return listeners.error();
   }
   acceptors_ = std::move(*listeners);
+  if (config_.monitor_port) {
+    monitors_ = std::make_shared<MonitorHub>(executor_, config_.device_url);
+    if (auto error = monitors_->listen(config_.bind_address, *config_.monitor_port)) {
+      monitors_.reset();
+      acceptors_.clear();
+      close_device();
+      co_return error;
+    }
+  }
   for (const auto& endpoint : local_endpoints()) {
     log().info(
         "serving {} on {} ({}, {})", port::describe(port_->info()), describe_endpoint(endpoint),
@@ -68,7 +77,12 @@ std::vector<asio::ip::tcp::endpoint> PortHost::local_endpoints() const {
   return endpoints;
 }
 
+std::vector<asio::ip::tcp::endpoint> PortHost::monitor_endpoints() const {
+  return monitors_ ? monitors_->local_endpoints() : std::vector<asio::ip::tcp::endpoint>{};
+}
+
 asio::awaitable<void> PortHost::run() {
+  if (monitors_) monitors_->start();
   for (auto& acceptor : acceptors_) {
     asio::co_spawn(executor_, accept_clients(acceptor), asio::detached);
   }
@@ -92,7 +106,7 @@ asio::awaitable<void> PortHost::run() {
   }
 }
 
-void PortHost::stop() {
+void PortHost::stop(std::string_view reason) {
   if (is_stopping_) return;
   is_stopping_ = true;
   for (auto& acceptor : acceptors_) {
@@ -100,7 +114,16 @@ void PortHost::stop() {
     acceptor.close(ignored);
   }
   reopen_timer_.cancel();
-  if (session_) {
+  if (monitors_) monitors_->stop();
+  if (session_ && !reason.empty()) {
+    // serve_client restores the device once the session has ended, then closes it.
+    asio::co_spawn(
+        executor_,
+        [session = session_, line = std::string(reason)]() -> asio::awaitable<void> {
+          co_await session->close_with_message(line);
+        },
+        asio::detached);
+  } else if (session_) {
     session_->close();  // serve_client restores the device, then closes it
   } else {
     close_device();
@@ -179,18 +202,23 @@ asio::awaitable<void> PortHost::restore_device(const LineSettings& settings, Con
 }
 
 asio::awaitable<void> PortHost::pump_device() {
-  ByteBuffer buffer(device_read_size);
+  // Not zero-filled: the pages of an idle port's buffer are never touched, so hundreds of quiet
+  // ports cost little resident memory.
+  const auto storage = std::make_unique_for_overwrite<Byte[]>(device_read_size);
+  const MutableByteView buffer(storage.get(), device_read_size);
   for (;;) {
     auto [ec, n] = co_await port_->read_some(buffer);
     if (ec) {
       if (!is_stopping_) log().debug("device read ended: {}", ec.message());
       co_return;
     }
+    if (monitors_) monitors_->broadcast({buffer.data(), n});
     if (auto session = session_) co_await session->from_device({buffer.data(), n});
   }
 }
 
 asio::awaitable<void> PortHost::reopen_device() {
+  if (is_stopping_) co_return;  // stop() came before the timer was armed: nothing to cancel
   reopen_timer_.expires_after(config_.reopen_interval);
   co_await reopen_timer_.async_wait(as_tuple);
   if (is_stopping_) co_return;

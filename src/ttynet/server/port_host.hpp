@@ -14,10 +14,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
+#include "ttynet/server/monitor.hpp"
 #include "ttynet/server/session.hpp"
 
 namespace ttynet::server {
@@ -30,6 +32,9 @@ struct PortHostConfig {
   std::optional<LineSettings> initial_settings;
   std::chrono::milliseconds reopen_interval{500};
   std::optional<EspResetConfig> esp_reset;  // `--esp`
+  // Read-only listeners: every client there gets the device's output; what they send is
+  // dropped. Nothing = none.
+  std::optional<std::uint16_t> monitor_port;
 };
 
 class PortHost {
@@ -42,9 +47,12 @@ class PortHost {
   // Serves until stop(). Call after a successful start().
   asio::awaitable<void> run();
   // Ends the client session (restoring the device), closes the device and the listeners.
-  void stop();
+  // With a reason, the client is told it (one text line) before it is dropped.
+  void stop(std::string_view reason = {});
 
   std::vector<asio::ip::tcp::endpoint> local_endpoints() const;
+  // The read-only listeners' addresses (empty without monitor_port).
+  std::vector<asio::ip::tcp::endpoint> monitor_endpoints() const;
 
  private:
   asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor);
@@ -60,6 +68,7 @@ class PortHost {
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   std::unique_ptr<port::Port> port_;
   std::shared_ptr<Session> session_;
+  std::shared_ptr<MonitorHub> monitors_;  // with monitor_port
   port::Notifier session_ended_;
   asio::steady_timer reopen_timer_;
   bool is_device_up_ = false;  // opened and not yet failed

@@ -19,7 +19,6 @@ namespace {
 
 using asio::experimental::awaitable_operators::operator||;
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Telnet IAC BRK carries no duration; ser2net uses this one.
 constexpr std::chrono::milliseconds telnet_break_duration{250};
 
@@ -73,7 +72,6 @@ Session::Session(asio::ip::tcp::socket socket, port::Port& port, SessionConfig c
       flow_changed_(socket_.get_executor()) {
   configure_client_socket(socket_);
   if (config_.protocol == Protocol::rfc2217) core_.emplace();
-  from_client_.resize(receive_buffer_size);
 }
 
 asio::awaitable<void> Session::run() {
@@ -115,14 +113,15 @@ asio::awaitable<void> Session::close_with_message(std::string_view line) {
 
 asio::awaitable<void> Session::client_to_device() {
   for (;;) {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(from_client_), as_tuple);
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(from_client_.get(), receive_buffer_size), as_tuple);
     if (ec) {
       if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
         log().info("{}: connection lost: {}", peer_, ec.message());
       }
       co_return;
     }
-    const ByteView received{from_client_.data(), n};
+    const ByteView received{from_client_.get(), n};
     log().trace("{}: {} bytes from the client", peer_, n);
     if (!core_) {
       if (auto write_error = co_await port_.write(received)) {

@@ -8,6 +8,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,20 +18,10 @@
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
 #include "ttynet/rfc2217/server.hpp"
+#include "ttynet/server/options.hpp"
 #include "ttynet/util/bytes.hpp"
 
 namespace ttynet::server {
-
-enum class Protocol : std::uint8_t { rfc2217, raw };
-
-// Server-side ESP reset handling (`--esp`): when a client's DTR/RTS requests show that it is
-// resetting an Espressif chip (esp::ResetDetector), the server plays these sequences on the
-// device itself, with exact timing. Every request is still answered, with the value the client
-// asked for.
-struct EspResetConfig {
-  esp::ResetSequence bootloader = esp::tight_reset();
-  esp::ResetSequence hard = esp::hard_reset();
-};
 
 struct SessionConfig {
   Protocol protocol = Protocol::rfc2217;
@@ -77,14 +68,17 @@ class Session {
   std::string peer_;
   std::optional<rfc2217::Server> core_;               // empty in raw mode
   std::optional<esp::ResetDetector> reset_detector_;  // with --esp
-  ByteBuffer from_client_;
+  static constexpr std::size_t receive_buffer_size = 64 * 1024;
+  // Not zero-filled: pages become resident only as far as reads reach.
+  std::unique_ptr<Byte[]> from_client_ =
+      std::make_unique_for_overwrite<Byte[]>(receive_buffer_size);
   ByteBuffer to_client_;  // the bytes of the write in flight
   ByteBuffer to_device_;  // client data gathered from one read
   bool is_writing_ = false;
   bool is_suspended_ = false;
-  port::Notifier flow_changed_;
+  port::Notifier flow_changed_;                // write finished, or the client resumed the flow
   std::set<std::error_code> protocol_errors_;  // kinds already logged
-  std::size_t protocol_error_count_ = 0;       // write finished, or the client resumed the flow
+  std::size_t protocol_error_count_ = 0;
 };
 
 }  // namespace ttynet::server

@@ -1,0 +1,346 @@
+#include "ttynet/server/config.hpp"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <sstream>
+
+namespace ttynet::server {
+namespace {
+
+constexpr std::uint32_t max_baud = 100'000'000;
+
+// Keys a port entry may take from [defaults]; the rest name or place one entry.
+constexpr std::array<std::string_view, 7> setting_keys = {
+    "protocol", "baud", "bind", "esp", "r0", "reset_sequence", "hard_reset_sequence"};
+constexpr std::array<std::string_view, 6> entry_keys = {
+    "name", "device", "match", "tcp_port", "tcp_port_base", "monitor_port"};
+constexpr std::array<std::string_view, 4> match_keys = {"vid", "pid", "serial", "by_id"};
+
+// Settings as [defaults] or an entry gives them; applied in that order.
+struct Settings {
+  Protocol protocol = Protocol::rfc2217;
+  std::uint32_t baud = 115200;
+  std::optional<std::string> bind;
+  bool esp = false;
+  EspOptions esp_options;
+};
+
+template <std::size_t N, std::size_t M = 0>
+std::string valid_keys(const std::array<std::string_view, N>& first,
+                       const std::array<std::string_view, M>& second = {}) {
+  std::string text;
+  for (auto key : first) text += fmt::format("{}{}", text.empty() ? "" : ", ", key);
+  for (auto key : second) text += fmt::format(", {}", key);
+  return text;
+}
+
+template <std::size_t N>
+bool contains(const std::array<std::string_view, N>& keys, std::string_view key) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string_view source_name) : source_name_(source_name) {}
+
+  Result<ServerConfig, std::string> parse(const toml::table& root) {
+    Settings defaults;
+    const toml::array* ports = nullptr;
+    for (auto&& [key, node] : root) {
+      if (key == "defaults") {
+        const auto* table = node.as_table();
+        if (!table) return fail(node, "'defaults'", "expected a table ([defaults])");
+        for (auto&& [name, value] : *table) {
+          if (!contains(setting_keys, name.str())) {
+            return fail(value, fmt::format("[defaults] '{}'", name.str()),
+                        fmt::format("unknown key; valid: {}", valid_keys(setting_keys)));
+          }
+          if (auto error = parse_setting(defaults, name.str(), value, "[defaults]")) {
+            return *error;
+          }
+        }
+      } else if (key == "port") {
+        ports = node.as_array();
+        if (!ports || !ports->is_array_of_tables())
+          return fail(node, "'port'", "expected [[port]] tables");
+      } else {
+        return fail(node, fmt::format("'{}'", key.str()),
+                    "unknown key; valid: [defaults], [[port]]");
+      }
+    }
+    ServerConfig config;
+    if (!ports || ports->empty()) {
+      return fmt::format("{}: no [[port]] entries", source_name_);
+    }
+    std::size_t index = 0;
+    for (const auto& node : *ports) {
+      ++index;
+      auto entry = parse_entry(*node.as_table(), defaults, index);
+      if (!entry) return entry.error();
+      for (const auto& other : config.ports) {
+        if (!entry->name.empty() && other.name == entry->name) {
+          return fail(node, fmt::format("port {}, 'name'", index),
+                      fmt::format("'{}' is already the name of the entry on line {}", entry->name,
+                                  other.line));
+        }
+      }
+      config.ports.push_back(std::move(*entry));
+    }
+    return config;
+  }
+
+ private:
+  std::string fail(const toml::node& node, std::string_view where, std::string_view message) {
+    const auto& begin = node.source().begin;
+    return fmt::format("{}:{}:{}: {}: {}", source_name_, begin.line, begin.column, where, message);
+  }
+
+  std::optional<std::string> parse_setting(Settings& settings, std::string_view key,
+                                           const toml::node& value, std::string_view where) {
+    const std::string at = fmt::format("{} '{}'", where, key);
+    if (key == "protocol") {
+      const auto text = value.value<std::string>();
+      if (text == "rfc2217") {
+        settings.protocol = Protocol::rfc2217;
+      } else if (text == "raw") {
+        settings.protocol = Protocol::raw;
+      } else {
+        return fail(value, at, "expected \"rfc2217\" or \"raw\"");
+      }
+    } else if (key == "baud") {
+      const auto* number = value.as_integer();
+      if (!number || number->get() < 1 || number->get() > max_baud)
+        return fail(value, at, fmt::format("expected an integer from 1 to {}", max_baud));
+      settings.baud = static_cast<std::uint32_t>(number->get());
+    } else if (key == "bind") {
+      const auto text = value.value<std::string>();
+      if (!text || !value.is_string() || text->empty())
+        return fail(value, at, "expected an address or host name");
+      settings.bind = *text;
+    } else if (key == "esp" || key == "r0") {
+      const auto* flag = value.as_boolean();
+      if (!flag) return fail(value, at, "expected true or false");
+      (key == "esp" ? settings.esp : settings.esp_options.r0) = flag->get();
+    } else {  // reset_sequence, hard_reset_sequence
+      const auto* text = value.as_string();
+      if (!text)
+        return fail(value, at, "expected a string in esptool's syntax, e.g. \"D0|R1|W0.1\"");
+      auto& field = key == "reset_sequence" ? settings.esp_options.reset_sequence
+                                            : settings.esp_options.hard_reset_sequence;
+      field = text->get();
+      if (field.empty()) return std::nullopt;
+      auto parsed = esp::parse_reset_sequence(field);
+      if (!parsed) return fail(value, at, parsed.error());
+    }
+    return std::nullopt;
+  }
+
+  std::optional<std::uint16_t> parse_tcp_port(const toml::node& value, std::int64_t low) {
+    const auto* number = value.as_integer();
+    if (!number || number->get() < low || number->get() > 65535) return std::nullopt;
+    return static_cast<std::uint16_t>(number->get());
+  }
+
+  std::optional<std::string> parse_match(DeviceMatch& match, const toml::node& node,
+                                         std::string_view where) {
+    const auto* table = node.as_table();
+    if (!table)
+      return fail(node, where, "expected a table such as { vid = \"10c4\", pid = \"ea60\" }");
+    if (table->empty()) return fail(node, where, "empty: give vid, pid, serial or by_id");
+    for (auto&& [key, value] : *table) {
+      const std::string at = fmt::format("{}.{}", where, key.str());
+      if (!contains(match_keys, key.str()))
+        return fail(value, at, fmt::format("unknown key; valid: {}", valid_keys(match_keys)));
+      const auto* text = value.as_string();
+      if (key == "vid" || key == "pid") {
+        std::uint16_t id = 0;
+        const std::string digits = text ? text->get() : std::string();
+        bool ok = !digits.empty() && digits.size() <= 4;
+        for (char c : digits) {
+          const int nibble = (c >= '0' && c <= '9')   ? c - '0'
+                             : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                             : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                                      : -1;
+          if (nibble < 0) ok = false;
+          id = static_cast<std::uint16_t>(id * 16 + (nibble < 0 ? 0 : nibble));
+        }
+        if (!ok) return fail(value, at, "expected four hex digits as a string, e.g. \"10c4\"");
+        (key == "vid" ? match.vid : match.pid) = id;
+      } else {
+        if (!text || text->get().empty()) return fail(value, at, "expected a non-empty string");
+        (key == "serial" ? match.serial : match.by_id) = text->get();
+      }
+    }
+    return std::nullopt;
+  }
+
+  Result<PortEntry, std::string> parse_entry(const toml::table& table, const Settings& defaults,
+                                             std::size_t index) {
+    PortEntry entry;
+    entry.line = table.source().begin.line;
+    Settings settings = defaults;
+    bool has_device = false;
+    bool has_match = false;
+    bool has_fixed_port = false;
+    bool has_esp_detail = false;
+    const toml::node* esp_detail = nullptr;
+    for (auto&& [key_node, value] : table) {
+      const std::string_view key = key_node.str();
+      const std::string at = fmt::format("port {}, '{}'", index, key);
+      if (contains(setting_keys, key)) {
+        if (auto error = parse_setting(settings, key, value, fmt::format("port {},", index)))
+          return *error;
+        if (key == "r0" || key == "reset_sequence" || key == "hard_reset_sequence") {
+          has_esp_detail = true;
+          esp_detail = &value;
+        }
+      } else if (key == "name") {
+        const auto* text = value.as_string();
+        if (!text || text->get().empty()) return fail(value, at, "expected a non-empty string");
+        entry.name = text->get();
+      } else if (key == "device") {
+        const auto* text = value.as_string();
+        if (!text || text->get().empty())
+          return fail(value, at, "expected a device path, port URL or glob");
+        entry.device = text->get();
+        has_device = true;
+      } else if (key == "match") {
+        if (auto error = parse_match(entry.match, value, at)) return *error;
+        has_match = true;
+      } else if (key == "tcp_port") {
+        auto port = parse_tcp_port(value, 0);
+        if (!port)
+          return fail(value, at, "expected an integer from 0 to 65535 (0 = any free port)");
+        entry.tcp_port = *port;
+        has_fixed_port = true;
+      } else if (key == "tcp_port_base") {
+        auto port = parse_tcp_port(value, 1);
+        if (!port) return fail(value, at, "expected an integer from 1 to 65535");
+        entry.tcp_port = *port;
+        entry.is_port_base = true;
+      } else if (key == "monitor_port") {
+        auto port = parse_tcp_port(value, 0);
+        if (!port)
+          return fail(value, at, "expected an integer from 0 to 65535 (0 = any free port)");
+        entry.monitor_port = *port;
+      } else {
+        return fail(value, at,
+                    fmt::format("unknown key; valid: {}", valid_keys(entry_keys, setting_keys)));
+      }
+    }
+    const auto whole = [&](std::string_view message) {
+      return fail(table, fmt::format("port {}", index), message);
+    };
+    if (has_device == has_match) return whole("give either 'device' or 'match'");
+    if (has_fixed_port && entry.is_port_base)
+      return whole("give 'tcp_port' or 'tcp_port_base', not both");
+    if (!has_fixed_port && !entry.is_port_base) return whole("give 'tcp_port' or 'tcp_port_base'");
+    if (has_match) {
+      entry.source = PortEntry::Source::match;
+    } else if (entry.device.find("://") != std::string::npos) {
+      entry.source = PortEntry::Source::url;
+    } else if (entry.device.find_first_of("*?[") != std::string::npos) {
+      entry.source = PortEntry::Source::glob;
+    } else {
+      entry.source = PortEntry::Source::path;
+    }
+    if (entry.is_multi_device() && !entry.is_port_base)
+      return whole("a glob or 'match' can find several devices: give 'tcp_port_base'");
+    if (entry.is_multi_device() && entry.monitor_port == 0)
+      return whole("a glob or 'match' needs a 'monitor_port' base above 0");
+    if (has_esp_detail && !settings.esp)
+      return fail(*esp_detail, fmt::format("port {}", index), "ESP reset options need esp = true");
+    if (settings.esp && settings.protocol == Protocol::raw)
+      return whole("esp = true needs protocol \"rfc2217\" (a raw client cannot ask for DTR/RTS)");
+    entry.protocol = settings.protocol;
+    entry.baud = settings.baud;
+    entry.bind = settings.bind;
+    if (settings.esp) entry.esp = settings.esp_options;
+    return entry;
+  }
+
+  std::string source_name_;
+};
+
+std::string hex4(std::optional<std::uint16_t> id) { return fmt::format("{:04x}", id.value_or(0)); }
+
+}  // namespace
+
+bool operator==(const PortEntry& a, const PortEntry& b) {
+  const auto fields = [](const PortEntry& e) {
+    return std::tie(e.name, e.source, e.device, e.match, e.tcp_port, e.is_port_base, e.monitor_port,
+                    e.protocol, e.baud, e.bind, e.esp);
+  };
+  return fields(a) == fields(b);
+}
+
+Result<ServerConfig, std::string> parse_config(std::string_view text,
+                                               std::string_view source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& error) {
+    const auto& begin = error.source().begin;
+    return fmt::format("{}:{}:{}: {}", source_name, begin.line, begin.column, error.description());
+  }
+  return Parser(source_name).parse(root);
+}
+
+Result<ServerConfig, std::string> load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return fmt::format("{}: cannot read the config file", file.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return fmt::format("{}: cannot read the config file", file.string());
+  return parse_config(text.str(), file.string());
+}
+
+bool matches(const DeviceMatch& match, const DeviceFacts& device) {
+  if (match.vid && device.vid != match.vid) return false;
+  if (match.pid && device.pid != match.pid) return false;
+  if (!match.serial.empty() && device.serial != match.serial) return false;
+  if (!match.by_id.empty() && device.by_id.find(match.by_id) == std::string::npos) return false;
+  return true;
+}
+
+std::string expand_name(std::string_view name_template, const DeviceFacts& device) {
+  if (name_template.empty()) name_template = "{path-basename}";
+  const std::string basename = std::filesystem::path(device.path).filename().string();
+  std::string name;
+  std::size_t at = 0;
+  while (at < name_template.size()) {
+    const auto open = name_template.find('{', at);
+    const auto close = open == std::string_view::npos ? open : name_template.find('}', open);
+    if (close == std::string_view::npos) {
+      name += name_template.substr(at);
+      break;
+    }
+    name += name_template.substr(at, open - at);
+    const auto field = name_template.substr(open + 1, close - open - 1);
+    if (field == "serial") {
+      name += device.serial.empty() ? basename : device.serial;
+    } else if (field == "vid") {
+      name += hex4(device.vid);
+    } else if (field == "pid") {
+      name += hex4(device.pid);
+    } else if (field == "path-basename") {
+      name += basename;
+    } else {
+      name += name_template.substr(open, close - open + 1);  // not a placeholder: kept
+    }
+    at = close + 1;
+  }
+  return name;
+}
+
+std::string device_key(const DeviceFacts& device) {
+  if (!device.serial.empty())
+    return fmt::format("usb:{}:{}:{}", hex4(device.vid), hex4(device.pid), device.serial);
+  return device.path;
+}
+
+}  // namespace ttynet::server

@@ -1,0 +1,113 @@
+#pragma once
+// The multi-port configuration file (`ttynet serve --config ports.toml`), parsed into plain
+// values. Sans-I/O apart from load_config() reading the file: no sockets, no devices, no clock.
+//
+//   [defaults]                  # every key a port entry may set, except its identity
+//   protocol = "rfc2217"        # or "raw"
+//   baud = 115200
+//   bind = "0.0.0.0"
+//
+//   [[port]]
+//   name = "lab-esp32-1"
+//   device = "/dev/serial/by-id/usb-..."   # a path, a port URL or a glob
+//   tcp_port = 4001
+//   esp = true
+//
+//   [[port]]
+//   name = "cp210x-{serial}"
+//   match = { vid = "10c4", pid = "ea60" }  # every matching USB serial device
+//   tcp_port_base = 4100
+//
+// Errors are one line naming the file, the line, the column and the key:
+// "ports.toml:7:8: port 1, 'baud': expected an integer from 1 to 100000000".
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ttynet/server/options.hpp"
+#include "ttynet/util/result.hpp"
+
+namespace ttynet::server {
+
+// A USB serial device selected by what the kernel knows of it; empty fields match anything.
+struct DeviceMatch {
+  std::optional<std::uint16_t> vid;
+  std::optional<std::uint16_t> pid;
+  std::string serial;  // the whole USB serial number
+  std::string by_id;   // a substring of the /dev/serial/by-id path
+
+  friend bool operator==(const DeviceMatch&, const DeviceMatch&) = default;
+};
+
+struct PortEntry {
+  enum class Source : std::uint8_t {
+    url,    // a port URL (sim://esp32, loop://, rfc2217://...): always there
+    path,   // one device path: served while it exists
+    glob,   // every path the pattern matches
+    match,  // every USB serial device `match` selects
+  };
+
+  // The name in logs and DNS-SD; may hold {serial}, {vid}, {pid} and {path-basename}.
+  std::string name;
+  Source source = Source::path;
+  std::string device;  // the URL, path or pattern (empty for Source::match)
+  DeviceMatch match;   // for Source::match
+  // A fixed port, or with is_port_base the first of a range: each device the entry finds gets
+  // base + an offset that stays its own for the life of the process.
+  std::uint16_t tcp_port = 0;
+  bool is_port_base = false;
+  // Read-only listeners; a base like tcp_port when is_port_base.
+  std::optional<std::uint16_t> monitor_port;
+  Protocol protocol = Protocol::rfc2217;
+  std::uint32_t baud = 115200;
+  std::optional<std::string> bind;  // nothing = all interfaces
+  std::optional<EspOptions> esp;    // nothing = no ESP reset handling
+
+  std::size_t line = 0;  // where the entry starts in the file; not part of ==
+
+  // True when the entry may stand for more than one device.
+  bool is_multi_device() const { return source == Source::glob || source == Source::match; }
+  friend bool operator==(const PortEntry& a, const PortEntry& b);
+};
+
+struct ServerConfig {
+  std::vector<PortEntry> ports;
+};
+
+// Parses the text of a config file; `source_name` is the file name used in errors.
+Result<ServerConfig, std::string> parse_config(std::string_view text, std::string_view source_name);
+// Reads and parses a file. Errors start with the file name.
+Result<ServerConfig, std::string> load_config(const std::filesystem::path& file);
+
+// What is known of a device an entry found; empty fields are unknown.
+struct DeviceFacts {
+  std::string path;  // as found (the glob match, the configured path, or /dev/ttyUSB0)
+  std::string by_id;
+  std::optional<std::uint16_t> vid;
+  std::optional<std::uint16_t> pid;
+  std::string serial;
+
+  // A device known only by its path.
+  static DeviceFacts at_path(std::string path) {
+    DeviceFacts device;
+    device.path = std::move(path);
+    return device;
+  }
+};
+
+bool matches(const DeviceMatch& match, const DeviceFacts& device);
+
+// The entry's name for one device: {serial}, {vid}, {pid} (four lower-case hex digits) and
+// {path-basename} replaced; an unknown value (a device not on USB) becomes the path's basename
+// for {serial} and "0000" for {vid} and {pid}. An empty name template means "{path-basename}".
+std::string expand_name(std::string_view name_template, const DeviceFacts& device);
+
+// The key under which a device keeps its TCP port offset: the USB serial number when there is
+// one (so a replugged adapter gets its port back under any device name), else the path.
+std::string device_key(const DeviceFacts& device);
+
+}  // namespace ttynet::server

@@ -1,0 +1,158 @@
+#include "ttynet/server/monitor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "ttynet/port/notifier.hpp"
+#include "ttynet/server/listener.hpp"
+#include "ttynet/server/log.hpp"
+
+namespace ttynet::server {
+namespace {
+
+using asio::experimental::awaitable_operators::operator||;
+constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t discard_buffer_size = 512;
+
+}  // namespace
+
+struct MonitorHub::Client {
+  explicit Client(asio::ip::tcp::socket s) : socket(std::move(s)), queued(socket.get_executor()) {}
+
+  void close() {
+    std::error_code ignored;
+    socket.shutdown(asio::socket_base::shutdown_both, ignored);
+    socket.close(ignored);
+    queued.notify();
+  }
+
+  asio::ip::tcp::socket socket;
+  std::string peer;
+  ByteBuffer queue;      // waiting for the next write
+  ByteBuffer in_flight;  // the write in progress
+  port::Notifier queued;
+  std::size_t dropped = 0;  // bytes lost in the current overflow
+};
+
+MonitorHub::MonitorHub(asio::any_io_executor executor, std::string device_name,
+                       std::size_t queue_limit)
+    : executor_(std::move(executor)),
+      device_name_(std::move(device_name)),
+      queue_limit_(queue_limit) {}
+
+std::optional<std::string> MonitorHub::listen(const std::optional<std::string>& bind_address,
+                                              std::uint16_t port) {
+  auto listeners = open_listeners(executor_, bind_address, port);
+  if (!listeners) return "monitor port: " + listeners.error();
+  acceptors_ = std::move(*listeners);
+  for (const auto& endpoint : local_endpoints()) {
+    log().info("monitoring {} on {} (read-only)", device_name_, describe_endpoint(endpoint));
+  }
+  return std::nullopt;
+}
+
+std::vector<asio::ip::tcp::endpoint> MonitorHub::local_endpoints() const {
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  for (const auto& acceptor : acceptors_) {
+    std::error_code ec;
+    auto endpoint = acceptor.local_endpoint(ec);
+    if (!ec) endpoints.push_back(endpoint);
+  }
+  return endpoints;
+}
+
+void MonitorHub::start() {
+  for (auto& acceptor : acceptors_) {
+    asio::co_spawn(executor_, accept_monitors(acceptor), asio::detached);
+  }
+}
+
+void MonitorHub::stop() {
+  is_stopping_ = true;
+  for (auto& acceptor : acceptors_) {
+    std::error_code ignored;
+    acceptor.close(ignored);
+  }
+  for (auto& client : clients_) client->close();
+}
+
+void MonitorHub::broadcast(ByteView data) {
+  for (auto& client : clients_) {
+    const std::size_t room = queue_limit_ - std::min(queue_limit_, client->queue.size());
+    const std::size_t taken = std::min(room, data.size());
+    client->queue.insert(client->queue.end(), data.begin(), data.begin() + taken);
+    if (taken < data.size()) {
+      if (client->dropped == 0) {
+        log().warn("monitor {} of {} is too slow: dropping device output", client->peer,
+                   device_name_);
+      }
+      client->dropped += data.size() - taken;
+    }
+    if (taken > 0) client->queued.notify();
+  }
+}
+
+asio::awaitable<void> MonitorHub::accept_monitors(asio::ip::tcp::acceptor& acceptor) {
+  auto self = shared_from_this();
+  while (!is_stopping_) {
+    auto [ec, socket] = co_await acceptor.async_accept(as_tuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || is_stopping_) co_return;
+      log().warn("monitor accept failed: {}", ec.message());
+      continue;
+    }
+    std::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    auto client = std::make_shared<Client>(std::move(socket));
+    const auto endpoint = client->socket.remote_endpoint(ignored);
+    client->peer = ignored ? "?" : describe_endpoint(endpoint);
+    clients_.push_back(client);
+    asio::co_spawn(executor_, serve(std::move(client)), asio::detached);
+  }
+}
+
+asio::awaitable<void> MonitorHub::serve(std::shared_ptr<Client> client) {
+  auto self = shared_from_this();
+  log().info("monitor {} of {} connected", client->peer, device_name_);
+  co_await (write_queue(client, queue_limit_) || discard_input(client));
+  client->close();
+  clients_.remove(client);
+  log().info("monitor {} of {} disconnected", client->peer, device_name_);
+}
+
+asio::awaitable<void> MonitorHub::write_queue(std::shared_ptr<Client> client,
+                                              std::size_t queue_limit) {
+  for (;;) {
+    while (client->queue.empty() && client->socket.is_open()) co_await client->queued.wait();
+    if (!client->socket.is_open()) co_return;
+    std::swap(client->queue, client->in_flight);
+    client->queue.clear();
+    auto [ec, n] =
+        co_await asio::async_write(client->socket, asio::buffer(client->in_flight), as_tuple);
+    if (ec) co_return;
+    // One line per episode: said when the monitor has room again, not at every write.
+    if (client->dropped > 0 && client->queue.size() < queue_limit / 2) {
+      log().info("monitor {} is keeping up again; {} bytes of device output were dropped",
+                 client->peer, client->dropped);
+      client->dropped = 0;
+    }
+  }
+}
+
+asio::awaitable<void> MonitorHub::discard_input(std::shared_ptr<Client> client) {
+  std::array<std::uint8_t, discard_buffer_size> buffer{};
+  for (;;) {
+    auto [ec, n] = co_await client->socket.async_read_some(asio::buffer(buffer), as_tuple);
+    if (ec) co_return;
+  }
+}
+
+}  // namespace ttynet::server

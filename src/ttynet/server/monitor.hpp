@@ -1,0 +1,57 @@
+#pragma once
+// Read-only clients of one port ("monitors"): each gets the device's output as raw bytes, what
+// they send is read and dropped. A monitor never slows the device or the controlling client:
+// broadcast() only copies into each monitor's bounded queue, and a monitor too slow to keep up
+// loses the bytes that do not fit (logged once per episode) instead of holding anyone back.
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ttynet/util/bytes.hpp"
+
+namespace ttynet::server {
+
+class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
+ public:
+  // Device output queued per monitor beyond the write in flight.
+  static constexpr std::size_t default_queue_limit = 64 * 1024;
+
+  MonitorHub(asio::any_io_executor executor, std::string device_name,
+             std::size_t queue_limit = default_queue_limit);
+
+  // Opens the listening sockets (see open_listeners). The error is a sentence for the user.
+  std::optional<std::string> listen(const std::optional<std::string>& bind_address,
+                                    std::uint16_t port);
+  // Starts accepting monitors; the coroutines keep this object alive until they end.
+  void start();
+  // Copies `data` to every monitor's queue; never waits.
+  void broadcast(ByteView data);
+  // Closes the listeners and every monitor.
+  void stop();
+
+  std::vector<asio::ip::tcp::endpoint> local_endpoints() const;
+  std::size_t monitor_count() const { return clients_.size(); }
+
+ private:
+  struct Client;
+  asio::awaitable<void> accept_monitors(asio::ip::tcp::acceptor& acceptor);
+  asio::awaitable<void> serve(std::shared_ptr<Client> client);
+  static asio::awaitable<void> write_queue(std::shared_ptr<Client> client, std::size_t queue_limit);
+  static asio::awaitable<void> discard_input(std::shared_ptr<Client> client);
+
+  asio::any_io_executor executor_;
+  std::string device_name_;
+  std::size_t queue_limit_;
+  std::vector<asio::ip::tcp::acceptor> acceptors_;
+  std::list<std::shared_ptr<Client>> clients_;
+  bool is_stopping_ = false;
+};
+
+}  // namespace ttynet::server

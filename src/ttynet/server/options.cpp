@@ -1,0 +1,22 @@
+#include "ttynet/server/options.hpp"
+
+namespace ttynet::server {
+
+Result<EspResetConfig, EspOptionError> make_esp_reset_config(const EspOptions& options) {
+  EspResetConfig config;
+  config.bootloader =
+      esp::tight_reset(options.r0 ? esp::extra_reset_delay : esp::default_reset_delay);
+  if (!options.reset_sequence.empty()) {
+    auto parsed = esp::parse_reset_sequence(options.reset_sequence);
+    if (!parsed) return EspOptionError{EspOptionError::Field::reset_sequence, parsed.error()};
+    config.bootloader = std::move(*parsed);
+  }
+  if (!options.hard_reset_sequence.empty()) {
+    auto parsed = esp::parse_reset_sequence(options.hard_reset_sequence);
+    if (!parsed) return EspOptionError{EspOptionError::Field::hard_reset_sequence, parsed.error()};
+    config.hard = std::move(*parsed);
+  }
+  return config;
+}
+
+}  // namespace ttynet::server

@@ -1,0 +1,44 @@
+#pragma once
+// Serving choices shared by `ttynet serve`'s options and the config file (no Asio here, so the
+// config parser stays sans-I/O).
+
+#include <cstdint>
+#include <string>
+
+#include "ttynet/esp/reset_sequence.hpp"
+#include "ttynet/util/result.hpp"
+
+namespace ttynet::server {
+
+enum class Protocol : std::uint8_t { rfc2217, raw };
+
+// Server-side ESP reset handling (`--esp`): when a client's DTR/RTS requests show that it is
+// resetting an Espressif chip (esp::ResetDetector), the server plays these sequences on the
+// device itself, with exact timing. Every request is still answered, with the value the client
+// asked for.
+struct EspResetConfig {
+  esp::ResetSequence bootloader = esp::tight_reset();
+  esp::ResetSequence hard = esp::hard_reset();
+};
+
+// The `--esp` options as the user gave them (command line or config file).
+struct EspOptions {
+  bool r0 = false;                  // hold GPIO0 low longer (ESP32 revision 0)
+  std::string reset_sequence;       // esptool syntax; empty = the built-in tight reset
+  std::string hard_reset_sequence;  // esptool syntax; empty = the built-in hard reset
+
+  friend bool operator==(const EspOptions&, const EspOptions&) = default;
+};
+
+// Which option a bad sequence came from, so the command line and the config file can each
+// name it their own way.
+struct EspOptionError {
+  enum class Field : std::uint8_t { reset_sequence, hard_reset_sequence };
+  Field field = Field::reset_sequence;
+  std::string message;  // from esp::parse_reset_sequence
+};
+
+// The sequences `--esp` plays for these options.
+Result<EspResetConfig, EspOptionError> make_esp_reset_config(const EspOptions& options);
+
+}  // namespace ttynet::server

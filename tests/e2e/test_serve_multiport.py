@@ -1,0 +1,329 @@
+"""`ttynet serve --config`: many pty-backed ports in one process, hot-plug through a glob,
+SIGHUP reload, and config errors; driven by pyserial (Debian python3-serial)."""
+
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import serial
+
+from multiport_support import ConfigServer, EchoTraffic, free_port_base, is_refused
+from support import TTYNET, PtyDevice, deadline_after, payload, read_exactly, read_until_closed
+
+
+def open_port(tcp_port, timeout=5):
+    return serial.serial_for_url(f"rfc2217://127.0.0.1:{tcp_port}?ign_set_control",
+                                 timeout=timeout)
+
+
+def echo_once(tcp_port, data):
+    port = open_port(tcp_port)
+    try:
+        port.write(data)
+        return read_exactly(port.read, len(data), 10)
+    finally:
+        port.close()
+
+
+class TempDir(unittest.TestCase):
+    def setUp(self):
+        self._dir = tempfile.TemporaryDirectory()
+        self.dir = self._dir.name
+        self.devices = []
+        self.server = None
+
+    def tearDown(self):
+        if self.server:
+            self.assertEqual(self.server.stop(), 0, "server did not exit cleanly on SIGTERM")
+        for device in self.devices:
+            device.close()
+        self._dir.cleanup()
+
+    def device(self, link_name=None):
+        """A new echo pty; with link_name also a symlink to it in the temp dir."""
+        device = PtyDevice(echo=True)
+        self.devices.append(device)
+        if link_name:
+            os.symlink(device.path, os.path.join(self.dir, link_name))
+        return device
+
+    def write_config(self, text, name="ports.toml"):
+        path = os.path.join(self.dir, name)
+        with open(path + ".new", "w") as file:
+            file.write(text)
+        os.replace(path + ".new", path)  # a reload never sees half a file
+        return path
+
+
+class ManyPorts(TempDir):
+    GLOBBED = 62
+
+    def test_64_ports_concurrently_then_ports_come_and_go_under_traffic(self):
+        devdir = os.path.join(self.dir, "dev")
+        os.mkdir(devdir)
+        for index in range(self.GLOBBED):
+            device = self.device()
+            os.symlink(device.path, os.path.join(devdir, f"ttyE{index:02d}"))
+        explicit = [self.device(), self.device()]
+        base = free_port_base(self.GLOBBED + 4)
+        config = self.write_config(f"""
+[defaults]
+bind = "127.0.0.1"
+baud = 115200
+
+[[port]]
+name = "e-{{path-basename}}"
+device = "{devdir}/ttyE*"
+tcp_port_base = {base}
+
+[[port]]
+name = "fixed-a"
+device = "{explicit[0].path}"
+tcp_port = 0
+
+[[port]]
+name = "fixed-b"
+device = "{explicit[1].path}"
+tcp_port = 0
+protocol = "raw"
+""")
+        self.server = ConfigServer(config)
+        ports = self.server.wait_for_ports(64, timeout=20)
+        self.assertEqual(len(ports), 64)
+        # A glob's devices are numbered in name order from the base.
+        for index in range(self.GLOBBED):
+            self.assertEqual(ports[f"e-ttyE{index:02d}"], base + index)
+
+        # All 64 at once, each from its own thread, each bit-exact.
+        results = {}
+
+        def exercise(name, tcp_port, seed):
+            data = payload(8192, seed=seed)
+            try:
+                if name == "fixed-b":  # raw TCP
+                    port = serial.serial_for_url(f"socket://127.0.0.1:{tcp_port}", timeout=5)
+                else:
+                    port = open_port(tcp_port)
+                try:
+                    port.write(data)
+                    results[name] = read_exactly(port.read, len(data), 20) == data
+                finally:
+                    port.close()
+            except Exception as error:
+                results[name] = error
+
+        threads = [threading.Thread(target=exercise, args=(name, tcp_port, seed))
+                   for seed, (name, tcp_port) in enumerate(sorted(ports.items()))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(40)
+        self.assertEqual({name: ok for name, ok in results.items() if ok is not True}, {})
+        self.assertEqual(len(results), 64)
+
+        # Traffic on four ports while a device appears and another one is withdrawn.
+        busy = [open_port(ports[f"e-ttyE{index:02d}"]) for index in (10, 20, 30, 40)]
+        traffic = [EchoTraffic(port, seed=index) for index, port in enumerate(busy)]
+        try:
+            mark = self.server.mark()
+            newcomer = self.device()
+            os.symlink(newcomer.path, os.path.join(devdir, "ttyE62"))
+            added = self.server.wait_for_ports(1, timeout=10, start=mark)
+            self.assertEqual(added, {"e-ttyE62": base + self.GLOBBED})
+            self.assertEqual(echo_once(base + self.GLOBBED, b"hello newcomer"), b"hello newcomer")
+
+            mark = self.server.mark()
+            os.unlink(os.path.join(devdir, "ttyE05"))
+            self.server.wait_for_log(r"port e-ttyE05: stopped", timeout=10, start=mark)
+            self.assertTrue(is_refused(base + 5), "a withdrawn device still listens")
+            self.assertEqual(echo_once(ports["e-ttyE06"], b"neighbour"), b"neighbour")
+        finally:
+            rounds = [t.stop() for t in traffic]
+            for port in busy:
+                port.close()
+        self.assertTrue(all(r > 0 for r in rounds), rounds)
+
+
+class HotPlug(TempDir):
+    def test_replugged_device_gets_its_port_back_and_neighbours_are_untouched(self):
+        steady = self.device("ttyHP-b")
+        plugged = self.device("ttyHP-a")
+        base = free_port_base(4)
+        config = self.write_config(f"""
+[[port]]
+device = "{self.dir}/ttyHP-*"
+tcp_port_base = {base}
+bind = "127.0.0.1"
+""")
+        self.server = ConfigServer(config)
+        ports = self.server.wait_for_ports(2)
+        self.assertEqual(ports, {"ttyHP-a": base, "ttyHP-b": base + 1})
+
+        neighbour = open_port(ports["ttyHP-b"])
+        traffic = EchoTraffic(neighbour)
+        try:
+            client = self.server_socket(ports["ttyHP-a"])
+            self.server.wait_for_log(r"connected", timeout=5)
+            mark = self.server.mark()
+            plugged.unplug()
+            os.unlink(os.path.join(self.dir, "ttyHP-a"))
+            goodbye, closed = read_until_closed(client, 10)
+            client.close()
+            self.assertIn(b"disconnected", goodbye)
+            self.assertTrue(closed, "the unplugged device's client was not closed")
+            self.server.wait_for_log(r"port ttyHP-a: stopped", timeout=10, start=mark)
+            self.assertTrue(is_refused(base))
+
+            mark = self.server.mark()
+            self.device("ttyHP-a")
+            again = self.server.wait_for_ports(1, timeout=10, start=mark)
+            self.assertEqual(again, {"ttyHP-a": base}, "the replugged device moved")
+            self.assertEqual(echo_once(base, b"back again"), b"back again")
+            rounds_during = traffic.rounds
+        finally:
+            rounds = traffic.stop()
+            neighbour.close()
+        self.assertGreater(rounds_during, 0)
+        self.assertGreaterEqual(rounds, rounds_during)
+
+    def server_socket(self, tcp_port):
+        return socket.create_connection(("127.0.0.1", tcp_port), timeout=5)
+
+
+class Reload(TempDir):
+    def entries(self, keep, changed_baud, extra):
+        return f"""
+[defaults]
+bind = "127.0.0.1"
+
+[[port]]
+name = "keep"
+device = "{self.keep.path}"
+tcp_port = {self.base}
+
+[[port]]
+name = "changed"
+device = "{self.changed.path}"
+tcp_port = {self.base + 1}
+baud = {changed_baud}
+""" + extra
+
+    def test_sighup_starts_stops_and_restarts_only_what_changed(self):
+        self.keep = self.device()
+        self.changed = self.device()
+        dropped = self.device()
+        added = self.device()
+        self.base = free_port_base(4)
+        config = self.write_config(self.entries(True, 9600, f"""
+[[port]]
+name = "dropped"
+device = "{dropped.path}"
+tcp_port = {self.base + 2}
+"""))
+        self.server = ConfigServer(config)
+        self.assertEqual(self.server.wait_for_ports(3),
+                         {"keep": self.base, "changed": self.base + 1, "dropped": self.base + 2})
+        self.assertEqual(self.changed.termios2()[1], 9600)
+
+        kept_client = open_port(self.base)
+        traffic = EchoTraffic(kept_client)
+        dropped_client = socket.create_connection(("127.0.0.1", self.base + 2), timeout=5)
+        changed_client = open_port(self.base + 1)  # restarts under its client's feet
+        try:
+            self.server.wait_for_logs(r"connected", 3, timeout=5)
+            mark = self.server.mark()
+            self.write_config(self.entries(True, 19200, f"""
+[[port]]
+name = "added"
+device = "{added.path}"
+tcp_port = {self.base + 3}
+"""))
+            self.server.reload()
+            restarted = self.server.wait_for_ports(2, timeout=10, start=mark)
+            self.assertEqual(restarted, {"changed": self.base + 1, "added": self.base + 3})
+            self.server.wait_for_log(r"port dropped: stopped", timeout=10, start=mark)
+            self.server.wait_for_log(r"port changed: stopped", timeout=10, start=mark)
+            self.assertEqual(self.server.wait_for_logs(r"port keep: stopped", 0, 0.1, mark), [])
+            goodbye, closed = read_until_closed(dropped_client, 10)
+            self.assertIn(b"removed or changed in the server's configuration", goodbye)
+            self.assertTrue(closed, "the removed entry's client was not closed")
+            self.assertTrue(is_refused(self.base + 2), "a removed entry still listens")
+            self.assertEqual(echo_once(self.base + 3, b"added port"), b"added port")
+            self.assertEqual(self.changed.termios2()[1], 19200)
+            # The restarted entry waited for its old host to release the device: no failed open.
+            self.assertFalse([line for line in self.server.lines[mark:] if "retrying" in line])
+            rounds_across_reload = traffic.rounds
+            # The kept connection still works, round after round.
+            end = deadline_after(5)
+            while traffic.rounds < rounds_across_reload + 3 and time.monotonic() < end:
+                time.sleep(0.01)
+        finally:
+            rounds = traffic.stop()
+            kept_client.close()
+            dropped_client.close()
+            changed_client.close()
+        self.assertGreater(rounds, rounds_across_reload)
+        self.assertEqual(self.server.wait_for_logs(r"port keep: stopped", 0, 0.1, mark), [])
+
+    def test_a_broken_file_on_sighup_keeps_the_running_ports(self):
+        self.keep = self.device()
+        self.changed = self.device()
+        self.base = free_port_base(2)
+        config = self.write_config(self.entries(True, 9600, ""))
+        self.server = ConfigServer(config)
+        self.server.wait_for_ports(2)
+        mark = self.server.mark()
+        self.write_config("[[port]]\nbaud = 'x'\n")
+        self.server.reload()
+        self.server.wait_for_log(r"keeping the running configuration: .*ports.toml:2:8",
+                                 timeout=10, start=mark)
+        self.assertEqual(echo_once(self.base, b"still here"), b"still here")
+
+
+class ConfigErrors(unittest.TestCase):
+    def run_with(self, text):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "bad.toml")
+            with open(path, "w") as file:
+                file.write(text)
+            result = subprocess.run([TTYNET, "serve", "--config", path], capture_output=True,
+                                    timeout=10, stdin=subprocess.DEVNULL)
+            return result, path
+
+    def test_a_bad_type_names_file_line_and_key_and_exits_1(self):
+        result, path = self.run_with('[[port]]\ndevice = "loop://"\ntcp_port = 4000\n'
+                                     'baud = "fast"\n')
+        self.assertEqual(result.returncode, 1)
+        lines = result.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn(f"{path}:4:8: port 1, 'baud': expected an integer", lines[0])
+        self.assertEqual(result.stdout, b"")
+
+    def test_an_unknown_key_names_file_line_and_key_and_exits_1(self):
+        result, path = self.run_with('[defaults]\nbuad = 9600\n[[port]]\ndevice = "loop://"\n'
+                                     'tcp_port = 4000\n')
+        self.assertEqual(result.returncode, 1)
+        lines = result.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn(f"{path}:2:8: [defaults] 'buad': unknown key", lines[0])
+
+    def test_a_syntax_error_is_one_line_with_the_position(self):
+        result, path = self.run_with('[[port]\n')
+        self.assertEqual(result.returncode, 1)
+        lines = result.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn(f"{path}:1:", lines[0])
+
+    def test_a_missing_file_is_one_line(self):
+        result = subprocess.run([TTYNET, "serve", "--config", "/nonexistent/ports.toml"],
+                                capture_output=True, timeout=10)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("/nonexistent/ports.toml: cannot read", result.stderr.decode())
+
+
+if __name__ == "__main__":
+    unittest.main()

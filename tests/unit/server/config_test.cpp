@@ -1,0 +1,213 @@
+#include "ttynet/server/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ttynet::server {
+namespace {
+
+ServerConfig parse_ok(std::string_view text) {
+  auto parsed = parse_config(text, "ports.toml");
+  EXPECT_TRUE(parsed) << (parsed ? "" : parsed.error());
+  return parsed ? *parsed : ServerConfig{};
+}
+
+std::string parse_error(std::string_view text) {
+  auto parsed = parse_config(text, "ports.toml");
+  EXPECT_FALSE(parsed);
+  return parsed ? std::string() : parsed.error();
+}
+
+// The example of the documentation, as written.
+constexpr std::string_view example = R"(
+[defaults]            # applies to every port unless overridden
+protocol = "rfc2217"  # or "raw"
+baud = 115200
+bind = "0.0.0.0"
+
+[[port]]
+name = "lab-esp32-1"
+device = "/dev/serial/by-id/usb-Silicon_Labs_CP2102N_..."
+tcp_port = 4001
+esp = true
+
+[[port]]
+name = "cp210x-{serial}"              # every matching device, now or hot-plugged later
+match = { vid = "10c4", pid = "ea60" }
+tcp_port_base = 4100                  # stable per device serial number across replug
+)";
+
+TEST(ConfigParse, ReadsTheDocumentedExample) {
+  const auto config = parse_ok(example);
+  ASSERT_EQ(config.ports.size(), 2u);
+  const auto& esp32 = config.ports[0];
+  EXPECT_EQ(esp32.name, "lab-esp32-1");
+  EXPECT_EQ(esp32.source, PortEntry::Source::path);
+  EXPECT_EQ(esp32.device, "/dev/serial/by-id/usb-Silicon_Labs_CP2102N_...");
+  EXPECT_EQ(esp32.tcp_port, 4001);
+  EXPECT_FALSE(esp32.is_port_base);
+  EXPECT_TRUE(esp32.esp.has_value());
+  EXPECT_EQ(esp32.protocol, Protocol::rfc2217);
+  EXPECT_EQ(esp32.baud, 115200u);
+  EXPECT_EQ(esp32.bind, "0.0.0.0");
+  EXPECT_EQ(esp32.line, 7u);
+
+  const auto& cp210x = config.ports[1];
+  EXPECT_EQ(cp210x.source, PortEntry::Source::match);
+  EXPECT_EQ(cp210x.match.vid, 0x10c4);
+  EXPECT_EQ(cp210x.match.pid, 0xea60);
+  EXPECT_TRUE(cp210x.is_port_base);
+  EXPECT_EQ(cp210x.tcp_port, 4100);
+  EXPECT_FALSE(cp210x.esp.has_value());
+  EXPECT_EQ(cp210x.bind, "0.0.0.0");
+}
+
+TEST(ConfigParse, EntriesOverrideDefaults) {
+  const auto config = parse_ok(R"(
+[defaults]
+protocol = "raw"
+baud = 9600
+[[port]]
+device = "loop://"
+tcp_port = 0
+baud = 230400
+[[port]]
+device = "sim://esp32"
+tcp_port = 4002
+protocol = "rfc2217"
+esp = true
+r0 = true
+monitor_port = 5002
+)");
+  ASSERT_EQ(config.ports.size(), 2u);
+  EXPECT_EQ(config.ports[0].source, PortEntry::Source::url);
+  EXPECT_EQ(config.ports[0].protocol, Protocol::raw);
+  EXPECT_EQ(config.ports[0].baud, 230400u);
+  EXPECT_FALSE(config.ports[0].bind.has_value());
+  EXPECT_EQ(config.ports[1].protocol, Protocol::rfc2217);
+  EXPECT_EQ(config.ports[1].baud, 9600u);
+  ASSERT_TRUE(config.ports[1].esp.has_value());
+  EXPECT_TRUE(config.ports[1].esp->r0);
+  EXPECT_EQ(config.ports[1].monitor_port, 5002);
+}
+
+TEST(ConfigParse, RecognisesGlobsAndMatchKeys) {
+  const auto config = parse_ok(R"(
+[[port]]
+device = "/tmp/x/tty*"
+tcp_port_base = 5000
+monitor_port = 6000
+[[port]]
+match = { serial = "0001", by_id = "CP2102N" }
+tcp_port_base = 5100
+)");
+  EXPECT_EQ(config.ports[0].source, PortEntry::Source::glob);
+  EXPECT_TRUE(config.ports[0].is_multi_device());
+  EXPECT_EQ(config.ports[1].match.serial, "0001");
+  EXPECT_EQ(config.ports[1].match.by_id, "CP2102N");
+  EXPECT_FALSE(config.ports[1].match.vid.has_value());
+}
+
+TEST(ConfigParse, EqualEntriesIgnoreTheirLine) {
+  const auto a = parse_ok("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\n");
+  const auto b = parse_ok("\n\n[[port]]\ntcp_port = 1\ndevice = \"loop://\"\n");
+  EXPECT_NE(a.ports[0].line, b.ports[0].line);
+  EXPECT_EQ(a.ports[0], b.ports[0]);
+  const auto c = parse_ok("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\nbaud = 9600\n");
+  EXPECT_NE(a.ports[0], c.ports[0]);
+}
+
+TEST(ConfigErrors, NameFileLineAndKey) {
+  EXPECT_EQ(parse_error("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\nbaud = \"fast\"\n"),
+            "ports.toml:4:8: port 1, 'baud': expected an integer from 1 to 100000000");
+  EXPECT_EQ(parse_error("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\nbauds = 1\n"),
+            "ports.toml:4:9: port 1, 'bauds': unknown key; valid: name, device, match, tcp_port, "
+            "tcp_port_base, monitor_port, protocol, baud, bind, esp, r0, reset_sequence, "
+            "hard_reset_sequence");
+  EXPECT_EQ(parse_error("[defaults]\nprotocol = \"telnet\"\n[[port]]\ndevice = \"loop://\"\n"
+                        "tcp_port = 1\n"),
+            "ports.toml:2:12: [defaults] 'protocol': expected \"rfc2217\" or \"raw\"");
+  EXPECT_EQ(parse_error("[[port]]\ndevice = \"loop://\"\ntcp_port = 70000\n"),
+            "ports.toml:3:12: port 1, 'tcp_port': expected an integer from 0 to 65535 (0 = any "
+            "free port)");
+}
+
+TEST(ConfigErrors, SyntaxErrorsCarryTheirPosition) {
+  const auto error = parse_error("[[port]]\ndevice = \"loop://\ntcp_port = 1\n");
+  EXPECT_EQ(error.rfind("ports.toml:2:", 0), 0u) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+}
+
+TEST(ConfigErrors, CheckEachEntryAsAWhole) {
+  EXPECT_NE(parse_error("[[port]]\ntcp_port = 1\n").find("give either 'device' or 'match'"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[[port]]\ndevice = \"loop://\"\n").find("give 'tcp_port'"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[[port]]\ndevice = \"/dev/tty*\"\ntcp_port = 4000\n")
+                .find("give 'tcp_port_base'"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\nprotocol = \"raw\"\n"
+                        "esp = true\n")
+                .find("needs protocol \"rfc2217\""),
+            std::string::npos);
+  EXPECT_NE(parse_error("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\nr0 = true\n")
+                .find("ports.toml:4:6: port 1: ESP reset options need esp = true"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[[port]]\nmatch = { vid = \"xyz\" }\ntcp_port_base = 1\n")
+                .find("port 1, 'match'.vid: expected four hex digits"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[[port]]\nname = \"a\"\ndevice = \"loop://\"\ntcp_port = 1\n"
+                        "[[port]]\nname = \"a\"\ndevice = \"loop://\"\ntcp_port = 2\n")
+                .find("already the name of the entry on line 1"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\nesp = true\n"
+                        "reset_sequence = \"X1\"\n")
+                .find("ports.toml:5:18: port 1, 'reset_sequence': bad reset step"),
+            std::string::npos);
+  EXPECT_NE(parse_error("").find("no [[port]] entries"), std::string::npos);
+  EXPECT_NE(parse_error("ports = 1\n").find("unknown key"), std::string::npos);
+}
+
+DeviceFacts usb_device(std::string path, std::string by_id) {
+  DeviceFacts device = DeviceFacts::at_path(std::move(path));
+  device.by_id = std::move(by_id);
+  device.vid = 0x10c4;
+  device.pid = 0xea60;
+  device.serial = "0001";
+  return device;
+}
+
+DeviceMatch match_of(std::optional<std::uint16_t> vid, std::optional<std::uint16_t> pid,
+                     std::string serial = "", std::string by_id = "") {
+  DeviceMatch match;
+  match.vid = vid;
+  match.pid = pid;
+  match.serial = std::move(serial);
+  match.by_id = std::move(by_id);
+  return match;
+}
+
+TEST(ConfigDevices, ExpandNamePlaceholders) {
+  const DeviceFacts usb = usb_device("/dev/ttyUSB3", "");
+  EXPECT_EQ(expand_name("cp210x-{serial}", usb), "cp210x-0001");
+  EXPECT_EQ(expand_name("{vid}:{pid}@{path-basename}", usb), "10c4:ea60@ttyUSB3");
+  EXPECT_EQ(expand_name("", usb), "ttyUSB3");
+  EXPECT_EQ(expand_name("keep-{other}-{", usb), "keep-{other}-{");
+  EXPECT_EQ(expand_name("p-{serial}-{vid}", DeviceFacts::at_path("/tmp/x/link7")), "p-link7-0000");
+}
+
+TEST(ConfigDevices, MatchAndKey) {
+  const DeviceFacts usb = usb_device("/dev/serial/by-id/usb-Silicon_Labs_CP2102N-if00",
+                                     "/dev/serial/by-id/usb-Silicon_Labs_CP2102N-if00");
+  EXPECT_TRUE(matches(match_of(0x10c4, 0xea60), usb));
+  EXPECT_FALSE(matches(match_of(0x10c4, 0x0001), usb));
+  EXPECT_TRUE(matches(match_of({}, {}, "", "CP2102N"), usb));
+  EXPECT_FALSE(matches(match_of({}, {}, "0002"), usb));
+  EXPECT_FALSE(matches(match_of(0x10c4, {}), DeviceFacts::at_path("/dev/ttyS0")));
+  EXPECT_EQ(device_key(usb), "usb:10c4:ea60:0001");
+  EXPECT_EQ(device_key(DeviceFacts::at_path("/tmp/x/link1")), "/tmp/x/link1");
+}
+
+}  // namespace
+}  // namespace ttynet::server
