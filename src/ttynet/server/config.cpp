@@ -11,6 +11,21 @@
 namespace ttynet::server {
 namespace {
 
+// toml++ quotes the text it tripped over, line breaks included; an error stays one line.
+std::string one_line(std::string_view text) {
+  std::string line;
+  for (const char c : text) {
+    if (c == '\n') {
+      line += "\\n";
+    } else if (c == '\r') {
+      line += "\\r";
+    } else {
+      line += c;
+    }
+  }
+  return line;
+}
+
 constexpr std::uint32_t max_baud = 100'000'000;
 
 // Keys a port entry may take from [defaults]; the rest name or place one entry.
@@ -285,7 +300,8 @@ Result<ServerConfig, std::string> parse_config(std::string_view text,
     root = toml::parse(text, source_name);
   } catch (const toml::parse_error& error) {
     const auto& begin = error.source().begin;
-    return fmt::format("{}:{}:{}: {}", source_name, begin.line, begin.column, error.description());
+    return fmt::format("{}:{}:{}: {}", source_name, begin.line, begin.column,
+                       one_line(error.description()));
   }
   return Parser(source_name).parse(root);
 }

@@ -1,0 +1,34 @@
+// The multi-port config parser (server/config.cpp) on any text. Invariants: it returns a
+// configuration or one error line that names the source; never a crash, never a second line.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "ttynet/server/config.hpp"
+
+namespace {
+
+void check(bool condition) {
+  if (!condition) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto parsed = ttynet::server::parse_config(text, "fuzz.toml");
+  if (!parsed) {
+    check(parsed.error().rfind("fuzz.toml", 0) == 0);
+    check(parsed.error().find('\n') == std::string::npos);
+    return 0;
+  }
+  for (const auto& entry : parsed->ports) {
+    check(entry.baud > 0);
+    check(!entry.is_multi_device() || entry.device.find('*') != std::string::npos ||
+          entry.source == ttynet::server::PortEntry::Source::match ||
+          entry.device.find_first_of("?[") != std::string::npos);
+  }
+  return 0;
+}
