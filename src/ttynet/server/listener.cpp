@@ -66,4 +66,15 @@ Result<std::vector<asio::ip::tcp::acceptor>, std::string> open_listeners(
   return acceptors;
 }
 
+std::vector<asio::ip::tcp::endpoint> local_endpoints(
+    const std::vector<asio::ip::tcp::acceptor>& acceptors) {
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  for (const auto& acceptor : acceptors) {
+    std::error_code ec;
+    auto endpoint = acceptor.local_endpoint(ec);
+    if (!ec) endpoints.push_back(endpoint);
+  }
+  return endpoints;
+}
+
 }  // namespace ttynet::server

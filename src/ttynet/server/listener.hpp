@@ -21,4 +21,8 @@ Result<std::vector<asio::ip::tcp::acceptor>, std::string> open_listeners(
 
 std::string describe_endpoint(const asio::ip::tcp::endpoint& endpoint);
 
+// The addresses the listeners are bound to (those that can still say).
+std::vector<asio::ip::tcp::endpoint> local_endpoints(
+    const std::vector<asio::ip::tcp::acceptor>& acceptors);
+
 }  // namespace ttynet::server

@@ -60,13 +60,7 @@ std::optional<std::string> MonitorHub::listen(const std::optional<std::string>& 
 }
 
 std::vector<asio::ip::tcp::endpoint> MonitorHub::local_endpoints() const {
-  std::vector<asio::ip::tcp::endpoint> endpoints;
-  for (const auto& acceptor : acceptors_) {
-    std::error_code ec;
-    auto endpoint = acceptor.local_endpoint(ec);
-    if (!ec) endpoints.push_back(endpoint);
-  }
-  return endpoints;
+  return server::local_endpoints(acceptors_);
 }
 
 void MonitorHub::start() {

@@ -68,13 +68,7 @@ asio::awaitable<std::optional<std::string>> PortHost::start() {
 }
 
 std::vector<asio::ip::tcp::endpoint> PortHost::local_endpoints() const {
-  std::vector<asio::ip::tcp::endpoint> endpoints;
-  for (const auto& acceptor : acceptors_) {
-    std::error_code ec;
-    auto endpoint = acceptor.local_endpoint(ec);
-    if (!ec) endpoints.push_back(endpoint);
-  }
-  return endpoints;
+  return server::local_endpoints(acceptors_);
 }
 
 std::vector<asio::ip::tcp::endpoint> PortHost::monitor_endpoints() const {
