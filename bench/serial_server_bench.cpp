@@ -1,23 +1,26 @@
 // serial_server_bench: measures a serial-over-TCP server (ttynet, ser2net, socat, ...) that
-// exports a pseudo-terminal whose other end echoes everything back.
+// exports pseudo-terminals whose other ends play the device: echo, sink or source (FarSide).
 //
 //   this process                       server under test
 //   +-------------------+   TCP 127.0.0.1  +-------------------+  pty slave
 //   | client: raw or    | <--------------> | e.g. ttynet serve | <-----------+
 //   | Telnet + RFC 2217 |                  +-------------------+             |
 //   +-------------------+                                        pty master  |
-//   | echo thread       | <--------------------------------------------------+
+//   | far-side thread   | <--------------------------------------------------+
 //   +-------------------+
 //
-// Figures: round-trip time of 32-byte messages, echo throughput (verified bit-exact), server
-// CPU seconds per MiB echoed, server peak RSS, and for RFC 2217 the time from connect until the
-// four line settings are acknowledged. Every wait has a deadline; any failure ends the run with
-// one error line and exit status 1.
+// Figures for one port: round-trip time of 32-byte messages, throughput network -> device
+// (sink), device -> network (source) and echo, all verified bit-exact, server CPU seconds per
+// MiB in each, server peak RSS, and for RFC 2217 the time from connect until the four line
+// settings are acknowledged. With --ports N: N ports served at once, negotiated and echoing
+// together. Every wait has a deadline; any failure ends the run with one error line and exit
+// status 1.
 
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -39,8 +42,10 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -71,8 +76,8 @@ constexpr std::chrono::seconds close_timeout{2};  // waiting for the server's FI
 // The throughput phase fails below ~0.25 MB/s: 30 s plus 4 s per MiB.
 constexpr std::chrono::seconds throughput_base_timeout{30};
 constexpr std::chrono::seconds throughput_timeout_per_mib{4};
-// Hard stop for the echo thread, whatever happens to the main thread.
-constexpr std::chrono::minutes echo_lifetime{30};
+// Hard stop for the pty far-side threads, whatever happens to the main thread.
+constexpr std::chrono::minutes far_side_lifetime{30};
 // Safety net on every event loop, on top of its deadline.
 constexpr std::uint64_t max_loop_rounds = 100'000'000;
 
@@ -81,7 +86,7 @@ constexpr std::size_t io_chunk = std::size_t{64} * 1024;
 // Client output encoded and ready for the socket, at most.
 constexpr std::size_t max_queued_output = std::size_t{256} * 1024;
 constexpr std::uint32_t line_baud = 115200;
-// The echo loop buffers up to this much; the client's window stays below it (see EchoLoop).
+// The echo buffers up to this much; the client's window stays below it (see FarSide).
 constexpr std::size_t echo_capacity = std::size_t{1024} * 1024;
 constexpr std::uint64_t max_window_kib = echo_capacity / 1024 / 2;
 
@@ -201,7 +206,7 @@ class Verifier {
       const auto [want_it, got_it] = std::mismatch(want.begin(), want.end(), got.begin());
       if (want_it != want.end()) {
         const auto index = static_cast<std::uint64_t>(want_it - want.begin());
-        fail("echoed data differs at payload byte {}: sent 0x{:02X}, got 0x{:02X}", next_ + index,
+        fail("received data differs at payload byte {}: sent 0x{:02X}, got 0x{:02X}", next_ + index,
              *want_it, *got_it);
       }
       next_ += want.size();
@@ -218,7 +223,7 @@ class Verifier {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Pseudo-terminal with an echo loop on the master side
+// Pseudo-terminal, and the device on its master side
 
 struct Pty {
   UniqueFd master;
@@ -271,37 +276,126 @@ Pty open_pty() {
   return pty;
 }
 
-// Reads the pty master and writes every byte back, until stopped (or echo_lifetime passes).
-class EchoLoop {
+// What the far side of the pty does: the device at the other end of the serial line.
+enum class FarMode {
+  echo,    // writes every byte back (a UART with TX wired to RX)
+  sink,    // reads and verifies a known amount of the pattern (network to device)
+  source,  // writes a known amount of the pattern (device to network)
+};
+
+std::string_view to_string(FarMode mode) {
+  switch (mode) {
+    case FarMode::echo:
+      return "echo";
+    case FarMode::sink:
+      return "sink";
+    case FarMode::source:
+      return "source";
+  }
+  return "?";
+}
+
+// A thread on the pty master playing the device, in one FarMode at a time, until stopped (or
+// far_side_lifetime passes). It starts in echo mode; start() switches it.
+class FarSide {
  public:
-  explicit EchoLoop(int master_fd)
-      : thread_{[this, master_fd](const std::stop_token& stop) { run(master_fd, stop); }} {}
-  ~EchoLoop() {
+  FarSide(int master_fd, const Pattern& pattern)
+      : pattern_{pattern},
+        wake_{make_eventfd()},
+        done_{make_eventfd()},
+        thread_{[this, master_fd](const std::stop_token& stop) { run(master_fd, stop); }} {}
+  ~FarSide() {
     thread_.request_stop();
+    signal(wake_.get());
     thread_.join();
   }
-  EchoLoop(const EchoLoop&) = delete;
-  EchoLoop& operator=(const EchoLoop&) = delete;
+  FarSide(const FarSide&) = delete;
+  FarSide& operator=(const FarSide&) = delete;
 
-  std::uint64_t bytes_echoed() const { return echoed_.load(std::memory_order_relaxed); }
+  // Switches to `mode`; sink and source move pattern bytes [offset, offset + total). Call only
+  // when nothing is in flight: the previous job is done, or the echo has returned everything.
+  void start(FarMode mode, std::uint64_t offset = 0, std::uint64_t total = 0) {
+    {
+      const std::lock_guard lock{mutex_};
+      job_ = Job{mode, offset, total};
+    }
+    moved_.store(0, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    signal(wake_.get());
+  }
+  // The sink or source job has moved all its bytes (and the sink verified them).
+  bool is_done() const {
+    return done_generation_.load(std::memory_order_acquire) ==
+           generation_.load(std::memory_order_relaxed);
+  }
+  // Readable when a job is done or the thread failed; for the client's poll().
+  int done_fd() const { return done_.get(); }
+  // Bytes read (sink), written (source) or written back (echo) since the last start().
+  std::uint64_t bytes_moved() const { return moved_.load(std::memory_order_relaxed); }
   std::string error() const {
     const std::lock_guard lock{mutex_};
     return error_;
   }
+  // Fails with the thread's error, if it had one.
+  void check() const {
+    if (has_failed_.load(std::memory_order_acquire)) {
+      fail("{}", error());
+    }
+  }
 
  private:
-  // Reads and writes at the same time, like a UART with its TX wired to RX. A server may write
-  // the device faster than it reads it back (socat moves 8 KiB one way, the 4 KiB that n_tty
-  // holds the other), and then blocks in write() while the echo waits for it to read: so the
-  // echo keeps reading into a buffer, and the client's window keeps that buffer from filling.
+  struct Job {
+    FarMode mode = FarMode::echo;
+    std::uint64_t offset = 0;
+    std::uint64_t total = 0;
+  };
+
+  static UniqueFd make_eventfd() {
+    UniqueFd fd{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+    if (fd.get() < 0) {
+      fail_errno("eventfd");
+    }
+    return fd;
+  }
+  static void signal(int fd) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);
+  }
+
   void run(int fd, const std::stop_token& stop) {
-    const Deadline lifetime{echo_lifetime};
+    try {
+      serve(fd, stop);
+    } catch (const BenchError& error) {
+      record(error.what());
+    }
+  }
+
+  // Echo: reads and writes at the same time. A server may write the device faster than it
+  // reads it back (socat moves 8 KiB one way, the 4 KiB that n_tty holds the other), and then
+  // blocks in write() while the echo waits for it to read: so the echo keeps reading into a
+  // buffer, and the client's window keeps that buffer from filling.
+  void serve(int fd, const std::stop_token& stop) {
+    const Deadline lifetime{far_side_lifetime};
     constexpr std::size_t capacity = echo_capacity;
-    constexpr int tick_ms = 50;  // how soon a stop request is noticed
+    constexpr int tick_ms = 50;  // bounds each wait; start() and stop wake it at once
     std::vector<Byte> pending(capacity);
-    std::size_t begin = 0;  // pending[begin, end) not yet written back
+    std::size_t begin = 0;  // echo: pending[begin, end) not yet written back
     std::size_t end = 0;
+    Job job;
+    std::optional<Verifier> verifier;  // sink
+    std::uint64_t written = 0;         // source
+    bool finished = false;             // sink or source job complete
+    unsigned seen_generation = 0;
     while (!stop.stop_requested() && !lifetime.passed()) {
+      if (const unsigned now = generation_.load(std::memory_order_acquire);
+          now != seen_generation) {
+        seen_generation = now;
+        const std::lock_guard lock{mutex_};
+        job = job_;
+        verifier.emplace(pattern_, job.offset, job.total);
+        written = 0;
+        finished = false;
+      }
       if (begin == end) {
         begin = end = 0;
       }
@@ -310,42 +404,87 @@ class EchoLoop {
         end -= begin;
         begin = 0;
       }
-      const bool can_read = end < capacity;
-      const bool can_write = begin < end;
-      pollfd ready{fd, static_cast<short>((can_read ? POLLIN : 0) | (can_write ? POLLOUT : 0)), 0};
-      if (::poll(&ready, 1, tick_ms) < 0 && errno != EINTR) {
-        return record("poll");
+      const bool wants_read =
+          job.mode == FarMode::echo ? end < capacity : job.mode == FarMode::sink && !finished;
+      const bool wants_write =
+          job.mode == FarMode::echo ? begin < end : job.mode == FarMode::source && !finished;
+      std::array<pollfd, 2> ready{{
+          {fd, static_cast<short>((wants_read ? POLLIN : 0) | (wants_write ? POLLOUT : 0)), 0},
+          {wake_.get(), POLLIN, 0},
+      }};
+      if (::poll(ready.data(), ready.size(), tick_ms) < 0 && errno != EINTR) {
+        fail_errno("poll on pty master");
       }
-      if (can_read && (ready.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      if ((ready[1].revents & POLLIN) != 0) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] const ssize_t n = ::read(wake_.get(), &count, sizeof count);
+      }
+      // A new job's bytes may be waiting already: they belong to it, so take it on first.
+      if (generation_.load(std::memory_order_acquire) != seen_generation) {
+        continue;
+      }
+      if (wants_read && (ready[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
         const ssize_t n = ::read(fd, pending.data() + end, capacity - end);
-        if (n > 0) {
-          end += static_cast<std::size_t>(n);
-        } else if (n == 0) {
+        if (n == 0) {
           errno = EPIPE;  // a pty master does not normally see end of file: treat as broken
-          return record("read");
-        } else if (errno != EAGAIN && errno != EINTR) {
-          return record("read");
+        }
+        if (n <= 0 && (n == 0 || (errno != EAGAIN && errno != EINTR))) {
+          fail_errno("read on pty master");
+        }
+        if (n > 0 && job.mode == FarMode::sink) {
+          verifier->check(ByteView{pending.data() + end, static_cast<std::size_t>(n)});
+          moved_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+          finished = verifier->is_complete();
+        } else if (n > 0) {
+          end += static_cast<std::size_t>(n);
         }
       }
-      if (begin < end && (ready.revents & POLLOUT) != 0) {
-        const ssize_t n = ::write(fd, pending.data() + begin, end - begin);
-        if (n > 0) {
-          begin += static_cast<std::size_t>(n);
-          echoed_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
-        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-          return record("write");
+      if (wants_write && (ready[0].revents & POLLOUT) != 0) {
+        const ByteView out = job.mode == FarMode::echo
+                                 ? ByteView{pending.data() + begin, end - begin}
+                                 : pattern_.at(job.offset + written,
+                                               static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                   io_chunk, job.total - written)));
+        const ssize_t n = ::write(fd, out.data(), out.size());
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+          fail_errno("write on pty master");
         }
+        if (n > 0 && job.mode == FarMode::echo) {
+          begin += static_cast<std::size_t>(n);
+        } else if (n > 0) {
+          written += static_cast<std::uint64_t>(n);
+          finished = written == job.total;
+        }
+        if (n > 0) {
+          moved_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+        }
+      }
+      // Marked with the job's generation: a job started meanwhile is not done by this.
+      if (finished && done_generation_.load(std::memory_order_relaxed) != seen_generation) {
+        done_generation_.store(seen_generation, std::memory_order_release);
+        signal(done_.get());
       }
     }
   }
   void record(std::string_view what) {
-    const std::lock_guard lock{mutex_};
-    error_ = fmt::format("echo loop: {} on pty master: {}", what, std::strerror(errno));
+    {
+      const std::lock_guard lock{mutex_};
+      error_ = fmt::format("pty far side ({}): {}", to_string(job_.mode), what);
+    }
+    has_failed_.store(true, std::memory_order_release);
+    signal(done_.get());
   }
 
-  std::atomic<std::uint64_t> echoed_{0};
+  const Pattern& pattern_;
+  UniqueFd wake_;  // start() and the destructor wake the thread
+  UniqueFd done_;  // the thread tells the client
   mutable std::mutex mutex_;
+  Job job_;
   std::string error_;
+  std::atomic<unsigned> generation_{0};
+  std::atomic<std::uint64_t> moved_{0};
+  std::atomic<unsigned> done_generation_{~0u};  // the last job done
+  std::atomic<bool> has_failed_{false};
   std::jthread thread_;  // last: starts after the members it uses exist
 };
 
@@ -534,7 +673,6 @@ void wait_until_listening(ServerProcess& server, std::uint16_t port) {
 
 struct ProcStat {
   pid_t ppid = 0;
-  std::uint64_t own_ticks = 0;       // utime + stime, all threads
   std::uint64_t children_ticks = 0;  // cutime + cstime of reaped children
 };
 
@@ -563,7 +701,6 @@ std::optional<ProcStat> read_proc_stat(pid_t pid) {
   };
   ProcStat stat;
   stat.ppid = static_cast<pid_t>(number(4));
-  stat.own_ticks = number(14) + number(15);
   stat.children_ticks = number(16) + number(17);
   return stat;
 }
@@ -591,16 +728,36 @@ std::vector<pid_t> process_tree(pid_t root) {
   return tree;
 }
 
-// CPU seconds (user + system) used so far by the server, its live descendants and the children
-// it has reaped.
+// Nanoseconds the threads of `pid` have run so far, from /proc/PID/task/TID/schedstat (whose
+// first field is measured, unlike the tick-sampled utime and stime). Threads that already ended
+// are not counted: the servers measured here keep theirs for the whole run.
+std::uint64_t run_time_ns(pid_t pid) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator{fmt::format("/proc/{}/task", pid), ec}) {
+    std::ifstream in{task.path() / "schedstat"};
+    std::uint64_t ns = 0;
+    if (in >> ns) {
+      total += ns;
+    }
+  }
+  return total;
+}
+
+// CPU seconds used so far by the server and its live descendants, plus the user+system time of
+// the children it has reaped (tick resolution).
 double server_cpu_seconds(pid_t root) {
+  std::uint64_t ns = 0;
   std::uint64_t ticks = 0;
   for (pid_t pid : process_tree(root)) {
     if (auto stat = read_proc_stat(pid)) {
-      ticks += stat->own_ticks + stat->children_ticks;
+      ns += run_time_ns(pid);
+      ticks += stat->children_ticks;
     }
   }
-  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return static_cast<double>(ns) * 1e-9 +
+         static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 // Peak resident set (VmHWM) in KiB, summed over the process tree.
@@ -861,59 +1018,105 @@ class Connection {
   unsigned acknowledged_ = 0;
 };
 
-// Runs the connection until `is_done()`: before each wait, `top_up()` may queue more output,
-// queued output is written, and received data goes to `on_data`. Fails at the deadline or when
-// the server closes the connection.
-void pump(
-    Connection& connection, const Deadline& deadline, std::string_view what,
-    const std::function<bool()>& is_done, const std::function<void(ByteView)>& on_data,
-    const std::function<void()>& top_up = [] {}) {
+// One connection's part in pump(): before each wait `top_up()` may queue more output, received
+// data goes to `on_data`, and the connection is finished once `is_done()` holds.
+struct Flow {
+  Connection& connection;
+  std::function<void()> top_up = [] {};
+  std::function<bool()> is_done;
+  std::function<void(ByteView)> on_data;
+  bool finished = false;
+};
+
+// Runs all flows at once until each is done: queued output is written, input read. `wake_fds`
+// (FarSide::done_fd) only end a wait early. Fails at the deadline or when the server closes a
+// connection.
+void pump(std::span<Flow> flows, const Deadline& deadline, std::string_view what,
+          std::span<const int> wake_fds = {}) {
+  std::vector<pollfd> ready(flows.size() + wake_fds.size());
   for (std::uint64_t round = 0; round < max_loop_rounds; ++round) {
-    top_up();
-    connection.write_some();
-    if (is_done()) {
+    std::size_t open = 0;
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+      Flow& flow = flows[i];
+      // Output queued this round asks for POLLOUT even when the socket took all of it: the
+      // next round then tops up again at once.
+      bool has_new_output = false;
+      if (!flow.finished) {
+        const std::size_t queued_before = flow.connection.queued_output();
+        flow.top_up();
+        has_new_output = flow.connection.queued_output() > queued_before;
+        flow.connection.write_some();
+        flow.finished = flow.is_done();
+      }
+      const bool wants_write = flow.connection.queued_output() > 0 || has_new_output;
+      open += flow.finished ? 0 : 1;
+      ready[i] =
+          pollfd{flow.connection.fd(),
+                 static_cast<short>(flow.finished ? 0 : POLLIN | (wants_write ? POLLOUT : 0)), 0};
+    }
+    if (open == 0) {
       return;
     }
-    const bool wants_write = connection.queued_output() > 0;
-    pollfd ready{connection.fd(), static_cast<short>(POLLIN | (wants_write ? POLLOUT : 0)), 0};
-    const int n = ::poll(&ready, 1, deadline.poll_ms());
+    for (std::size_t i = 0; i < wake_fds.size(); ++i) {
+      ready[flows.size() + i] = pollfd{wake_fds[i], POLLIN, 0};
+    }
+    const int n = ::poll(ready.data(), ready.size(), deadline.poll_ms());
     if (n < 0 && errno != EINTR) {
       fail_errno("poll");
     }
     if (n == 0 && deadline.passed()) {
       fail("timed out during {}", what);
     }
-    if ((ready.revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !connection.read_some(on_data)) {
-      fail("server closed the connection during {}", what);
+    for (std::size_t i = 0; i < flows.size(); ++i) {
+      if ((ready[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+          !flows[i].connection.read_some(flows[i].on_data)) {
+        fail("server closed the connection during {}", what);
+      }
+    }
+    for (std::size_t i = flows.size(); i < ready.size(); ++i) {
+      if ((ready[i].revents & POLLIN) != 0) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] const ssize_t n_read = ::read(ready[i].fd, &count, sizeof count);
+      }
     }
   }
   fail("gave up during {} after {} rounds", what, max_loop_rounds);
 }
 
-// Negotiation answers carry no data: the echo only returns what the client sent.
+// Negotiation answers carry no data: the far side only sends what it is asked to.
 void reject_data(ByteView data) {
   if (!data.empty()) {
-    fail("unexpected {} data bytes from server during negotiation", data.size());
+    fail("unexpected {} data bytes from server", data.size());
   }
 }
 
-// RFC 2217 start: wait for the server's DO COM-PORT, send the four settings, wait for the four
-// acknowledgements.
-void negotiate(Connection& connection) {
-  const Deadline deadline{negotiation_timeout};
-  pump(
-      connection, deadline, "Telnet negotiation (waiting for DO COM-PORT)",
-      [&] {
-        if (connection.is_com_port_refused()) {
-          fail("server refused COM-PORT-OPTION (RFC 2217)");
-        }
-        return connection.is_com_port_accepted();
-      },
-      reject_data);
-  connection.send_line_settings();
-  pump(
-      connection, deadline, "RFC 2217 negotiation (waiting for replies 101..104)",
-      [&] { return connection.are_settings_acknowledged(); }, reject_data);
+// RFC 2217 start as a Flow: once the server's DO COM-PORT arrives, send the four settings;
+// done when all four are acknowledged.
+Flow negotiation_flow(Connection& connection) {
+  return Flow{
+      .connection = connection,
+      .top_up =
+          [&connection, is_sent = false]() mutable {
+            if (connection.is_com_port_refused()) {
+              fail("server refused COM-PORT-OPTION (RFC 2217)");
+            }
+            if (connection.is_com_port_accepted() && !is_sent) {
+              connection.send_line_settings();
+              is_sent = true;
+            }
+          },
+      .is_done = [&connection] { return connection.are_settings_acknowledged(); },
+      .on_data = reject_data,
+  };
+}
+
+// Negotiates all connections at once, e.g. one.
+void negotiate(std::span<Connection* const> connections) {
+  std::vector<Flow> flows;
+  for (Connection* connection : connections) {
+    flows.push_back(negotiation_flow(*connection));
+  }
+  pump(flows, Deadline{negotiation_timeout}, "RFC 2217 negotiation (waiting for replies 101..104)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -940,7 +1143,8 @@ std::vector<double> measure_negotiation(std::uint16_t port, int count) {
   for (int i = 0; i < count; ++i) {
     const auto start = Clock::now();
     Connection connection{port, Protocol::rfc2217, Deadline{negotiation_timeout}};
-    negotiate(connection);
+    Connection* const one[] = {&connection};
+    negotiate(one);
     times_ms.push_back(seconds_since(start) * 1e3);
     connection.close_gracefully();
   }
@@ -948,7 +1152,7 @@ std::vector<double> measure_negotiation(std::uint16_t port, int count) {
 }
 
 // Sends `count` 32-byte messages one after the other; each is complete when all 32 bytes are
-// back. Returns the round-trip times in microseconds.
+// back (the far side echoes). Returns the round-trip times in microseconds.
 std::vector<double> measure_rtt(Connection& connection, const Pattern& pattern,
                                 std::uint64_t& offset, int count) {
   std::vector<double> times_us;
@@ -962,20 +1166,15 @@ std::vector<double> measure_rtt(Connection& connection, const Pattern& pattern,
       connection.send_data(piece);
       queued += piece.size();
     }
-    pump(
-        connection, deadline, fmt::format("round trip {} of {}", i + 1, count),
-        [&] { return verifier.is_complete(); }, [&](ByteView data) { verifier.check(data); });
+    Flow flow{.connection = connection,
+              .is_done = [&] { return verifier.is_complete(); },
+              .on_data = [&](ByteView data) { verifier.check(data); }};
+    pump({&flow, 1}, deadline, "a round trip");
     times_us.push_back(seconds_since(start) * 1e6);
     offset += rtt_message_size;
   }
   return times_us;
 }
-
-struct ThroughputResult {
-  double seconds = 0;
-  double server_cpu_seconds = 0;
-  double bench_cpu_seconds = 0;  // this process: client and echo loop
-};
 
 double bench_cpu_seconds() {
   rusage usage{};
@@ -986,48 +1185,109 @@ double bench_cpu_seconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
-// Sends `total` bytes while reading the echo back, verifying every byte.
-ThroughputResult measure_throughput(Connection& connection, const Pattern& pattern,
-                                    std::uint64_t& offset, std::uint64_t total,
-                                    std::uint64_t window, pid_t server) {
+// `total` bytes of the pattern through one port, in the direction the far side's mode gives:
+// echo (client -> device -> client, verified by the client), sink (client -> device, verified
+// by the far side) or source (device -> client, verified by the client).
+class Transfer {
+ public:
+  Transfer(Connection& connection, FarSide& far_side, const Pattern& pattern, FarMode mode,
+           std::uint64_t offset, std::uint64_t total, std::uint64_t window)
+      : connection_{connection},
+        far_side_{far_side},
+        pattern_{pattern},
+        mode_{mode},
+        offset_{offset},
+        total_{total},
+        window_{window},
+        verifier_{pattern, offset, mode == FarMode::sink ? 0 : total} {}
+
+  void start() { far_side_.start(mode_, offset_, total_); }
+
+  Flow flow() {
+    return Flow{.connection = connection_,
+                .top_up = [this] { top_up(); },
+                .is_done = [this] { return is_done(); },
+                .on_data = [this](ByteView data) { verifier_.check(data); }};
+  }
+
+  std::string progress() const {
+    return fmt::format("{}: queued {} of {} bytes, {} arrived", to_string(mode_), queued_, total_,
+                       delivered());
+  }
+
+ private:
+  bool is_sender() const { return mode_ != FarMode::source; }
+  // Payload bytes that reached their verifier.
+  std::uint64_t delivered() const {
+    return mode_ == FarMode::sink ? far_side_.bytes_moved() : verifier_.position() - offset_;
+  }
+  // Echo: at most `window` payload bytes are sent and not yet back. This bounds the data parked
+  // in every buffer on the path, including the echo's (see FarSide). The sink reads all the
+  // time, so there the socket's and the server's own backpressure are the only limit.
+  void top_up() {
+    for (int i = 0; i < 64 && is_sender() && queued_ < total_ &&
+                    connection_.queued_output() < max_queued_output;
+         ++i) {
+      const std::uint64_t room =
+          mode_ == FarMode::echo ? window_ - std::min(window_, queued_ - delivered()) : io_chunk;
+      if (room == 0) {
+        break;
+      }
+      const ByteView piece = pattern_.at(
+          offset_ + queued_,
+          static_cast<std::size_t>(std::min<std::uint64_t>({io_chunk, total_ - queued_, room})));
+      connection_.send_data(piece);
+      queued_ += piece.size();
+    }
+  }
+  bool is_done() const {
+    far_side_.check();
+    return mode_ == FarMode::sink ? far_side_.is_done() : verifier_.is_complete();
+  }
+
+  Connection& connection_;
+  FarSide& far_side_;
+  const Pattern& pattern_;
+  FarMode mode_;
+  std::uint64_t offset_;
+  std::uint64_t total_;
+  std::uint64_t window_;
+  Verifier verifier_;
+  std::uint64_t queued_ = 0;
+};
+
+struct ThroughputResult {
+  double seconds = 0;
+  double server_cpu_seconds = 0;
+  double bench_cpu_seconds = 0;  // this process: client and far sides
+};
+
+// Runs the transfers at once, from the first start() until every byte is verified.
+ThroughputResult measure_transfers(std::span<Transfer> transfers, std::span<const int> wake_fds,
+                                   std::uint64_t total, const std::function<double()>& server_cpu) {
   const double mib = static_cast<double>(total) / (1024.0 * 1024.0);
   const Deadline deadline{throughput_base_timeout +
                           std::chrono::duration_cast<std::chrono::seconds>(
                               throughput_timeout_per_mib * std::max(1.0, mib))};
-  Verifier verifier{pattern, offset, total};
-  std::uint64_t queued = 0;
-  // At most `window` payload bytes are sent and not yet echoed: this bounds the data parked in
-  // every buffer on the path, including the echo loop's (see EchoLoop).
-  const auto top_up = [&] {
-    for (int i = 0; i < 64 && queued < total && connection.queued_output() < max_queued_output;
-         ++i) {
-      const std::uint64_t in_flight = queued - (verifier.position() - offset);
-      if (in_flight >= window) {
-        break;
-      }
-      const ByteView piece =
-          pattern.at(offset + queued, static_cast<std::size_t>(std::min<std::uint64_t>(
-                                          {io_chunk, total - queued, window - in_flight})));
-      connection.send_data(piece);
-      queued += piece.size();
-    }
-  };
-  const double cpu_before = server_cpu_seconds(server);
+  std::vector<Flow> flows;
+  for (Transfer& transfer : transfers) {
+    flows.push_back(transfer.flow());
+  }
+  const double cpu_before = server_cpu();
   const double bench_cpu_before = bench_cpu_seconds();
   const auto start = Clock::now();
+  for (Transfer& transfer : transfers) {
+    transfer.start();
+  }
   try {
-    pump(
-        connection, deadline, "the throughput phase", [&] { return verifier.is_complete(); },
-        [&](ByteView data) { verifier.check(data); }, top_up);
+    pump(flows, deadline, "the throughput phase", wake_fds);
   } catch (const BenchError& error) {
-    throw BenchError(fmt::format("{} (queued {} of {} bytes, {} echoed back)", error.what(), queued,
-                                 total, verifier.position() - offset));
+    throw BenchError(fmt::format("{} ({})", error.what(), transfers.front().progress()));
   }
   ThroughputResult result;
   result.seconds = seconds_since(start);
-  result.server_cpu_seconds = server_cpu_seconds(server) - cpu_before;
   result.bench_cpu_seconds = bench_cpu_seconds() - bench_cpu_before;
-  offset += total;
+  result.server_cpu_seconds = server_cpu() - cpu_before;
   return result;
 }
 
@@ -1045,19 +1305,23 @@ struct Options {
   int warmup = 200;
   double mib = 16;
   int connects = 20;
+  int ports = 1;
   std::uint64_t window_kib = 256;
   bool json = false;
   bool header = true;
 };
 
+constexpr int max_ports = 256;
+
 constexpr std::string_view usage_text =
     R"(usage: serial_server_bench (--server TEMPLATE | --ser2net rfc2217|raw [--tuned])
                            [--protocol rfc2217|raw] [--label NAME] [--iterations N]
-                           [--warmup N] [--mib X] [--window KIB] [--connects N] [--json]
-                           [--no-header]
+                           [--warmup N] [--mib X] [--window KIB] [--connects N] [--ports N]
+                           [--json] [--no-header]
 
-Starts a serial-over-TCP server on a fresh pseudo-terminal whose other end echoes everything,
-then measures it over 127.0.0.1 and prints one table row (or one JSON object with --json).
+Starts a serial-over-TCP server on fresh pseudo-terminals whose other ends play a device
+(echo, sink or source), measures it over 127.0.0.1 and prints one table row (or one JSON
+object with --json).
 
   --server TEMPLATE   command starting the server; {port} and {device} are replaced, e.g.
                         "ttynet serve --bind 127.0.0.1 -p {port} {device}"
@@ -1071,9 +1335,13 @@ then measures it over 127.0.0.1 and prints one table row (or one JSON object wit
   --label NAME        name of the row (default: derived from the server)
   --iterations N      measured 32-byte round trips (default 2000)
   --warmup N          unmeasured round trips before them (default 200)
-  --mib X             MiB echoed in the throughput phase (default 16)
-  --window KIB        throughput: most payload in flight, sent but not echoed (default 256)
+  --mib X             MiB per throughput measurement (echo, sink, source; default 16);
+                      with --ports, the total over all ports
+  --window KIB        throughput: most payload in flight, sent but not verified (default 256)
   --connects N        rfc2217: connections timed for negotiation (default 20)
+  --ports N           N ptys served at once (N server processes, or one ser2net with N
+                      connections), all driven together: negotiation of all N and echo
+                      throughput only (default 1: every figure for one port)
   --json              print one JSON object instead of a table row
   --no-header         omit the table header line
 )";
@@ -1140,6 +1408,11 @@ std::optional<Options> parse_options(int argc, char** argv) {
       }
     } else if (arg == "--connects") {
       options.connects = parse_number(value(), arg, 1);
+    } else if (arg == "--ports") {
+      options.ports = parse_number(value(), arg, 1);
+      if (options.ports > max_ports) {
+        fail("--ports: at most {}", max_ports);
+      }
     } else if (arg == "--json") {
       options.json = true;
     } else if (arg == "--no-header") {
@@ -1177,26 +1450,28 @@ std::optional<Options> parse_options(int argc, char** argv) {
   return options;
 }
 
-// A ser2net configuration (YAML, as read by ser2net 4.x) for one pty-backed port.
-std::string ser2net_config(Protocol mode, bool tuned, std::uint16_t port,
-                           const std::string& device) {
+// A ser2net configuration (YAML, as read by ser2net 4.x): one connection per pty-backed port.
+std::string ser2net_config(Protocol mode, bool tuned,
+                           std::span<const std::pair<std::uint16_t, std::string>> ports) {
   const std::string tcp = tuned ? "tcp(nodelay)" : "tcp";
-  const std::string accepter = mode == Protocol::rfc2217
-                                   ? fmt::format("telnet(rfc2217),{},127.0.0.1,{}", tcp, port)
-                                   : fmt::format("{},127.0.0.1,{}", tcp, port);
-  std::string config = fmt::format(
-      "%YAML 1.1\n"
-      "---\n"
-      "connection: &bench\n"
-      "  accepter: {}\n"
-      "  connector: serialdev,{},{}n81,local\n",
-      accepter, device, line_baud);
-  if (tuned) {
-    config +=
-        "  options:\n"
-        "    chardelay: false\n"
-        "    dev-to-net-bufsize: 65536\n"
-        "    net-to-dev-bufsize: 65536\n";
+  std::string config = "%YAML 1.1\n---\n";
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    const auto& [port, device] = ports[i];
+    const std::string accepter = mode == Protocol::rfc2217
+                                     ? fmt::format("telnet(rfc2217),{},127.0.0.1,{}", tcp, port)
+                                     : fmt::format("{},127.0.0.1,{}", tcp, port);
+    config += fmt::format(
+        "connection: &bench{}\n"
+        "  accepter: {}\n"
+        "  connector: serialdev,{},{}n81,local\n",
+        i, accepter, device, line_baud);
+    if (tuned) {
+      config +=
+          "  options:\n"
+          "    chardelay: false\n"
+          "    dev-to-net-bufsize: 65536\n"
+          "    net-to-dev-bufsize: 65536\n";
+    }
   }
   return config;
 }
@@ -1204,19 +1479,24 @@ std::string ser2net_config(Protocol mode, bool tuned, std::uint16_t port,
 // ---------------------------------------------------------------------------------------------
 // Output
 
+// One measured figure: its JSON key and its value (nothing when not measured in this run).
+struct Figure {
+  std::string_view key;
+  std::optional<double> value;
+  int precision;
+};
+
 struct Result {
   std::string label;
   Protocol protocol = Protocol::raw;
-  double rtt_p50_us = 0;
-  double rtt_p99_us = 0;
-  double rtt_max_us = 0;
-  double throughput_mb_s = 0;
-  double cpu_s_per_mib = 0;
-  double bench_cpu_s_per_mib = 0;
-  std::uint64_t peak_rss_kib = 0;
-  std::optional<double> negotiation_ms;
+  int ports = 1;
   int iterations = 0;
   double mib = 0;
+  std::vector<Figure> figures;
+
+  void set(std::string_view key, double value, int precision) {
+    figures.push_back(Figure{key, value, precision});
+  }
 };
 
 std::string json_string(std::string_view text) {
@@ -1235,107 +1515,265 @@ std::string json_string(std::string_view text) {
 }
 
 void print_result(const Result& r, const Options& options) {
-  const std::string negotiation =
-      r.negotiation_ms ? fmt::format("{:.3f}", *r.negotiation_ms) : std::string{};
+  const auto value = [](const Figure& figure) {
+    return figure.value ? fmt::format("{:.{}f}", *figure.value, figure.precision)
+                        : std::string{"null"};
+  };
   if (options.json) {
-    fmt::print(
-        "{{\"label\": {}, \"protocol\": \"{}\", \"iterations\": {}, \"mib\": {}, "
-        "\"rtt_p50_us\": {:.1f}, \"rtt_p99_us\": {:.1f}, \"rtt_max_us\": {:.1f}, "
-        "\"throughput_mb_s\": {:.2f}, \"cpu_s_per_mib\": {:.4f}, "
-        "\"bench_cpu_s_per_mib\": {:.4f}, \"peak_rss_kib\": {}, \"negotiation_ms\": {}}}\n",
-        json_string(r.label), to_string(r.protocol), r.iterations, r.mib, r.rtt_p50_us,
-        r.rtt_p99_us, r.rtt_max_us, r.throughput_mb_s, r.cpu_s_per_mib, r.bench_cpu_s_per_mib,
-        r.peak_rss_kib, r.negotiation_ms ? negotiation : "null");
+    std::string line = fmt::format(
+        "{{\"label\": {}, \"protocol\": \"{}\", \"ports\": {}, \"iterations\": {}, \"mib\": {}",
+        json_string(r.label), to_string(r.protocol), r.ports, r.iterations, r.mib);
+    for (const Figure& figure : r.figures) {
+      line += fmt::format(", \"{}\": {}", figure.key, value(figure));
+    }
+    fmt::print("{}}}\n", line);
     return;
   }
-  constexpr std::string_view row =
-      "| {:<18} | {:<7} | {:>8} | {:>8} | {:>8} | {:>7} | {:>9} | {:>11} | {:>7} | {:>7} |\n";
   if (options.header) {
-    fmt::print(fmt::runtime(row), "server", "proto", "p50 µs", "p99 µs", "max µs", "MB/s",
-               "srv s/MiB", "bench s/MiB", "RSS KiB", "nego ms");
-    fmt::print("|{:-<20}|{:-<9}|{:->10}|{:->10}|{:->10}|{:->9}|{:->11}|{:->13}|{:->9}|{:->9}|\n",
-               "", "", ":", ":", ":", ":", ":", ":", ":", ":");
+    std::string titles = "| server | proto | ports |";
+    std::string rule = "|---|---|---:|";
+    for (const Figure& figure : r.figures) {
+      titles += fmt::format(" {} |", figure.key);
+      rule += "---:|";
+    }
+    fmt::print("{}\n{}\n", titles, rule);
   }
-  fmt::print(fmt::runtime(row), r.label, to_string(r.protocol), fmt::format("{:.1f}", r.rtt_p50_us),
-             fmt::format("{:.1f}", r.rtt_p99_us), fmt::format("{:.1f}", r.rtt_max_us),
-             fmt::format("{:.2f}", r.throughput_mb_s), fmt::format("{:.4f}", r.cpu_s_per_mib),
-             fmt::format("{:.4f}", r.bench_cpu_s_per_mib), r.peak_rss_kib, negotiation);
+  std::string row = fmt::format("| {} | {} | {} |", r.label, to_string(r.protocol), r.ports);
+  for (const Figure& figure : r.figures) {
+    row += fmt::format(" {} |", figure.value ? value(figure) : std::string{});
+  }
+  fmt::print("{}\n", row);
 }
 
 // ---------------------------------------------------------------------------------------------
+// The run
 
-Result run(const Options& options) {
-  const Protocol protocol = *options.protocol;
+// A pty, the thread playing the device on its far side, and the TCP port exporting it.
+struct Device {
+  Pty pty;
+  std::unique_ptr<FarSide> far_side;
+  std::uint16_t port = 0;
+  std::size_t server = 0;  // index into Setup::servers
+};
+
+// Everything a run needs: devices, and the server processes exporting them.
+struct Setup {
   TempDir temp;
-  const std::filesystem::path log = temp.path() / "server.log";
-  Pty pty = open_pty();
-  EchoLoop echo{pty.master.get()};
+  Pattern pattern;
+  std::vector<Device> devices;
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::vector<std::filesystem::path> logs;
 
-  const std::uint16_t port = pick_free_port();
-  std::string command;
+  double server_cpu_seconds() const {
+    double total = 0;
+    for (const auto& server : servers) {
+      total += ttynet::bench::server_cpu_seconds(server->pid());
+    }
+    return total;
+  }
+  std::uint64_t peak_rss_kib() const {
+    std::uint64_t total = 0;
+    for (const auto& server : servers) {
+      total += server_peak_rss_kib(server->pid());
+    }
+    return total;
+  }
+  std::vector<int> done_fds() const {
+    std::vector<int> fds;
+    for (const Device& device : devices) {
+      fds.push_back(device.far_side->done_fd());
+    }
+    return fds;
+  }
+};
+
+// `count` distinct free ports (the kernel may hand out a port again once it was released).
+std::vector<std::uint16_t> pick_free_ports(int count) {
+  std::vector<std::uint16_t> ports;
+  for (int attempt = 0; attempt < 100 * count && std::ssize(ports) < count; ++attempt) {
+    const std::uint16_t port = pick_free_port();
+    if (std::find(ports.begin(), ports.end(), port) == ports.end()) {
+      ports.push_back(port);
+    }
+  }
+  if (std::ssize(ports) < count) {
+    fail("could not find {} free TCP ports", count);
+  }
+  return ports;
+}
+
+void start_servers(Setup& setup, const Options& options) {
   if (options.ser2net_mode) {
-    const std::filesystem::path config = temp.path() / "ser2net.yaml";
+    std::vector<std::pair<std::uint16_t, std::string>> ports;
+    for (const Device& device : setup.devices) {
+      ports.emplace_back(device.port, device.pty.slave_path);
+    }
+    const std::filesystem::path config = setup.temp.path() / "ser2net.yaml";
     std::ofstream out{config};
-    out << ser2net_config(*options.ser2net_mode, options.ser2net_tuned, port, pty.slave_path);
+    out << ser2net_config(*options.ser2net_mode, options.ser2net_tuned, ports);
     out.close();
     if (!out) {
       fail("cannot write {}", config.string());
     }
     // -n: stay in the foreground, -d: log to stdout, -u: no UUCP lock files.
-    command = fmt::format("{} -n -d -u -P {} -c {}", options.ser2net_binary,
-                          (temp.path() / "ser2net.pid").string(), config.string());
-  } else {
-    command = replace_all(replace_all(options.server_template, "{port}", std::to_string(port)),
-                          "{device}", pty.slave_path);
+    const std::string command =
+        fmt::format("{} -n -d -u -P {} -c {}", options.ser2net_binary,
+                    (setup.temp.path() / "ser2net.pid").string(), config.string());
+    setup.logs.push_back(setup.temp.path() / "server.log");
+    setup.servers.push_back(std::make_unique<ServerProcess>(command, setup.logs.back()));
+    return;
+  }
+  for (Device& device : setup.devices) {
+    const std::string command =
+        replace_all(replace_all(options.server_template, "{port}", std::to_string(device.port)),
+                    "{device}", device.pty.slave_path);
+    device.server = setup.servers.size();
+    setup.logs.push_back(setup.temp.path() / (setup.devices.size() == 1
+                                                  ? std::string{"server.log"}
+                                                  : fmt::format("server-{}.log", device.server)));
+    setup.servers.push_back(std::make_unique<ServerProcess>(command, setup.logs.back()));
+  }
+}
+
+// Every figure for one port: negotiation, RTT, throughput echo / sink / source, RSS.
+void measure_one_port(Setup& setup, const Options& options, Result& result) {
+  const Protocol protocol = *options.protocol;
+  Device& device = setup.devices.front();
+  ServerProcess& server = *setup.servers.front();
+  if (protocol == Protocol::rfc2217) {
+    const std::vector<double> times = measure_negotiation(device.port, options.connects);
+    result.set("negotiation_ms", percentile(times, 0.5), 3);
   }
 
-  ServerProcess server{command, log};
+  Connection connection{device.port, protocol, Deadline{server_start_timeout}};
+  if (protocol == Protocol::rfc2217) {
+    Connection* const one[] = {&connection};
+    negotiate(one);
+  }
+  std::uint64_t offset = 0;
+  measure_rtt(connection, setup.pattern, offset, options.warmup);
+  const std::vector<double> rtt =
+      measure_rtt(connection, setup.pattern, offset, options.iterations);
+  result.set("rtt_p50_us", percentile(rtt, 0.50), 1);
+  result.set("rtt_p99_us", percentile(rtt, 0.99), 1);
+  result.set("rtt_max_us", *std::max_element(rtt.begin(), rtt.end()), 1);
+
+  const auto total = static_cast<std::uint64_t>(options.mib * 1024.0 * 1024.0);
+  const std::vector<int> wake = setup.done_fds();
+  // The JSON keys of each direction; echo keeps the names it had before sink and source.
+  struct Direction {
+    FarMode mode;
+    std::string_view mb_s, cpu, bench_cpu;
+  };
+  constexpr std::array<Direction, 3> directions{{
+      {FarMode::echo, "throughput_mb_s", "cpu_s_per_mib", "bench_cpu_s_per_mib"},
+      {FarMode::sink, "net_to_dev_mb_s", "net_to_dev_cpu_s_per_mib",
+       "net_to_dev_bench_cpu_s_per_mib"},
+      {FarMode::source, "dev_to_net_mb_s", "dev_to_net_cpu_s_per_mib",
+       "dev_to_net_bench_cpu_s_per_mib"},
+  }};
+  for (const Direction& direction : directions) {
+    Transfer transfer{connection, *device.far_side,         setup.pattern, direction.mode, offset,
+                      total,      options.window_kib * 1024};
+    const ThroughputResult measured =
+        measure_transfers({&transfer, 1}, wake, total, [&] { return setup.server_cpu_seconds(); });
+    offset += total;
+    result.set(direction.mb_s, static_cast<double>(total) / measured.seconds / 1e6, 2);
+    result.set(direction.cpu, measured.server_cpu_seconds / options.mib, 4);
+    result.set(direction.bench_cpu, measured.bench_cpu_seconds / options.mib, 4);
+  }
+  result.set("peak_rss_kib", static_cast<double>(setup.peak_rss_kib()), 0);
+  // Checked before closing: a server that serves one connection (socat) ends with it.
+  if (server.exit_status()) {
+    fail("server ended during the run");
+  }
+  connection.close_gracefully();
+}
+
+// All ports at once: connect (and negotiate) all, then echo on all together.
+void measure_many_ports(Setup& setup, const Options& options, Result& result) {
+  const Protocol protocol = *options.protocol;
+  std::vector<std::unique_ptr<Connection>> connections;
+  std::vector<Connection*> pointers;
+  const auto start = Clock::now();
+  for (const Device& device : setup.devices) {
+    connections.push_back(
+        std::make_unique<Connection>(device.port, protocol, Deadline{server_start_timeout}));
+    pointers.push_back(connections.back().get());
+  }
+  if (protocol == Protocol::rfc2217) {
+    negotiate(pointers);
+    result.set("negotiation_ms", seconds_since(start) * 1e3, 3);
+  }
+
+  const auto per_port = static_cast<std::uint64_t>(options.mib * 1024.0 * 1024.0 /
+                                                   static_cast<double>(options.ports));
+  std::vector<Transfer> transfers;
+  transfers.reserve(setup.devices.size());
+  for (std::size_t i = 0; i < setup.devices.size(); ++i) {
+    transfers.emplace_back(*connections[i], *setup.devices[i].far_side, setup.pattern,
+                           FarMode::echo, 0, per_port, options.window_kib * 1024);
+  }
+  const std::uint64_t total = per_port * setup.devices.size();
+  const ThroughputResult measured =
+      measure_transfers(transfers, {}, total, [&] { return setup.server_cpu_seconds(); });
+  const double mib = static_cast<double>(total) / (1024.0 * 1024.0);
+  result.set("throughput_mb_s", static_cast<double>(total) / measured.seconds / 1e6, 2);
+  result.set("cpu_s_per_mib", measured.server_cpu_seconds / mib, 4);
+  result.set("bench_cpu_s_per_mib", measured.bench_cpu_seconds / mib, 4);
+  result.set("peak_rss_kib", static_cast<double>(setup.peak_rss_kib()), 0);
+  for (const auto& server : setup.servers) {
+    if (server->exit_status()) {
+      fail("a server ended during the run");
+    }
+  }
+  for (auto& connection : connections) {
+    connection->close_gracefully();
+  }
+}
+
+Result run(const Options& options) {
+  Setup setup;
+  const std::vector<std::uint16_t> ports = pick_free_ports(options.ports);
+  setup.devices.reserve(ports.size());
+  for (const std::uint16_t port : ports) {
+    Device& device =
+        setup.devices.emplace_back(Device{.pty = open_pty(), .far_side = nullptr, .port = port});
+    device.far_side = std::make_unique<FarSide>(device.pty.master.get(), setup.pattern);
+  }
+  start_servers(setup, options);
+
   Result result;
   result.label = options.label;
-  result.protocol = protocol;
+  result.protocol = *options.protocol;
+  result.ports = options.ports;
   result.iterations = options.iterations;
   result.mib = options.mib;
   try {
-    wait_until_listening(server, port);
-    if (protocol == Protocol::rfc2217) {
-      const std::vector<double> times = measure_negotiation(port, options.connects);
-      result.negotiation_ms = percentile(times, 0.5);
+    for (const Device& device : setup.devices) {
+      wait_until_listening(*setup.servers[device.server], device.port);
     }
-
-    Connection connection{port, protocol, Deadline{server_start_timeout}};
-    if (protocol == Protocol::rfc2217) {
-      negotiate(connection);
+    if (options.ports == 1) {
+      measure_one_port(setup, options, result);
+    } else {
+      measure_many_ports(setup, options, result);
     }
-    const Pattern pattern;
-    std::uint64_t offset = 0;
-    measure_rtt(connection, pattern, offset, options.warmup);
-    const std::vector<double> rtt = measure_rtt(connection, pattern, offset, options.iterations);
-    result.rtt_p50_us = percentile(rtt, 0.50);
-    result.rtt_p99_us = percentile(rtt, 0.99);
-    result.rtt_max_us = *std::max_element(rtt.begin(), rtt.end());
-
-    const auto total = static_cast<std::uint64_t>(options.mib * 1024.0 * 1024.0);
-    const ThroughputResult throughput = measure_throughput(connection, pattern, offset, total,
-                                                           options.window_kib * 1024, server.pid());
-    result.throughput_mb_s = static_cast<double>(total) / throughput.seconds / 1e6;
-    result.cpu_s_per_mib = throughput.server_cpu_seconds / options.mib;
-    result.bench_cpu_s_per_mib = throughput.bench_cpu_seconds / options.mib;
-    result.peak_rss_kib = server_peak_rss_kib(server.pid());
-    // Checked before closing: a server that serves one connection (socat) ends with it.
-    if (server.exit_status()) {
-      fail("server ended during the run");
-    }
-    connection.close_gracefully();
   } catch (const BenchError& error) {
     std::string message = error.what();
-    if (auto status = server.exit_status()) {
-      message += fmt::format(" (server {})", *status);
+    for (std::size_t i = 0; i < setup.servers.size(); ++i) {
+      if (auto status = setup.servers[i]->exit_status()) {
+        message += fmt::format(" (server {} {}, log: {})", i, *status, setup.logs[i].string());
+      }
     }
-    message += fmt::format("; the pty echoed {} bytes", echo.bytes_echoed());
-    if (const std::string echo_error = echo.error(); !echo_error.empty()) {
-      message += "; " + echo_error;
+    const Device& first = setup.devices.front();
+    message += fmt::format("; pty far side moved {} bytes", first.far_side->bytes_moved());
+    for (const Device& device : setup.devices) {
+      if (const std::string far_error = device.far_side->error(); !far_error.empty()) {
+        message += "; " + far_error;
+        break;
+      }
     }
-    message += fmt::format("; server log: {}", log.string());
+    message += fmt::format("; server log: {}", setup.logs.front().string());
     throw BenchError(message);
   }
   return result;
