@@ -1,17 +1,13 @@
 """`ttynet serve --config FILE` for the multi-port end-to-end tests: the server, its log, the
 TCP ports it reports per named port, and free port ranges to configure."""
 
-import os
 import random
-import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 
-from support import TTYNET, deadline_after
+from support import ServeProcess, deadline_after
 
 STARTED_RE = r"port (?P<name>\S+): (?P<device>\S+) on TCP port (?P<port>\d+)"
 
@@ -49,51 +45,12 @@ def free_port_base(count, attempts=50):
     raise AssertionError(f"no {count} consecutive free TCP ports found")
 
 
-class ConfigServer:
-    """`ttynet serve -v --config PATH`; the log is collected in the background."""
+class ConfigServer(ServeProcess):
+    """`ttynet serve -v --config PATH`."""
 
     def __init__(self, config_path, extra_args=()):
         self.config_path = config_path
-        self.proc = subprocess.Popen(
-            [TTYNET, "serve", "-v", "--config", config_path, *extra_args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.lines = []
-        self._new_line = threading.Condition()
-        self._reader = threading.Thread(target=self._collect, daemon=True)
-        self._reader.start()
-
-    def _collect(self):
-        for raw in self.proc.stdout:
-            with self._new_line:
-                self.lines.append(raw.decode(errors="replace").rstrip())
-                self._new_line.notify_all()
-        with self._new_line:
-            self._new_line.notify_all()
-
-    def wait_for_logs(self, pattern, count=1, timeout=10, start=0):
-        """The matches of the first `count` log lines from index `start` matching `pattern`."""
-        pattern = re.compile(pattern)
-        end = deadline_after(timeout)
-        found = []
-        with self._new_line:
-            index = start
-            while True:
-                while index < len(self.lines) and len(found) < count:
-                    match = pattern.search(self.lines[index])
-                    if match:
-                        found.append(match)
-                    index += 1
-                if len(found) >= count:
-                    return found
-                remaining = end - time.monotonic()
-                if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
-                    raise AssertionError(
-                        f"{len(found)} of {count} log lines matching {pattern.pattern!r}; log:\n"
-                        + "\n".join(self.lines[-200:]))
-                self._new_line.wait(remaining)
-
-    def wait_for_log(self, pattern, timeout=10, start=0):
-        return self.wait_for_logs(pattern, 1, timeout, start)[0]
+        super().__init__(["--config", config_path, *extra_args])
 
     def wait_for_ports(self, count, timeout=15, start=0):
         """{name: tcp_port} from the next `count` "port NAME: DEVICE on TCP port N" lines."""
@@ -106,16 +63,6 @@ class ConfigServer:
 
     def reload(self):
         self.proc.send_signal(signal.SIGHUP)
-
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        code = self.proc.wait(timeout)
-        self._reader.join(5)
-        self.proc.stdout.close()
-        if os.environ.get("TTYNET_SHOW_LOG"):
-            print("\n--- server log\n" + "\n".join(self.lines), file=sys.stderr)
-        return code
 
 
 def is_refused(port, timeout=2):

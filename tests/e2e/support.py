@@ -91,22 +91,17 @@ class PtyDevice:
             self.master = None
 
 
-class Server:
-    """`ttynet serve` on an ephemeral port; its log is collected in the background."""
+class ServeProcess:
+    """`ttynet serve -v ARGS`; its log is collected in the background."""
 
-    LISTEN_RE = re.compile(r"serving .* on (?:\[[^\]]*\]|[\d.]+):(\d+)")
-
-    def __init__(self, *args, timeout=10, bind="127.0.0.1"):
-        bind_args = ["--bind", bind] if bind else []
+    def __init__(self, args):
         self.proc = subprocess.Popen(
-            [TTYNET, "serve", "-v", "-p", "0", *bind_args, *args],
+            [TTYNET, "serve", "-v", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.lines = []
         self._new_line = threading.Condition()
         self._reader = threading.Thread(target=self._collect, daemon=True)
         self._reader.start()
-        match = self.wait_for_log(self.LISTEN_RE, timeout)
-        self.port = int(match.group(1))
 
     def _collect(self):
         for raw in self.proc.stdout:
@@ -116,31 +111,33 @@ class Server:
         with self._new_line:
             self._new_line.notify_all()
 
-    def wait_for_log(self, pattern, timeout=10, start=0):
-        """Returns the match of the first log line from index `start` matching `pattern`."""
+    def wait_for_logs(self, pattern, count=1, timeout=10, start=0):
+        """The matches of the first `count` log lines from index `start` matching `pattern`."""
         pattern = re.compile(pattern) if isinstance(pattern, str) else pattern
         end = deadline_after(timeout)
+        found = []
         with self._new_line:
             index = start
             while True:
-                while index < len(self.lines):
+                while index < len(self.lines) and len(found) < count:
                     match = pattern.search(self.lines[index])
                     if match:
-                        return match
+                        found.append(match)
                     index += 1
+                if len(found) >= count:
+                    return found
                 remaining = end - time.monotonic()
                 if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
                     raise AssertionError(
-                        f"no log line matching {pattern.pattern!r}; log:\n" + "\n".join(self.lines))
+                        f"{len(found)} of {count} log lines matching {pattern.pattern!r}; log:\n"
+                        + "\n".join(self.lines[-200:]))
                 self._new_line.wait(remaining)
 
-    def connect(self, timeout=5):
-        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+    def wait_for_log(self, pattern, timeout=10, start=0):
+        """The match of the first log line from index `start` matching `pattern`."""
+        return self.wait_for_logs(pattern, 1, timeout, start)[0]
 
-    def url(self, scheme="rfc2217", options=""):
-        return f"{scheme}://127.0.0.1:{self.port}{options}"
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
+    def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout)
@@ -149,6 +146,24 @@ class Server:
         if os.environ.get("TTYNET_SHOW_LOG"):
             print("\n--- server log\n" + "\n".join(self.lines), file=sys.stderr)
         return code
+
+
+class Server(ServeProcess):
+    """`ttynet serve` of one device on an ephemeral port."""
+
+    LISTEN_RE = re.compile(r"serving .* on (?:\[[^\]]*\]|[\d.]+):(\d+)")
+
+    def __init__(self, *args, timeout=10, bind="127.0.0.1"):
+        bind_args = ["--bind", bind] if bind else []
+        super().__init__(["-p", "0", *bind_args, *args])
+        match = self.wait_for_log(self.LISTEN_RE, timeout)
+        self.port = int(match.group(1))
+
+    def connect(self, timeout=5):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+    def url(self, scheme="rfc2217", options=""):
+        return f"{scheme}://127.0.0.1:{self.port}{options}"
 
 
 def read_exactly(read, count, timeout):

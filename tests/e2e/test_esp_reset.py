@@ -138,16 +138,17 @@ class EspRfc2217ServerEntryPoint(unittest.TestCase):
         with socket.socket() as probe:  # a port that is free now
             probe.bind(("127.0.0.1", 0))
             tcp_port = probe.getsockname()[1]
+        # Unbuffered: select() must see every line that has not been read yet.
         proc = subprocess.Popen([program, "-v", "-p", str(tcp_port), QUICK_BOARD],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                stderr=subprocess.STDOUT, bufsize=0)
         try:
             end = deadline_after(10)
-            line = ""
-            while "serving" not in line and time.monotonic() < end:
+            line = b""
+            while b"serving" not in line and time.monotonic() < end:
                 if select.select([proc.stdout], [], [], end - time.monotonic())[0]:
                     line = proc.stdout.readline()
-            self.assertIn("serving", line)
+            self.assertIn(b"serving", line)
             successes, _ = pyserial_attempts(f"rfc2217://127.0.0.1:{tcp_port}?ign_set_control",
                                              2, 1.0)
             self.assertEqual(successes, 2)
