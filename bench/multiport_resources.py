@@ -19,7 +19,6 @@ usage: bench/multiport_resources.py [--ttynet PATH] [--ser2net PATH] [--idle N] 
 
 import argparse
 import os
-import random
 import selectors
 import shutil
 import signal
@@ -30,31 +29,11 @@ import tempfile
 import time
 import tty
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from multiport_support import free_port_base  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CHUNK = 1024
-
-
-def free_port_base(count):
-    """Consecutive free ports below the ephemeral range (client sockets never take them)."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
-        low = int(ports.read().split()[0])
-    rng = random.Random()
-    for _ in range(100):
-        base = rng.randrange(10000, low - count)
-        probes = []
-        try:
-            for port in range(base, base + count):
-                probe = socket.socket()
-                probes.append(probe)
-                probe.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise SystemExit("no free port range")
-
 
 class Ptys:
     def __init__(self, count):

@@ -214,3 +214,16 @@ def check_open(test, url):
     test.assertEqual(opened["settings"], "115200 8N1")
     test.assertEqual(opened["lines"], {"dtr": True, "rts": True})
     test.assertLess(opened["elapsed"], 1.5)
+
+
+def check_roundtrip(test, url, label, size=MIB, timeout=40):
+    """`size` bytes covering every byte value echo back bit-exact through `url`; the rate
+    goes to stderr for the record."""
+    code, lines, stderr = run_probe(url, "--roundtrip", size, "--timeout", timeout,
+                                    timeout=timeout + 10)
+    test.assertEqual(code, 0, stderr)
+    result = step_lines(lines, "roundtrip")[0]
+    test.assertTrue(result["ok"])
+    test.assertEqual((result["bytes"], result["distinct_values"]), (size, 256))
+    print(f"\n{label} 1 MiB round trip: {result['mb_per_s']:.2f} MB/s "
+          f"({result['seconds']:.2f} s)", file=sys.stderr)

@@ -6,12 +6,11 @@ JSON lines, which these tests compare with what the client asked for."""
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import unittest
 
-from interop_support import check_baud_changes, check_open, HERE, MIB, run_probe, step_lines
+from interop_support import check_baud_changes, check_open, check_roundtrip, HERE, run_probe, step_lines
 from support import PtyDevice, deadline_after
 
 PYTHON = "/usr/bin/python3"  # Debian's, with python3-serial
@@ -170,14 +169,7 @@ class ClientAgainstPortManager(unittest.TestCase):
                          (True, True, True, False))
 
     def test_roundtrip_1mib(self):
-        code, lines, stderr = run_probe(self.url(), "--roundtrip", MIB, "--timeout", 45,
-                                        timeout=55)
-        self.assertEqual(code, 0, stderr)
-        result = step_lines(lines, "roundtrip")[0]
-        self.assertTrue(result["ok"])
-        self.assertEqual((result["bytes"], result["distinct_values"]), (MIB, 256))
-        print(f"\nPortManager rfc2217:// 1 MiB round trip: {result['mb_per_s']:.2f} MB/s "
-              f"({result['seconds']:.2f} s)", file=sys.stderr)
+        check_roundtrip(self, self.url(), "PortManager rfc2217://", timeout=45)
 
 
 if __name__ == "__main__":

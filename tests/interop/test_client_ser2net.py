@@ -11,12 +11,11 @@ test_control_lines_without_ign_set_control pins down (for both clients)."""
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-from interop_support import (check_baud_changes, check_open, MIB, free_tcp_port, run_probe, step_lines,
+from interop_support import (check_baud_changes, check_open, check_roundtrip, free_tcp_port, run_probe, step_lines,
                              wait_listening)
 from support import PtyDevice
 
@@ -126,24 +125,11 @@ class ClientAgainstSer2net(unittest.TestCase):
             serial.serial_for_url(self.url("?timeout=1"), timeout=1).close()
 
     def test_roundtrip_1mib(self):
-        code, lines, stderr = run_probe(self.url(), "--roundtrip", MIB, "--timeout", 40,
-                                        timeout=50)
-        self.assertEqual(code, 0, stderr)
-        result = step_lines(lines, "roundtrip")[0]
-        self.assertTrue(result["ok"])
-        self.assertEqual((result["bytes"], result["distinct_values"]), (MIB, 256))
-        print(f"\nser2net rfc2217:// 1 MiB round trip: {result['mb_per_s']:.2f} MB/s "
-              f"({result['seconds']:.2f} s)", file=sys.stderr)
+        check_roundtrip(self, self.url(), "ser2net rfc2217://", timeout=40)
 
     def test_raw_socket_roundtrip_1mib(self):
         url = f"socket://127.0.0.1:{self.ser2net.raw_port}"
-        code, lines, stderr = run_probe(url, "--roundtrip", MIB, "--timeout", 40, timeout=50)
-        self.assertEqual(code, 0, stderr)
-        result = step_lines(lines, "roundtrip")[0]
-        self.assertTrue(result["ok"])
-        self.assertEqual((result["bytes"], result["distinct_values"]), (MIB, 256))
-        print(f"\nser2net socket:// 1 MiB round trip: {result['mb_per_s']:.2f} MB/s "
-              f"({result['seconds']:.2f} s)", file=sys.stderr)
+        check_roundtrip(self, url, "ser2net socket://", timeout=40)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,11 @@
 against a server that never answers, and an IPv6 literal URL."""
 
 import socket
-import sys
 import threading
 import time
 import unittest
 
-from interop_support import (check_baud_changes, check_open, MIB, has_ipv6_loopback, run_probe, step_lines,
+from interop_support import (check_baud_changes, check_open, check_roundtrip, has_ipv6_loopback, run_probe, step_lines,
                              stop_serve)
 from support import PtyDevice, Server
 
@@ -46,14 +45,7 @@ class ClientAgainstTtynetServe(unittest.TestCase):
                 self.assertTrue(step_lines(lines, "modem")[0]["ok"])
 
     def test_roundtrip_1mib(self):
-        code, lines, stderr = run_probe(self.server.url(), "--roundtrip", MIB, "--timeout", 40,
-                                        timeout=50)
-        self.assertEqual(code, 0, stderr)
-        result = step_lines(lines, "roundtrip")[0]
-        self.assertTrue(result["ok"])
-        self.assertEqual((result["bytes"], result["distinct_values"]), (MIB, 256))
-        print(f"\nttynet serve rfc2217:// 1 MiB round trip: {result['mb_per_s']:.2f} MB/s "
-              f"({result['seconds']:.2f} s)", file=sys.stderr)
+        check_roundtrip(self, self.server.url(), "ttynet serve rfc2217://", timeout=40)
 
 
 class SocketClientAgainstTtynetServeRaw(unittest.TestCase):
@@ -66,14 +58,7 @@ class SocketClientAgainstTtynetServeRaw(unittest.TestCase):
         self.device.close()
 
     def test_roundtrip_1mib(self):
-        code, lines, stderr = run_probe(self.server.url(scheme="socket"), "--roundtrip", MIB,
-                                        "--timeout", 40, timeout=50)
-        self.assertEqual(code, 0, stderr)
-        result = step_lines(lines, "roundtrip")[0]
-        self.assertTrue(result["ok"])
-        self.assertEqual((result["bytes"], result["distinct_values"]), (MIB, 256))
-        print(f"\nttynet serve --raw socket:// 1 MiB round trip: {result['mb_per_s']:.2f} MB/s "
-              f"({result['seconds']:.2f} s)", file=sys.stderr)
+        check_roundtrip(self, self.server.url(scheme="socket"), "ttynet serve --raw socket://", timeout=40)
 
 
 class SilentListener:
