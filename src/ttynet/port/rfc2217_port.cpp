@@ -280,6 +280,12 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> Rfc2217Port::read_some
       if (state->received_head == state->received.size()) {
         state->received.clear();
         state->received_head = 0;
+      } else if (state->received_head >= state->limits.read_high_water) {
+        // A reader that never catches up fully must not keep a growing consumed prefix.
+        state->received.erase(
+            state->received.begin(),
+            state->received.begin() + static_cast<std::ptrdiff_t>(state->received_head));
+        state->received_head = 0;
       }
       state->space_ready.notify();
       co_return std::make_tuple(std::error_code{}, n);
