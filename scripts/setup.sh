@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build g++ pkg-config ccache
-  libasio-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev libssl-dev
+  libasio-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev libmd-dev
   libtomlplusplus-dev libavahi-client-dev nlohmann-json3-dev
   # tests, sanitizers, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev

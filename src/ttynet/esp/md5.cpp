@@ -1,32 +1,21 @@
 #include "ttynet/esp/md5.hpp"
 
-#include <openssl/evp.h>
-
-#include <cassert>
+#include <md5.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 namespace ttynet::esp {
 
-void Md5::Free::operator()(evp_md_ctx_st* context) const { EVP_MD_CTX_free(context); }
+void Md5::Free::operator()(MD5Context* context) const { delete context; }
 
-Md5::Md5() : context_(EVP_MD_CTX_new()) {
-  [[maybe_unused]] const int ok = EVP_DigestInit_ex(context_.get(), EVP_md5(), nullptr);
-  assert(ok == 1);
-}
+Md5::Md5() : context_(new MD5Context) { MD5Init(context_.get()); }
 
-void Md5::update(ByteView data) {
-  if (!data.empty()) {
-    EVP_DigestUpdate(context_.get(), data.data(), data.size());
-  }
-}
+void Md5::update(ByteView data) { MD5Update(context_.get(), data.data(), data.size()); }
 
 Md5Digest Md5::finish() {
   Md5Digest digest{};
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(context_.get(), digest.data(), &length);
-  assert(length == digest.size());
+  MD5Final(digest.data(), context_.get());
   return digest;
 }
 

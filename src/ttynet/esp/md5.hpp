@@ -7,7 +7,7 @@
 
 #include "ttynet/util/bytes.hpp"
 
-struct evp_md_ctx_st;
+struct MD5Context;  // libmd's MD5_CTX
 
 namespace ttynet::esp {
 
@@ -22,9 +22,9 @@ class Md5 {
 
  private:
   struct Free {
-    void operator()(evp_md_ctx_st* context) const;
+    void operator()(MD5Context* context) const;
   };
-  std::unique_ptr<evp_md_ctx_st, Free> context_;
+  std::unique_ptr<MD5Context, Free> context_;
 };
 
 Md5Digest md5(ByteView data);
