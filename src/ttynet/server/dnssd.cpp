@@ -1,12 +1,5 @@
 #include "ttynet/server/dnssd.hpp"
 
-#include <avahi-client/client.h>
-#include <avahi-client/lookup.h>
-#include <avahi-client/publish.h>
-#include <avahi-common/alternative.h>
-#include <avahi-common/error.h>
-#include <avahi-common/malloc.h>
-#include <avahi-common/strlst.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -18,6 +11,7 @@
 #include <set>
 #include <tuple>
 
+#include "ttynet/server/avahi_library.hpp"
 #include "ttynet/server/avahi_poll.hpp"
 #include "ttynet/server/log.hpp"
 #include "ttynet/version.hpp"
@@ -34,15 +28,17 @@ std::string host_name() {
 // A list Avahi can take, built from plain strings; freed with the object.
 class TxtList {
  public:
-  explicit TxtList(const std::vector<std::string>& records) {
-    for (const auto& record : records) list_ = avahi_string_list_add(list_, record.c_str());
+  TxtList(const detail::AvahiLibrary& avahi, const std::vector<std::string>& records)
+      : avahi_(avahi) {
+    for (const auto& record : records) list_ = avahi_.string_list_add(list_, record.c_str());
   }
-  ~TxtList() { avahi_string_list_free(list_); }
+  ~TxtList() { avahi_.string_list_free(list_); }
   TxtList(const TxtList&) = delete;
   TxtList& operator=(const TxtList&) = delete;
   AvahiStringList* get() const { return list_; }
 
  private:
+  const detail::AvahiLibrary& avahi_;
   AvahiStringList* list_ = nullptr;
 };
 
@@ -69,13 +65,14 @@ struct DnsSdPublisher::Impl {
     AvahiEntryGroup* group = nullptr;
   };
 
-  explicit Impl(asio::any_io_executor executor) : poll(std::move(executor)), host(host_name()) {
+  Impl(const detail::AvahiLibrary& library, asio::any_io_executor executor)
+      : avahi(library), poll(std::move(executor)), host(host_name()) {
     int error = 0;
-    client = avahi_client_new(poll.api(), static_cast<AvahiClientFlags>(0), on_client_state, this,
+    client = avahi.client_new(poll.api(), static_cast<AvahiClientFlags>(0), on_client_state, this,
                               &error);
     if (!client) {
       log().info("DNS-SD: ports are not announced: {} (is avahi-daemon running?)",
-                 avahi_strerror(error));
+                 avahi.strerror(error));
     }
   }
 
@@ -83,7 +80,7 @@ struct DnsSdPublisher::Impl {
 
   void stop() {
     services.clear();  // the groups go with the client
-    if (client) avahi_client_free(client);
+    if (client) avahi.client_free(client);
     client = nullptr;
   }
 
@@ -94,12 +91,12 @@ struct DnsSdPublisher::Impl {
       for (auto& [key, service] : self.services) self.add(service);
     } else if (state == AVAHI_CLIENT_FAILURE) {
       log().warn("DNS-SD: lost avahi-daemon: {}; ports are no longer announced",
-                 avahi_strerror(avahi_client_errno(c)));
+                 self.avahi.strerror(self.avahi.client_errno(c)));
       self.is_failed = true;
     } else if (state == AVAHI_CLIENT_S_COLLISION || state == AVAHI_CLIENT_S_REGISTERING) {
       // The host name changes: announce again once the daemon runs.
       for (auto& [key, service] : self.services) {
-        if (service.group) avahi_entry_group_reset(service.group);
+        if (service.group) self.avahi.entry_group_reset(service.group);
       }
     }
   }
@@ -112,41 +109,42 @@ struct DnsSdPublisher::Impl {
         log().info("DNS-SD: announced '{}' ({} port {})", service.service_name,
                    serial_port_service_type, service.port.tcp_port);
       } else if (state == AVAHI_ENTRY_GROUP_COLLISION) {
-        char* other = avahi_alternative_service_name(service.service_name.c_str());
+        char* other = self.avahi.alternative_service_name(service.service_name.c_str());
         log().info("DNS-SD: '{}' is taken on the network; trying '{}'", service.service_name,
                    other);
         service.service_name = other;
-        avahi_free(other);
-        avahi_entry_group_reset(group);
+        self.avahi.free(other);
+        self.avahi.entry_group_reset(group);
         self.add(service);
       } else if (state == AVAHI_ENTRY_GROUP_FAILURE) {
         log().warn("DNS-SD: announcing '{}' failed: {}", service.service_name,
-                   avahi_strerror(avahi_client_errno(self.client)));
+                   self.avahi.strerror(self.avahi.client_errno(self.client)));
       }
       return;
     }
   }
 
   void add(Service& service) {
-    if (!client || is_failed || avahi_client_get_state(client) != AVAHI_CLIENT_S_RUNNING) return;
-    if (!service.group) service.group = avahi_entry_group_new(client, on_group_state, this);
+    if (!client || is_failed || avahi.client_get_state(client) != AVAHI_CLIENT_S_RUNNING) return;
+    if (!service.group) service.group = avahi.entry_group_new(client, on_group_state, this);
     if (!service.group) {
       log().warn("DNS-SD: cannot announce '{}': {}", service.service_name,
-                 avahi_strerror(avahi_client_errno(client)));
+                 avahi.strerror(avahi.client_errno(client)));
       return;
     }
-    const TxtList txt(txt_records(service.port));
+    const TxtList txt(avahi, txt_records(service.port));
     const std::string type(serial_port_service_type);
-    int error = avahi_entry_group_add_service_strlst(
+    int error = avahi.entry_group_add_service_strlst(
         service.group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, static_cast<AvahiPublishFlags>(0),
         service.service_name.c_str(), type.c_str(), nullptr, nullptr, service.port.tcp_port,
         txt.get());
-    if (error == 0) error = avahi_entry_group_commit(service.group);
+    if (error == 0) error = avahi.entry_group_commit(service.group);
     if (error != 0) {
-      log().warn("DNS-SD: cannot announce '{}': {}", service.service_name, avahi_strerror(error));
+      log().warn("DNS-SD: cannot announce '{}': {}", service.service_name, avahi.strerror(error));
     }
   }
 
+  const detail::AvahiLibrary& avahi;
   detail::AsioAvahiPoll poll;
   std::string host;
   AvahiClient* client = nullptr;
@@ -154,37 +152,51 @@ struct DnsSdPublisher::Impl {
   std::map<std::uint16_t, Service> services;  // by TCP port
 };
 
-DnsSdPublisher::DnsSdPublisher(asio::any_io_executor executor)
-    : impl_(std::make_unique<Impl>(std::move(executor))) {}
+DnsSdPublisher::DnsSdPublisher(asio::any_io_executor executor) : executor_(std::move(executor)) {}
 
 DnsSdPublisher::~DnsSdPublisher() = default;
 
 void DnsSdPublisher::publish(const ServedPort& port) {
-  if (!impl_->client) return;
   if (port.is_loopback_only) {
     log().debug("DNS-SD: {} listens on a loopback address only: not announced", port.name);
     return;
   }
+  if (!has_tried_avahi_) {
+    has_tried_avahi_ = true;
+    const auto& library = detail::avahi_library();
+    if (library) {
+      impl_ = std::make_unique<Impl>(**library, executor_);
+    } else {
+      log().info("DNS-SD: ports are not announced: {}", library.error());
+    }
+  }
+  if (!impl_ || !impl_->client) return;
   auto& service = impl_->services[port.tcp_port];
-  if (service.group) avahi_entry_group_free(service.group);
+  if (service.group) impl_->avahi.entry_group_free(service.group);
   service = {port, fmt::format("{} on {}", port.name, impl_->host).substr(0, 63), nullptr};
   impl_->add(service);
 }
 
 void DnsSdPublisher::withdraw(const ServedPort& port) {
+  if (!impl_) return;
   auto found = impl_->services.find(port.tcp_port);
   if (found == impl_->services.end()) return;
-  if (found->second.group) avahi_entry_group_free(found->second.group);
+  if (found->second.group) impl_->avahi.entry_group_free(found->second.group);
   impl_->services.erase(found);
 }
 
-void DnsSdPublisher::stop() { impl_->stop(); }
+void DnsSdPublisher::stop() {
+  if (impl_) impl_->stop();
+}
 
 namespace {
 
 // One browse: every service found is resolved; done when the daemon has reported all it knows
 // and every resolver has answered, or when the caller's time is up.
 struct Browse {
+  explicit Browse(const detail::AvahiLibrary& library) : avahi(library) {}
+
+  const detail::AvahiLibrary& avahi;
   asio::io_context io{1};
   detail::AsioAvahiPoll poll{io.get_executor()};
   AvahiClient* client = nullptr;
@@ -208,22 +220,22 @@ struct Browse {
       remote.service_name = name;
       remote.host = host;
       std::array<char, AVAHI_ADDRESS_STR_MAX> text{};
-      avahi_address_snprint(text.data(), text.size(), address);
+      self.avahi.address_snprint(text.data(), text.size(), address);
       remote.address = text.data();
       remote.port = port;
-      for (auto* item = txt; item; item = avahi_string_list_get_next(item)) {
+      for (auto* item = txt; item; item = self.avahi.string_list_get_next(item)) {
         char* key = nullptr;
         char* value = nullptr;
-        if (avahi_string_list_get_pair(item, &key, &value, nullptr) == 0) {
+        if (self.avahi.string_list_get_pair(item, &key, &value, nullptr) == 0) {
           remote.txt[key] = value ? value : "";
-          avahi_free(key);
-          avahi_free(value);
+          self.avahi.free(key);
+          self.avahi.free(value);
         }
       }
       self.found.push_back(std::move(remote));
     }
     self.resolvers.erase(resolver);
-    avahi_service_resolver_free(resolver);
+    self.avahi.service_resolver_free(resolver);
     self.finish_if_done();
   }
 
@@ -232,7 +244,7 @@ struct Browse {
                         const char* domain, AvahiLookupResultFlags, void* userdata) {
     auto& self = *static_cast<Browse*>(userdata);
     if (event == AVAHI_BROWSER_NEW) {
-      auto* resolver = avahi_service_resolver_new(
+      auto* resolver = self.avahi.service_resolver_new(
           self.client, interface, protocol, name, type, domain, AVAHI_PROTO_UNSPEC,
           static_cast<AvahiLookupFlags>(0), on_resolved, &self);
       if (resolver) self.resolvers.insert(resolver);
@@ -240,7 +252,7 @@ struct Browse {
       self.has_all = true;
     } else if (event == AVAHI_BROWSER_FAILURE) {
       self.error = fmt::format("DNS-SD browsing failed: {}",
-                               avahi_strerror(avahi_client_errno(self.client)));
+                               self.avahi.strerror(self.avahi.client_errno(self.client)));
     }
     self.finish_if_done();
   }
@@ -249,29 +261,32 @@ struct Browse {
 }  // namespace
 
 Result<std::vector<RemotePort>, std::string> browse_remote_ports(std::chrono::milliseconds wait) {
-  Browse browse;
+  const auto& library = detail::avahi_library();
+  if (!library) return fmt::format("cannot browse DNS-SD: {}", library.error());
+  Browse browse(**library);
   int error = 0;
-  browse.client = avahi_client_new(
+  browse.client = browse.avahi.client_new(
       browse.poll.api(), static_cast<AvahiClientFlags>(0),
       [](AvahiClient*, AvahiClientState, void*) {}, nullptr, &error);
   if (!browse.client) {
     return fmt::format("cannot browse DNS-SD: {} (is avahi-daemon running?)",
-                       avahi_strerror(error));
+                       browse.avahi.strerror(error));
   }
   const std::string type(serial_port_service_type);
-  browse.browser = avahi_service_browser_new(
+  browse.browser = browse.avahi.service_browser_new(
       browse.client, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, type.c_str(), nullptr,
       static_cast<AvahiLookupFlags>(0), Browse::on_browse, &browse);
   if (!browse.browser) {
     const std::string message =
-        fmt::format("cannot browse DNS-SD: {}", avahi_strerror(avahi_client_errno(browse.client)));
-    avahi_client_free(browse.client);
+        fmt::format("cannot browse DNS-SD: {}",
+                    browse.avahi.strerror(browse.avahi.client_errno(browse.client)));
+    browse.avahi.client_free(browse.client);
     return message;
   }
   browse.io.run_for(wait);
-  for (auto* resolver : browse.resolvers) avahi_service_resolver_free(resolver);
-  avahi_service_browser_free(browse.browser);
-  avahi_client_free(browse.client);
+  for (auto* resolver : browse.resolvers) browse.avahi.service_resolver_free(resolver);
+  browse.avahi.service_browser_free(browse.browser);
+  browse.avahi.client_free(browse.client);
   if (!browse.error.empty()) return browse.error;
   // One line per service even when it answers on several interfaces or protocols; an IPv4
   // address first, since an IPv6 one may be link-local and useless without its interface.

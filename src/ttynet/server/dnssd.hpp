@@ -27,6 +27,7 @@ std::vector<std::string> txt_records(const ServedPort& port);
 
 // Publishes ports while it lives; publish/withdraw may be called before the daemon answers.
 // Ports bound to a loopback address only are not announced: no other host could use them.
+// Avahi is loaded and its daemon contacted when the first port worth announcing comes.
 class DnsSdPublisher {
  public:
   explicit DnsSdPublisher(asio::any_io_executor executor);
@@ -41,7 +42,9 @@ class DnsSdPublisher {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  asio::any_io_executor executor_;
+  bool has_tried_avahi_ = false;
+  std::unique_ptr<Impl> impl_;  // once Avahi is loaded
 };
 
 struct RemotePort {

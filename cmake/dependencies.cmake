@@ -1,0 +1,15 @@
+# Libraries from Debian compiled in rather than used as shared libraries: fmt, toml++ and spdlog
+# (src/ttynet/CMakeLists.txt). The program then links libstdc++ statically (apps/ttynet): a
+# server for one port maps no C++ shared library; those were most of its memory
+# (docs/benchmarks.md).
+find_package(fmt REQUIRED)
+find_package(Threads REQUIRED)
+
+add_library(ttynet_fmt INTERFACE)
+target_link_libraries(ttynet_fmt INTERFACE fmt::fmt-header-only)
+
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(TOMLPLUSPLUS REQUIRED tomlplusplus)
+add_library(ttynet_toml INTERFACE)
+target_include_directories(ttynet_toml INTERFACE ${TOMLPLUSPLUS_INCLUDE_DIRS})
+target_compile_definitions(ttynet_toml INTERFACE TOML_HEADER_ONLY=1)
