@@ -78,8 +78,10 @@ const RequestName& name_of(Command command) {
   const auto* found =
       std::find_if(request_names.begin(), request_names.end(),
                    [command](const RequestName& row) { return row.command == command; });
+  // Only the commands above are ever awaited; the fallback keeps release builds total.
+  static constexpr RequestName other{Command::signature, "COM-PORT request", "COM-PORT request"};
   assert(found != request_names.end());
-  return *found;
+  return found != request_names.end() ? *found : other;
 }
 
 std::string hex(ByteView bytes) { return fmt::format("{:02x}", fmt::join(bytes, " ")); }
