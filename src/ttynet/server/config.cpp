@@ -11,7 +11,7 @@
 namespace ttynet::server {
 namespace {
 
-// toml++ quotes the text it tripped over, line breaks included; an error stays one line.
+// Errors quote the text they tripped over, line breaks included; an error stays one line.
 std::string one_line(std::string_view text) {
   std::string line;
   for (const char c : text) {
@@ -24,6 +24,101 @@ std::string one_line(std::string_view text) {
     }
   }
   return line;
+}
+
+// toml++ 3.3 (Debian 12) reaches __builtin_unreachable() when it asks whether certain non-ASCII
+// characters are whitespace (U+00A1-U+0499 among them, so 'é'), which it asks of any character
+// outside a string or comment. TOML allows non-ASCII text only inside strings and comments, so
+// such a file is invalid anyway: it is refused here, before toml++ reads it. Inside a multi-line
+// basic string toml++ asks the same after a line-ending backslash; that case is refused too.
+// Returns "LINE:COLUMN: what" for the first such character.
+std::optional<std::string> find_non_ascii_outside_strings(std::string_view text) {
+  enum class State { outside, comment, basic, literal, multi_basic, multi_literal, trimming };
+  State state = State::outside;
+  std::size_t line = 1;
+  std::size_t column = 0;
+  // The length of the run of `quote` at i, when it is at least a closing delimiter's three;
+  // TOML lets up to two quotes of the content stand before the delimiter.
+  const auto delimiter_at = [&](std::size_t i, char quote) -> std::size_t {
+    std::size_t n = 0;
+    while (i + n < text.size() && text[i + n] == quote) ++n;
+    return n >= 3 ? n : 0;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte & 0xC0) != 0x80) ++column;  // one per character, not per UTF-8 byte
+    switch (state) {
+      case State::outside:
+        if (byte >= 0x80) {
+          return fmt::format("{}:{}: non-ASCII character outside a string or comment", line,
+                             column);
+        }
+        if (c == '#') {
+          state = State::comment;
+        } else if (text.substr(i).starts_with(R"(""")")) {
+          state = State::multi_basic;
+          i += 2;
+        } else if (text.substr(i).starts_with("'''")) {
+          state = State::multi_literal;
+          i += 2;
+        } else if (c == '"') {
+          state = State::basic;
+        } else if (c == '\'') {
+          state = State::literal;
+        }
+        break;
+      case State::comment:
+        if (c == '\n') state = State::outside;
+        break;
+      case State::basic:
+        if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') {
+          ++i;  // the escaped character
+        } else if (c == '"' || c == '\n') {
+          state = State::outside;
+        }
+        break;
+      case State::literal:
+        if (c == '\'' || c == '\n') state = State::outside;
+        break;
+      case State::multi_basic:
+        if (c == '\\') {
+          const std::size_t end = text.find_first_not_of(" \t\r", i + 1);
+          if (end != std::string_view::npos && text[end] == '\n') {
+            state = State::trimming;
+          } else if (i + 1 < text.size()) {
+            ++i;  // the escaped character
+          }
+        } else if (const std::size_t n = delimiter_at(i, '"')) {
+          state = State::outside;
+          i += n - 1;
+        }
+        break;
+      case State::multi_literal:
+        if (const std::size_t n = delimiter_at(i, '\'')) {
+          state = State::outside;
+          i += n - 1;
+        }
+        break;
+      case State::trimming:
+        if (byte >= 0x80) {
+          return fmt::format("{}:{}: non-ASCII character right after a line-ending backslash", line,
+                             column);
+        }
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+          state = State::multi_basic;
+          --i;  // read it again as string content
+          --column;
+          continue;
+        }
+        break;
+    }
+    if (c == '\n') {
+      ++line;
+      column = 0;
+    }
+  }
+  return std::nullopt;
 }
 
 constexpr std::uint32_t max_baud = 100'000'000;
@@ -111,7 +206,9 @@ class Parser {
  private:
   std::string fail(const toml::node& node, std::string_view where, std::string_view message) {
     const auto& begin = node.source().begin;
-    return fmt::format("{}:{}:{}: {}: {}", source_name_, begin.line, begin.column, where, message);
+    // The message may quote the file's text, line breaks included.
+    return fmt::format("{}:{}:{}: {}: {}", source_name_, begin.line, begin.column, where,
+                       one_line(message));
   }
 
   std::optional<std::string> parse_setting(Settings& settings, std::string_view key,
@@ -295,8 +392,20 @@ bool operator==(const PortEntry& a, const PortEntry& b) {
 
 Result<ServerConfig, std::string> parse_config(std::string_view text,
                                                std::string_view source_name) {
+  if (auto problem = find_non_ascii_outside_strings(text)) {
+    return fmt::format("{}:{}", source_name, *problem);
+  }
+  // The scan above follows TOML; on a malformed file toml++ may still read ahead across a
+  // string's text and ask the question. It first reads the file with every non-ASCII byte
+  // replaced by an ASCII letter (the same structure, nothing it can trip on), and the real
+  // text only once that has succeeded.
+  std::string ascii_only(text);
+  std::replace_if(
+      ascii_only.begin(), ascii_only.end(),
+      [](char c) { return static_cast<unsigned char>(c) >= 0x80; }, 'x');
   toml::table root;
   try {
+    toml::parse(ascii_only, source_name);
     root = toml::parse(text, source_name);
   } catch (const toml::parse_error& error) {
     const auto& begin = error.source().begin;
