@@ -45,15 +45,19 @@ fi
 bench=$build_dir/bench/serial_server_bench
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# name | client protocol | bench arguments selecting the server
+# runs (one: one port, many: PORTS ports, both) | name | client protocol | bench arguments
+# selecting the server. ttynet serves many ports from one process (`serve --config`), as
+# ser2net does; socat needs a process per port.
 configs=(
-  "ttynet|rfc2217|--server|$ttynet serve --bind 127.0.0.1 -p {port} {device}"
-  "ttynet|raw|--server|$ttynet serve --bind 127.0.0.1 --raw -p {port} {device}"
-  "ser2net defaults|rfc2217|--ser2net|rfc2217"
-  "ser2net tuned|rfc2217|--ser2net|rfc2217|--tuned"
-  "ser2net defaults|raw|--ser2net|raw"
-  "ser2net tuned|raw|--ser2net|raw|--tuned"
-  "socat|raw|--server|socat TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,nodelay {device},raw,echo=0"
+  "one|ttynet|rfc2217|--server|$ttynet serve --bind 127.0.0.1 -p {port} {device}"
+  "one|ttynet|raw|--server|$ttynet serve --bind 127.0.0.1 --raw -p {port} {device}"
+  "many|ttynet|rfc2217|--ttynet-config|$ttynet"
+  "many|ttynet|raw|--ttynet-config|$ttynet"
+  "both|ser2net defaults|rfc2217|--ser2net|rfc2217"
+  "both|ser2net tuned|rfc2217|--ser2net|rfc2217|--tuned"
+  "both|ser2net defaults|raw|--ser2net|raw"
+  "both|ser2net tuned|raw|--ser2net|raw|--tuned"
+  "both|socat|raw|--server|socat TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,nodelay {device},raw,echo=0"
 )
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -72,15 +76,19 @@ fi
 for ((round = 1; round <= repeats; round++)); do
   for config in "${configs[@]}"; do
     IFS='|' read -r -a fields <<<"$config"
-    name=${fields[0]}
-    protocol=${fields[1]}
-    server_args=("${fields[@]:2}")
+    runs=${fields[0]}
+    name=${fields[1]}
+    protocol=${fields[2]}
+    server_args=("${fields[@]:3}")
     case $name in
       ser2net*) have ser2net || { echo "skip: $name ($protocol): ser2net not installed" >&2; continue; } ;;
       socat) have socat || { echo "skip: socat: not installed" >&2; continue; } ;;
     esac
     # One port with every figure, then (PORTS > 1) all ports at once.
     for n in "${port_counts[@]}"; do
+      if [[ $runs == one && $n != 1 ]] || [[ $runs == many && $n == 1 ]]; then
+        continue
+      fi
       if ((n == 1)); then
         size=(--mib "$mib" --iterations "$iterations" --warmup "$warmup" --connects "$connects")
       else

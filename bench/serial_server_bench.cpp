@@ -1299,6 +1299,7 @@ struct Options {
   std::optional<Protocol> ser2net_mode;    // --ser2net
   bool ser2net_tuned = false;              // --tuned
   std::string ser2net_binary = "ser2net";  // --ser2net-bin
+  std::string ttynet_config_binary;        // --ttynet-config
   std::optional<Protocol> protocol;        // --protocol
   std::string label;                       // --label
   int iterations = 2000;
@@ -1314,7 +1315,8 @@ struct Options {
 constexpr int max_ports = 256;
 
 constexpr std::string_view usage_text =
-    R"(usage: serial_server_bench (--server TEMPLATE | --ser2net rfc2217|raw [--tuned])
+    R"(usage: serial_server_bench (--server TEMPLATE | --ser2net rfc2217|raw [--tuned] |
+                            --ttynet-config TTYNET)
                            [--protocol rfc2217|raw] [--label NAME] [--iterations N]
                            [--warmup N] [--mib X] [--window KIB] [--connects N] [--ports N]
                            [--json] [--no-header]
@@ -1330,6 +1332,9 @@ object with --json).
   --ser2net MODE      run ser2net from a generated config: telnet(rfc2217) or plain tcp accepter
   --tuned             ser2net: chardelay off, 64 KiB buffers, TCP_NODELAY (default: its defaults)
   --ser2net-bin PATH  ser2net executable (default: ser2net)
+  --ttynet-config TTYNET
+                      run `TTYNET serve --config FILE` from a generated ports.toml: every port
+                      in one process, speaking --protocol
   --protocol P        client side: rfc2217 (Telnet + COM-PORT-OPTION) or raw
                       (default: the --ser2net mode; required with --server)
   --label NAME        name of the row (default: derived from the server)
@@ -1339,8 +1344,8 @@ object with --json).
                       with --ports, the total over all ports
   --window KIB        throughput: most payload in flight, sent but not verified (default 256)
   --connects N        rfc2217: connections timed for negotiation (default 20)
-  --ports N           N ptys served at once (N server processes, or one ser2net with N
-                      connections), all driven together: negotiation of all N and echo
+  --ports N           N ptys served at once (N server processes with --server, else one
+                      process serving all), all driven together: negotiation of all N and echo
                       throughput only (default 1: every figure for one port)
   --json              print one JSON object instead of a table row
   --no-header         omit the table header line
@@ -1388,6 +1393,8 @@ std::optional<Options> parse_options(int argc, char** argv) {
       options.ser2net_tuned = true;
     } else if (arg == "--ser2net-bin") {
       options.ser2net_binary = value();
+    } else if (arg == "--ttynet-config") {
+      options.ttynet_config_binary = value();
     } else if (arg == "--protocol") {
       options.protocol = parse_protocol(value(), arg);
     } else if (arg == "--label") {
@@ -1421,8 +1428,10 @@ std::optional<Options> parse_options(int argc, char** argv) {
       fail("unknown argument '{}' (see --help)", arg);
     }
   }
-  if (options.server_template.empty() == !options.ser2net_mode) {
-    fail("give exactly one of --server TEMPLATE and --ser2net MODE (see --help)");
+  if (!options.server_template.empty() + options.ser2net_mode.has_value() +
+          !options.ttynet_config_binary.empty() !=
+      1) {
+    fail("give exactly one of --server, --ser2net and --ttynet-config (see --help)");
   }
   if (options.ser2net_tuned && !options.ser2net_mode) {
     fail("--tuned applies to --ser2net only");
@@ -1434,13 +1443,15 @@ std::optional<Options> parse_options(int argc, char** argv) {
   }
   if (!options.protocol) {
     if (!options.ser2net_mode) {
-      fail("--protocol is required with --server");
+      fail("--protocol is required with --server and --ttynet-config");
     }
     options.protocol = options.ser2net_mode;
   }
   if (options.label.empty()) {
     if (options.ser2net_mode) {
       options.label = options.ser2net_tuned ? "ser2net tuned" : "ser2net defaults";
+    } else if (!options.ttynet_config_binary.empty()) {
+      options.label = "ttynet --config";
     } else {
       const std::string first =
           options.server_template.substr(0, options.server_template.find(' '));
@@ -1472,6 +1483,18 @@ std::string ser2net_config(Protocol mode, bool tuned,
           "    dev-to-net-bufsize: 65536\n"
           "    net-to-dev-bufsize: 65536\n";
     }
+  }
+  return config;
+}
+
+// A ttynet ports.toml: one entry per pty-backed port, everything else at its default.
+std::string ttynet_config(Protocol mode,
+                          std::span<const std::pair<std::uint16_t, std::string>> ports) {
+  std::string config =
+      fmt::format("[defaults]\nprotocol = \"{}\"\nbind = \"127.0.0.1\"\nbaud = {}\n",
+                  to_string(mode), line_baud);
+  for (const auto& [port, device] : ports) {
+    config += fmt::format("\n[[port]]\ndevice = \"{}\"\ntcp_port = {}\n", device, port);
   }
   return config;
 }
@@ -1602,25 +1625,38 @@ std::vector<std::uint16_t> pick_free_ports(int count) {
   return ports;
 }
 
+// One server process for every device, configured by a file; `{config}` in the command is
+// replaced by its path.
+void start_configured_server(Setup& setup, const std::string& file_name,
+                             const std::string& contents, const std::string& command) {
+  const std::filesystem::path config = setup.temp.path() / file_name;
+  std::ofstream out{config};
+  out << contents;
+  out.close();
+  if (!out) {
+    fail("cannot write {}", config.string());
+  }
+  setup.logs.push_back(setup.temp.path() / "server.log");
+  setup.servers.push_back(std::make_unique<ServerProcess>(
+      replace_all(command, "{config}", config.string()), setup.logs.back()));
+}
+
 void start_servers(Setup& setup, const Options& options) {
+  std::vector<std::pair<std::uint16_t, std::string>> ports;
+  for (const Device& device : setup.devices) {
+    ports.emplace_back(device.port, device.pty.slave_path);
+  }
   if (options.ser2net_mode) {
-    std::vector<std::pair<std::uint16_t, std::string>> ports;
-    for (const Device& device : setup.devices) {
-      ports.emplace_back(device.port, device.pty.slave_path);
-    }
-    const std::filesystem::path config = setup.temp.path() / "ser2net.yaml";
-    std::ofstream out{config};
-    out << ser2net_config(*options.ser2net_mode, options.ser2net_tuned, ports);
-    out.close();
-    if (!out) {
-      fail("cannot write {}", config.string());
-    }
     // -n: stay in the foreground, -d: log to stdout, -u: no UUCP lock files.
-    const std::string command =
-        fmt::format("{} -n -d -u -P {} -c {}", options.ser2net_binary,
-                    (setup.temp.path() / "ser2net.pid").string(), config.string());
-    setup.logs.push_back(setup.temp.path() / "server.log");
-    setup.servers.push_back(std::make_unique<ServerProcess>(command, setup.logs.back()));
+    start_configured_server(setup, "ser2net.yaml",
+                            ser2net_config(*options.ser2net_mode, options.ser2net_tuned, ports),
+                            fmt::format("{} -n -d -u -P {} -c {{config}}", options.ser2net_binary,
+                                        (setup.temp.path() / "ser2net.pid").string()));
+    return;
+  }
+  if (!options.ttynet_config_binary.empty()) {
+    start_configured_server(setup, "ports.toml", ttynet_config(*options.protocol, ports),
+                            options.ttynet_config_binary + " serve --config {config}");
     return;
   }
   for (Device& device : setup.devices) {
