@@ -15,7 +15,9 @@ namespace ttynet::server {
 namespace {
 
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t device_read_size = 64 * 1024;
+// Each port keeps its buffer; 16 KiB rather than 64 halves a 64-port server's memory at the
+// same throughput and CPU (docs/benchmarks.md), as a tty rarely has more ready at once.
+constexpr std::size_t device_read_size = 16 * 1024;
 
 // Sends a one-line refusal on a client we will not serve. The line is tiny, so one
 // non-blocking write goes straight into the empty socket buffer.

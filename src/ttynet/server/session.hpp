@@ -68,7 +68,8 @@ class Session {
   std::string peer_;
   std::optional<rfc2217::Server> core_;               // empty in raw mode
   std::optional<esp::ResetDetector> reset_detector_;  // with --esp
-  static constexpr std::size_t receive_buffer_size = 64 * 1024;
+  // Sized like the device reads (port_host.cpp): a client's data goes to a tty anyway.
+  static constexpr std::size_t receive_buffer_size = 16 * 1024;
   // Not zero-filled: pages become resident only as far as reads reach.
   std::unique_ptr<Byte[]> from_client_ =
       std::make_unique_for_overwrite<Byte[]>(receive_buffer_size);
