@@ -434,7 +434,8 @@ bool matches(const DeviceMatch& match, const DeviceFacts& device) {
 
 std::string expand_name(std::string_view name_template, const DeviceFacts& device) {
   if (name_template.empty()) name_template = "{path-basename}";
-  const std::string basename = std::filesystem::path(device.path).filename().string();
+  std::string basename = std::filesystem::path(device.path).filename().string();
+  if (basename.empty()) basename = device.path;  // a port URL such as loop:// names itself
   std::string name;
   std::size_t at = 0;
   while (at < name_template.size()) {

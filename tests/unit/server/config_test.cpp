@@ -219,6 +219,7 @@ TEST(ConfigDevices, ExpandNamePlaceholders) {
   EXPECT_EQ(expand_name("", usb), "ttyUSB3");
   EXPECT_EQ(expand_name("keep-{other}-{", usb), "keep-{other}-{");
   EXPECT_EQ(expand_name("p-{serial}-{vid}", DeviceFacts::at_path("/tmp/x/link7")), "p-link7-0000");
+  EXPECT_EQ(expand_name("", DeviceFacts::at_path("loop://")), "loop://");
 }
 
 TEST(ConfigDevices, MatchAndKey) {
