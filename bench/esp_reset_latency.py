@@ -54,8 +54,8 @@ def main():
     esp_connect.PROBE = os.path.abspath(args.probe)
     rtts = [float(value) for value in args.rtt.split(",")]
 
-    print(f"| added RTT | client | `serve --esp` success | `serve --esp` s/connect (median)"
-          f" | plain `serve` success |")
+    print("| added RTT | client | `serve --esp` success | `serve --esp` s/connect (median)"
+          " | plain `serve` success |")
     print("|---|---|---|---|---|")
     for rtt in rtts:
         for client in ("pyserial", "ttynet"):

@@ -21,7 +21,6 @@ import argparse
 import os
 import selectors
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import tty
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 from multiport_support import free_port_base  # noqa: E402
+from support import end_process, listening_ports  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CHUNK = 1024
@@ -49,18 +49,6 @@ class Ptys:
     def close(self):
         for fd in self.masters + self.slaves:
             os.close(fd)
-
-
-def listening_ports():
-    ports = set()
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(name) as table:
-            next(table)
-            for line in table:
-                fields = line.split()
-                if fields[3] == "0A":  # LISTEN
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
 
 
 def cpu_seconds(pid):
@@ -117,12 +105,7 @@ def start(command, log_path, ports):
 
 
 def stop(proc, log):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    end_process(proc, 15)
     log.close()
 
 

@@ -7,12 +7,11 @@ import os
 import select
 import struct
 import subprocess
-import sys
 import time
 
 import serial
 
-from support import deadline_after
+from support import deadline_after, end_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"  # Debian's, the one python3-serial belongs to
@@ -105,8 +104,6 @@ class LatencyProxy:
         return f"rfc2217://127.0.0.1:{self.port}{options}"
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(10)
+        end_process(self.proc)
         self.proc.stdout.close()
         self.proc.stderr.close()

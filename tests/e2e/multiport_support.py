@@ -85,6 +85,7 @@ class EchoTraffic:
         self.error = None
         self._rng = random.Random(seed)
         self._stop = threading.Event()
+        self._progress = threading.Condition()  # a round verified, or the thread ended
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -101,9 +102,20 @@ class EchoTraffic:
                     raise AssertionError(
                         f"round {self.rounds}: {len(echoed)} of {len(data)} bytes came back"
                         + ("" if len(echoed) < len(data) else ", altered"))
-                self.rounds += 1
+                with self._progress:
+                    self.rounds += 1
+                    self._progress.notify_all()
         except Exception as error:  # reported by stop()
             self.error = error
+        with self._progress:
+            self._progress.notify_all()
+
+    def wait_for_rounds(self, count, timeout):
+        """Waits until `count` rounds in all are verified; False if the time ran out first or
+        the traffic failed (stop() raises why)."""
+        with self._progress:
+            return self._progress.wait_for(
+                lambda: self.rounds >= count or not self._thread.is_alive(), timeout)
 
     def stop(self):
         """Ends the traffic; returns the number of verified rounds, raising what went wrong."""

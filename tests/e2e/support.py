@@ -11,8 +11,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
-import termios
 import threading
 import time
 import tty
@@ -24,6 +22,33 @@ CMSPAR = 0o10000000000
 
 def deadline_after(seconds):
     return time.monotonic() + seconds
+
+
+def end_process(proc, timeout=10):
+    """SIGTERM, then SIGKILL if `proc` has not exited within `timeout`; its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(5)
+
+
+def listening_ports():
+    """Local TCP ports in LISTEN state, from /proc (no connection is made)."""
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as file:
+                next(file)
+                for row in file:
+                    fields = row.split()
+                    if fields[3] == "0A":  # TCP_LISTEN
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except FileNotFoundError:
+            pass
+    return ports
 
 
 class PtyDevice:

@@ -6,13 +6,12 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 import unittest
 
 import serial
 
 from multiport_support import ConfigServer, EchoTraffic, free_port_base, is_refused
-from support import TTYNET, PtyDevice, deadline_after, payload, read_exactly, read_until_closed
+from support import TTYNET, PtyDevice, payload, read_exactly, read_until_closed
 
 
 def open_port(tcp_port, timeout=5):
@@ -150,7 +149,7 @@ protocol = "raw"
 
 class HotPlug(TempDir):
     def test_replugged_device_gets_its_port_back_and_neighbours_are_untouched(self):
-        steady = self.device("ttyHP-b")
+        self.device("ttyHP-b")  # the neighbour, plugged throughout
         plugged = self.device("ttyHP-a")
         base = free_port_base(4)
         config = self.write_config(f"""
@@ -258,9 +257,8 @@ tcp_port = {self.base + 3}
             self.assertFalse([line for line in self.server.lines[mark:] if "retrying" in line])
             rounds_across_reload = traffic.rounds
             # The kept connection still works, round after round.
-            end = deadline_after(5)
-            while traffic.rounds < rounds_across_reload + 3 and time.monotonic() < end:
-                time.sleep(0.01)
+            self.assertTrue(traffic.wait_for_rounds(rounds_across_reload + 3, 5),
+                            "the kept connection stopped echoing after the reload")
         finally:
             rounds = traffic.stop()
             kept_client.close()
@@ -285,38 +283,33 @@ tcp_port = {self.base + 3}
 
 
 class ConfigErrors(unittest.TestCase):
-    def run_with(self, text):
+    def assert_one_error_line(self, text, expected):
+        """`serve --config` on a file holding `text` exits 1 with one line on stderr that
+        contains `expected` ({path} stands for the file), and nothing on stdout."""
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "bad.toml")
             with open(path, "w") as file:
                 file.write(text)
             result = subprocess.run([TTYNET, "serve", "--config", path], capture_output=True,
                                     timeout=10, stdin=subprocess.DEVNULL)
-            return result, path
-
-    def test_a_bad_type_names_file_line_and_key_and_exits_1(self):
-        result, path = self.run_with('[[port]]\ndevice = "loop://"\ntcp_port = 4000\n'
-                                     'baud = "fast"\n')
         self.assertEqual(result.returncode, 1)
         lines = result.stderr.decode().splitlines()
         self.assertEqual(len(lines), 1, lines)
-        self.assertIn(f"{path}:4:8: port 1, 'baud': expected an integer", lines[0])
+        self.assertIn(expected.format(path=path), lines[0])
         self.assertEqual(result.stdout, b"")
 
+    def test_a_bad_type_names_file_line_and_key_and_exits_1(self):
+        self.assert_one_error_line(
+            '[[port]]\ndevice = "loop://"\ntcp_port = 4000\nbaud = "fast"\n',
+            "{path}:4:8: port 1, 'baud': expected an integer")
+
     def test_an_unknown_key_names_file_line_and_key_and_exits_1(self):
-        result, path = self.run_with('[defaults]\nbuad = 9600\n[[port]]\ndevice = "loop://"\n'
-                                     'tcp_port = 4000\n')
-        self.assertEqual(result.returncode, 1)
-        lines = result.stderr.decode().splitlines()
-        self.assertEqual(len(lines), 1, lines)
-        self.assertIn(f"{path}:2:8: [defaults] 'buad': unknown key", lines[0])
+        self.assert_one_error_line(
+            '[defaults]\nbuad = 9600\n[[port]]\ndevice = "loop://"\ntcp_port = 4000\n',
+            "{path}:2:8: [defaults] 'buad': unknown key")
 
     def test_a_syntax_error_is_one_line_with_the_position(self):
-        result, path = self.run_with('[[port]\n')
-        self.assertEqual(result.returncode, 1)
-        lines = result.stderr.decode().splitlines()
-        self.assertEqual(len(lines), 1, lines)
-        self.assertIn(f"{path}:1:", lines[0])
+        self.assert_one_error_line('[[port]\n', "{path}:1:")
 
     def test_a_missing_file_is_one_line(self):
         result = subprocess.run([TTYNET, "serve", "--config", "/nonexistent/ports.toml"],

@@ -16,7 +16,7 @@ E2E = os.path.join(HERE, "..", "e2e")
 if E2E not in sys.path:
     sys.path.insert(0, E2E)
 
-from support import deadline_after  # noqa: E402  (after the path set-up above)
+from support import deadline_after, listening_ports  # noqa: E402  (after the path set-up above)
 
 PROBE = os.environ.get("PORT_PROBE", "port_probe")
 MIB = 1024 * 1024
@@ -30,27 +30,11 @@ def free_tcp_port(host="127.0.0.1"):
         return sock.getsockname()[1]
 
 
-def _listening_ports():
-    """Local TCP ports in LISTEN state, from /proc (no connection is made)."""
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as file:
-                next(file)
-                for row in file:
-                    fields = row.split()
-                    if fields[3] == "0A":  # TCP_LISTEN
-                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-        except FileNotFoundError:
-            pass
-    return ports
-
-
 def wait_listening(port, timeout=10, proc=None):
     """Waits until something listens on TCP `port`; fails early if `proc` exits."""
     end = deadline_after(timeout)
     while time.monotonic() < end:
-        if port in _listening_ports():
+        if port in listening_ports():
             return
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"peer exited with {proc.returncode} before listening on {port}")

@@ -11,7 +11,7 @@ import time
 import unittest
 
 from interop_support import check_baud_changes, check_open, check_roundtrip, HERE, run_probe, step_lines
-from support import PtyDevice, deadline_after
+from support import PtyDevice, deadline_after, end_process
 
 PYTHON = "/usr/bin/python3"  # Debian's, with python3-serial
 SERVER = os.path.join(HERE, "portmanager_server.py")
@@ -72,13 +72,7 @@ class PortManagerServer:
         return events[first + 1:last]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        end_process(self.proc)
         for thread in self._threads:
             thread.join(5)
         self.proc.stdout.close()

@@ -17,7 +17,7 @@ import unittest
 
 from interop_support import (check_baud_changes, check_open, check_roundtrip, free_tcp_port, run_probe, step_lines,
                              wait_listening)
-from support import PtyDevice
+from support import PtyDevice, end_process
 
 SER2NET = shutil.which("ser2net") or "/usr/sbin/ser2net"
 
@@ -62,13 +62,7 @@ connection: &raw
             return file.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        end_process(self.proc)
         self._log.close()
         self.dir.cleanup()
 
