@@ -8,6 +8,14 @@ find_package(Threads REQUIRED)
 add_library(ttynet_fmt INTERFACE)
 target_link_libraries(ttynet_fmt INTERFACE fmt::fmt-header-only)
 
+# zlib (deflate) and libmd (MD5) linked statically: their code is only paged in once used, so
+# a server that never flashes or simulates a chip does not carry them. libmd rather than
+# OpenSSL's libcrypto: MD5 is all ttynet needs, and loading libcrypto cost every process
+# about 1.4 MiB.
+set(ZLIB_USE_STATIC_LIBS ON)
+find_package(ZLIB REQUIRED)
+find_library(LIBMD_STATIC NAMES libmd.a REQUIRED)
+
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(TOMLPLUSPLUS REQUIRED tomlplusplus)
 add_library(ttynet_toml INTERFACE)
