@@ -105,6 +105,15 @@ struct Rfc2217Port::State {
     return link_error;
   }
 
+  // Starts one request through the core (`start(now)` returns its id) and waits for its outcome.
+  template <typename Start>
+  asio::awaitable<std::error_code> request(Start start) {
+    if (!is_usable()) co_return unusable();
+    const auto id = start(Clock::now());
+    after_core_call();
+    co_return co_await wait_for(id);
+  }
+
   // Waits for the outcome of operation `id`.
   asio::awaitable<std::error_code> wait_for(rfc2217::OperationId id) {
     const auto key = static_cast<std::uint32_t>(id);
@@ -325,11 +334,9 @@ asio::awaitable<std::error_code> Rfc2217Port::drain() {
 asio::awaitable<std::error_code> Rfc2217Port::apply_settings(const LineSettings& settings) {
   const auto state = state_;
   if (auto ec = detail::check_line_settings(settings)) co_return ec;
-  if (!state->is_usable()) co_return state->unusable();
-  if (settings == state->core.settings()) co_return std::error_code{};
-  const auto id = state->core.set_settings(settings, Clock::now());
-  state->after_core_call();
-  co_return co_await state->wait_for(id);
+  if (settings == state->core.settings() && state->is_usable()) co_return std::error_code{};
+  co_return co_await state->request(
+      [&](auto now) { return state->core.set_settings(settings, now); });
 }
 
 LineSettings Rfc2217Port::settings() const { return state_->core.settings(); }
@@ -337,20 +344,15 @@ LineSettings Rfc2217Port::settings() const { return state_->core.settings(); }
 asio::awaitable<std::error_code> Rfc2217Port::set_control_lines(std::optional<bool> dtr,
                                                                 std::optional<bool> rts) {
   const auto state = state_;
-  if (!state->is_usable()) co_return state->unusable();
-  const auto id = state->core.set_control_lines(dtr, rts, Clock::now());
-  state->after_core_call();
-  co_return co_await state->wait_for(id);
+  co_return co_await state->request(
+      [&](auto now) { return state->core.set_control_lines(dtr, rts, now); });
 }
 
 ControlLines Rfc2217Port::control_lines() const { return state_->core.control_lines(); }
 
 asio::awaitable<std::error_code> Rfc2217Port::set_break(bool on) {
   const auto state = state_;
-  if (!state->is_usable()) co_return state->unusable();
-  const auto id = state->core.set_break(on, Clock::now());
-  state->after_core_call();
-  co_return co_await state->wait_for(id);
+  co_return co_await state->request([&](auto now) { return state->core.set_break(on, now); });
 }
 
 bool Rfc2217Port::break_state() const { return state_->core.break_state(); }
@@ -363,20 +365,15 @@ asio::awaitable<std::error_code> Rfc2217Port::purge(Purge which) {
     state->received_head = 0;
     state->space_ready.notify();
   }
-  const auto id = state->core.purge(which, Clock::now());
-  state->after_core_call();
-  co_return co_await state->wait_for(id);
+  co_return co_await state->request([&](auto now) { return state->core.purge(which, now); });
 }
 
 asio::awaitable<Result<std::uint8_t>> Rfc2217Port::modem_state() {
   const auto state = state_;
-  if (!state->is_usable()) co_return state->unusable();
-  const auto id = state->core.poll_modem_state(Clock::now());
-  state->after_core_call();
+  const auto ec =
+      co_await state->request([&](auto now) { return state->core.poll_modem_state(now); });
   // A poll that timed out still leaves the last known state, which pyserial reports too.
-  if (auto ec = co_await state->wait_for(id); ec && ec != rfc2217::errc::reply_timeout) {
-    co_return ec;
-  }
+  if (ec && ec != rfc2217::errc::reply_timeout) co_return ec;
   co_return static_cast<std::uint8_t>(state->core.modem_state().value_or(0) & modem::lines);
 }
 
