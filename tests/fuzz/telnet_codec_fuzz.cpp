@@ -133,6 +133,9 @@ class Checked {
         shadow = changed->enabled;
         trace_.other({2, changed->option, static_cast<std::size_t>(changed->side),
                       changed->enabled ? 1u : 0u});
+      } else if (const auto* refused = std::get_if<OptionRefused>(&*event)) {
+        check(!enabled_[refused->option][static_cast<std::size_t>(refused->side)]);
+        trace_.other({5, refused->option, static_cast<std::size_t>(refused->side)});
       } else if (const auto* sb = std::get_if<SubnegotiationReceived>(&*event)) {
         check(sb->payload.size() <= limit_);
         trace_.other({3, sb->option}, sb->payload);

@@ -22,18 +22,6 @@ constexpr std::array<telnet::OptionSupport, 4> supported_options = {{
     {telnet::option::com_port, true, true},
 }};
 
-// The refusal watch agrees to COM-PORT only, and is told the server offered it both ways.
-constexpr std::array<telnet::OptionSupport, 1> watched_options = {{
-    {telnet::option::com_port, true, true},
-}};
-constexpr std::array<Byte, 6> com_port_offered_both_ways = {
-    0xFF, 0xFB, telnet::option::com_port,  // WILL COM-PORT
-    0xFF, 0xFD, telnet::option::com_port,  // DO COM-PORT
-};
-// It needs no sub-negotiation payload: with a limit of 0 it keeps none, and still finds each
-// SB's end.
-constexpr telnet::Limits watch_limits{.max_subnegotiation = 0};
-
 // SET-CONTROL values 0..19 in words, for error texts.
 constexpr std::array<std::string_view, 20> control_names = {
     "flow control query",
@@ -154,9 +142,7 @@ bool begins_with(ByteView reply, ByteView sent) {
 
 }  // namespace
 
-Client::Client(telnet::Limits limits)
-    : codec_(supported_options, limits),
-      refusal_watch_(std::in_place, watched_options, watch_limits) {
+Client::Client(telnet::Limits limits) : codec_(supported_options, limits) {
   // pyserial's order: DO ECHO, WILL SGA, DO SGA, DO COM-PORT, WILL COM-PORT. A server offer
   // that crosses one of these is taken as its answer (RFC 1143), so none is ever repeated.
   codec_.request(telnet::option::echo, telnet::Side::remote, true);
@@ -164,11 +150,6 @@ Client::Client(telnet::Limits limits)
   codec_.request(telnet::option::sga, telnet::Side::remote, true);
   codec_.request(telnet::option::com_port, telnet::Side::remote, true);
   codec_.request(telnet::option::com_port, telnet::Side::local, true);
-
-  refusal_watch_->receive(com_port_offered_both_ways);
-  while (refusal_watch_->next_event()) {
-  }
-  refusal_watch_->consume_output(refusal_watch_->pending_output().size());
 }
 
 void Client::start(const ClientOptions& options, const LineSettings& settings,
@@ -197,10 +178,9 @@ void Client::start(const ClientOptions& options, const LineSettings& settings,
 }
 
 void Client::receive(ByteView from_server, TimePoint now) {
-  assert(input_.empty() && "drain next_event() before the next receive()");
   if (phase_ == Phase::failed) return;
   now_ = now;
-  input_ = from_server;
+  codec_.receive(from_server);
 }
 
 std::optional<Client::Event> Client::next_event() {
@@ -209,12 +189,9 @@ std::optional<Client::Event> Client::next_event() {
     events_.clear();
     next_event_ = 0;
     if (phase_ == Phase::failed) return std::nullopt;
-    if (std::optional<telnet::Event> event = codec_.next_event()) {
-      handle(*event);
-      continue;
-    }
-    if (input_.empty()) return std::nullopt;
-    feed_codec();
+    std::optional<telnet::Event> event = codec_.next_event();
+    if (!event) return std::nullopt;
+    handle(*event);
   }
 }
 
@@ -468,8 +445,6 @@ void Client::fail(std::error_code error, std::string what, TimePoint now) {
     emit(OperationDone{*operation.id, errc::not_open, "open failed: " + open_what_});
   }
   operations_.clear();
-  input_ = {};
-  refusal_watch_.reset();
 }
 
 bool Client::is_purging_receive_buffer() const {
@@ -481,35 +456,12 @@ bool Client::is_purging_receive_buffer() const {
 
 // --- Input -----------------------------------------------------------------------------------
 
-void Client::feed_codec() {
-  if (!refusal_watch_) {
-    codec_.receive(input_);
-    input_ = {};
-    return;
-  }
-  // One byte at a time while the watch runs, so both codecs stand at the same byte whenever
-  // a refusal is judged.
-  const ByteView byte = input_.first(1);
-  input_ = input_.subspan(1);
-  codec_.receive(byte);
-  watch_negotiation(byte);
-}
-
-void Client::watch_negotiation(ByteView byte) {
-  refusal_watch_->receive(byte);
-  while (const std::optional<telnet::Event> event = refusal_watch_->next_event()) {
-    const auto* changed = std::get_if<telnet::OptionChanged>(&*event);
-    if (changed == nullptr || changed->option != telnet::option::com_port) continue;
-    (changed->side == telnet::Side::local ? refused_local_ : refused_remote_) = !changed->enabled;
-  }
-  refusal_watch_->consume_output(refusal_watch_->pending_output().size());
-  // A byte that completes WONT/DONT 44 never enables COM-PORT in codec_ (it has not parsed
-  // that byte yet), so this judgement does not depend on codec_ being behind.
-  if (refused_local_ && refused_remote_ && !is_com_port_active()) {
-    com_port_refused_ = true;
-    refusal_watch_.reset();
-    check_agreement(now_);
-  }
+// COM-PORT counts as refused once the server has said no both ways (DONT 44 and WONT 44),
+// whether to our request or after agreeing; a later WILL or DO takes its side's no back.
+void Client::note_com_port_side(telnet::Side side, bool is_refused) {
+  (side == telnet::Side::local ? refused_local_ : refused_remote_) = is_refused;
+  com_port_refused_ = refused_local_ && refused_remote_ && !is_com_port_active();
+  check_agreement(now_);
 }
 
 // Ends the agreement step of the open sequence, one way or the other, if it waits.
@@ -536,9 +488,11 @@ void Client::on_event(const telnet::DataReceived& event) {
 void Client::on_event(const telnet::CommandReceived&) {}  // NOP, BRK, ...: nothing to do
 
 void Client::on_event(const telnet::OptionChanged& event) {
-  if (event.option != telnet::option::com_port || !event.enabled) return;
-  refusal_watch_.reset();
-  check_agreement(now_);
+  if (event.option == telnet::option::com_port) note_com_port_side(event.side, !event.enabled);
+}
+
+void Client::on_event(const telnet::OptionRefused& event) {
+  if (event.option == telnet::option::com_port) note_com_port_side(event.side, true);
 }
 
 void Client::on_event(const telnet::SubnegotiationReceived& event) {

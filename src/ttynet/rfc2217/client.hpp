@@ -213,26 +213,21 @@ class Client {
   void fail(std::error_code error, std::string what, TimePoint now);
   bool is_purging_receive_buffer() const;
 
-  void feed_codec();
-  void watch_negotiation(ByteView byte);
+  void note_com_port_side(telnet::Side side, bool is_refused);
   void check_agreement(TimePoint now);
   void handle(const telnet::Event& event);
   void on_event(const telnet::DataReceived& event);
   void on_event(const telnet::CommandReceived& event);
   void on_event(const telnet::OptionChanged& event);
+  void on_event(const telnet::OptionRefused& event);
   void on_event(const telnet::SubnegotiationReceived& event);
   void on_event(const telnet::ProtocolError& event);
   void on_reply(Command command, ByteView value);
 
   telnet::Codec codec_;
-  // The codec settles a refused request of ours (RFC 1143 WANTYES -> NO) without an event.
-  // Until COM-PORT is settled, a second codec that believes option 44 is on both ways reads
-  // the same bytes in lockstep: a WONT or DONT 44 turns a side off there, which it reports.
-  std::optional<telnet::Codec> refusal_watch_;
   bool refused_local_ = false;   // the server said DONT 44
   bool refused_remote_ = false;  // the server said WONT 44
   bool com_port_refused_ = false;
-  ByteView input_;   // received bytes not yet given to codec_
   TimePoint now_{};  // of the latest receive()
 
   std::vector<Event> events_;  // not yet handed out; cleared when drained

@@ -120,6 +120,9 @@ std::optional<Event> Server::on_event(const telnet::OptionChanged& event) {
   return ComPortStarted{};
 }
 
+// A client that refuses an option we asked for (pyserial refuses none) just goes without it.
+std::optional<Event> Server::on_event(const telnet::OptionRefused&) { return std::nullopt; }
+
 std::optional<Event> Server::on_event(const telnet::SubnegotiationReceived& event) {
   if (event.option != telnet::option::com_port || !is_com_port_active()) return std::nullopt;
   return on_com_port_command(event.payload);

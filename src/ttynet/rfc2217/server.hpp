@@ -129,6 +129,7 @@ class Server {
   std::optional<Event> on_event(const telnet::DataReceived& event);
   std::optional<Event> on_event(const telnet::CommandReceived& event);
   std::optional<Event> on_event(const telnet::OptionChanged& event);
+  std::optional<Event> on_event(const telnet::OptionRefused& event);
   std::optional<Event> on_event(const telnet::SubnegotiationReceived& event);
   std::optional<Event> on_event(const telnet::ProtocolError& event);
   std::optional<Event> on_com_port_command(ByteView payload);

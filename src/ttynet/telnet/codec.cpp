@@ -251,6 +251,7 @@ void Codec::receive_no(Byte option, Side side) {
       // A refusal is a valid answer to our request; a queued disable is then moot.
       state.q = Q::no;
       state.opposite = false;
+      events_.push_back(OptionRefused{option, side});
       break;
   }
 }

@@ -98,6 +98,12 @@ struct OptionChanged {
   Side side;
   bool enabled;
 };
+// The peer answered our request to enable an option side with WONT or DONT: the side stays
+// disabled (RFC 1143: WANTYES -> NO, no change to announce).
+struct OptionRefused {
+  Byte option;
+  Side side;
+};
 // A complete sub-negotiation `IAC SB option payload IAC SE`, payload with IAC IAC undone.
 struct SubnegotiationReceived {
   Byte option;
@@ -108,8 +114,8 @@ struct ProtocolError {
   std::error_code error;
 };
 
-using Event = std::variant<DataReceived, CommandReceived, OptionChanged, SubnegotiationReceived,
-                           ProtocolError>;
+using Event = std::variant<DataReceived, CommandReceived, OptionChanged, OptionRefused,
+                           SubnegotiationReceived, ProtocolError>;
 
 class Codec {
  public:

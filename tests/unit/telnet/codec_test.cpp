@@ -79,6 +79,10 @@ std::string describe(const Event& event) {
       return fmt::format("option {} {} {}", e.option, e.side == Side::local ? "local" : "remote",
                          e.enabled ? "on" : "off");
     }
+    std::string operator()(const OptionRefused& e) const {
+      return fmt::format("option {} {} refused", e.option,
+                         e.side == Side::local ? "local" : "remote");
+    }
     std::string operator()(const SubnegotiationReceived& e) const {
       return fmt::format("sb {}: {}", e.option, hex(e.payload));
     }
@@ -382,12 +386,16 @@ TEST(TelnetCodec, TakesARefusalOfItsRequestWithoutAnswering) {
   codec.request(option::com_port, Side::remote, true);
   take_output(codec);
   const Bytes wont_com_port = {0xFF, 0xFC, 0x2C};
-  const Outcome outcome = feed_all_ways(codec, wont_com_port);
+  Outcome outcome = feed_all_ways(codec, wont_com_port);
   EXPECT_TRUE(outcome.output.empty());
-  EXPECT_TRUE(outcome.events.empty());
+  EXPECT_EQ(outcome.events, (Events{"option 44 remote refused"}));
   codec.receive(wont_com_port);
   drain_events(codec);
   EXPECT_FALSE(codec.is_enabled(option::com_port, Side::remote));
+  // Said again, it is a repeat about an option that is off: silent.
+  outcome = feed_all_ways(codec, wont_com_port);
+  EXPECT_TRUE(outcome.output.empty());
+  EXPECT_TRUE(outcome.events.empty());
   codec.request(option::com_port, Side::remote, true);  // NO again: may ask again
   EXPECT_EQ(take_output(codec), (Bytes{0xFF, 0xFD, 0x2C}));
 }
@@ -432,7 +440,7 @@ TEST(TelnetCodec, DropsAQueuedDisableWhenTheEnableIsRefused) {
   const Bytes dont_binary = {0xFF, 0xFE, 0x00};  // WANTYES + OPPOSITE + DONT: NO
   const Outcome outcome = feed_all_ways(codec, dont_binary);
   EXPECT_TRUE(outcome.output.empty());
-  EXPECT_TRUE(outcome.events.empty());
+  EXPECT_EQ(outcome.events, (Events{"option 0 local refused"}));
   codec.receive(dont_binary);
   drain_events(codec);
   codec.request(option::binary, Side::local, true);  // queue bit cleared: a fresh WILL
@@ -836,12 +844,21 @@ TEST(TelnetCodec, AnswersTheSer2netOpeningLikePyserial) {
                     "option 0 local on", "option 0 remote on", "option 44 local on"}));
 }
 
-TEST(TelnetCodec, TakesSer2netRefusingComPortSilently) {
+TEST(TelnetCodec, ReportsSer2netRefusingComPortWithoutAnswering) {
   Codec codec = pyserial_like_client();
   const Bytes answer = from_hex("ff fd 03 ff fc 2c ff fa 2c 6b 00 ff f0");  // DO SGA, WONT 44, 107
   const Outcome outcome = feed_all_ways(codec, answer);
   EXPECT_TRUE(outcome.output.empty());
-  EXPECT_EQ(outcome.events, (Events{"option 3 local on", "sb 44: 6b 00"}));
+  EXPECT_EQ(outcome.events,
+            (Events{"option 3 local on", "option 44 remote refused", "sb 44: 6b 00"}));
+  EXPECT_FALSE(codec.is_enabled(option::com_port, Side::remote));
+}
+
+TEST(TelnetCodec, ReportsNoRefusalWhenNothingWasAsked) {
+  // WONT and DONT about an option that is off change nothing and say nothing.
+  const Outcome outcome = feed_all_ways(server(), from_hex("ff fc 00 ff fe 00"));
+  EXPECT_TRUE(outcome.output.empty());
+  EXPECT_TRUE(outcome.events.empty());
 }
 
 TEST(TelnetCodec, DecodesThePyserialClientSessionStream) {
