@@ -5,6 +5,7 @@
 #include <bit>
 #include <cassert>
 #include <iterator>
+#include <utility>
 #include <variant>
 
 #include <fmt/format.h>
@@ -113,7 +114,7 @@ SimChip::SimChip(const ChipInfo& chip, SimConfig config)
       revision_(config_.revision.value_or(chip.default_revision)),
       hardware_{SimFlash(config_.flash_size, config_.initial_flash),
                 SimRegisters(chip, mac_, revision_, config_.limits.max_written_registers)},
-      loader_(chip),
+      loader_(chip, config_.loader),
       decoder_(config_.limits.slip),
       host_baud_(config_.host_baud) {
   config_.initial_flash = {};  // copied into the flash; not needed twice
@@ -160,8 +161,15 @@ std::optional<TimePoint> SimChip::deadline() const {
     case SimState::booting:
       return latch_at_.value_or(TimePoint{});  // power-on time unknown: as soon as possible
     case SimState::download:
-    case SimState::stub:
-      return reboot_at_;
+    case SimState::stub: {
+      std::optional<TimePoint> due = reboot_at_;
+      for (const auto& at : {reply_at_, busy_until_}) {
+        if (at && (!due || *at < *due)) {
+          due = at;
+        }
+      }
+      return due;
+    }
     case SimState::app:
       return next_app_at_;
   }
@@ -192,7 +200,14 @@ void SimChip::fire(TimePoint now) {
       break;
     case SimState::download:
     case SimState::stub:
-      if (reboot_at_) {
+      if (reply_at_ && *reply_at_ <= now) {
+        const TimePoint at = *std::exchange(reply_at_, std::nullopt);
+        emit(deferred_reply_);
+        apply(deferred_effect_, at);
+        pump_stream();
+      } else if (busy_until_ && *busy_until_ <= now) {
+        finish_work();
+      } else if (reboot_at_ && *reboot_at_ <= now) {
         // A software reset keeps the straps latched at the last power-on or EN reset, so a
         // chip that was in download mode comes back to the ROM loader.
         const TimePoint at = *reboot_at_;
@@ -227,6 +242,8 @@ void SimChip::set_lines(bool dtr, bool rts, TimePoint now) {
 void SimChip::enter_reset() {
   state_ = SimState::reset;
   decoder_.reset();
+  clear_work();
+  loader_frames_ = 0;
   reboot_at_.reset();
   latch_at_.reset();
   next_app_at_.reset();
@@ -437,16 +454,32 @@ void SimChip::receive(ByteView from_host, TimePoint now) {
     garble(from_host, host_baud_, uart_baud_, rx_garble_carry_, garble_count_, rx_garbled_);
     input = rx_garbled_;
   }
+  take_input(input, now);
+}
+
+// ---------------------------------------------------------------------------------------
+// Loader
+
+void SimChip::take_input(ByteView input, TimePoint now) {
+  if (is_busy()) {
+    take_input_while_busy(input);
+    return;
+  }
   decoder_.receive(input);
   while (auto event = decoder_.next_event()) {
     if (const auto* frame = std::get_if<slip::FrameReceived>(&*event)) {
       ++counters_.frames_received;
+      working_slot_ = std::exchange(reading_slot_, reading_slot_ ^ 1u);
       const std::uint32_t baud_before = uart_baud_;
       handle_frame(frame->payload, now);
       if (!is_listening() || uart_baud_ != baud_before) {
         // Rebooted, or the UART now runs at another rate: the rest of this input was sent
         // for a receiver that is gone.
         decoder_.reset();
+        break;
+      }
+      if (is_busy()) {
+        take_input_while_busy(decoder_.take_unread());  // arrived while the loader works
         break;
       }
     } else if (const auto* noise = std::get_if<slip::NoiseReceived>(&*event)) {
@@ -457,18 +490,116 @@ void SimChip::receive(ByteView from_host, TimePoint now) {
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Loader
+void SimChip::take_input_while_busy(ByteView input) {
+  if (input.empty()) {
+    return;
+  }
+  if (state_ == SimState::download) {
+    // The ROM polls its UART only between commands: the FIFO keeps 128 bytes.
+    const std::size_t room =
+        config_.limits.rom_rx_fifo - std::min(config_.limits.rom_rx_fifo, rx_fifo_.size());
+    const std::size_t kept = std::min(room, input.size());
+    append(rx_fifo_, input.first(kept));
+    counters_.overrun_bytes += input.size() - kept;
+    return;
+  }
+  // A stub receives in its UART interrupt into one of two frame buffers.
+  const bool flasher = loader_.stub_flavor() == StubFlavor::esp_flasher_stub;
+  if (flasher && !rx_armed_) {
+    counters_.ignored_bytes += input.size();  // no free buffer: the bytes go nowhere
+    return;
+  }
+  decoder_.receive(input);
+  while (auto event = decoder_.next_event()) {
+    const auto* frame = std::get_if<slip::FrameReceived>(&*event);
+    if (frame == nullptr) {
+      continue;
+    }
+    ++counters_.frames_received;
+    const unsigned slot = std::exchange(reading_slot_, reading_slot_ ^ 1u);
+    if (!flasher && slot == working_slot_) {
+      overwritten_.assign(frame->payload.begin(), frame->payload.end());
+    }
+    if (pending_frame_) {
+      ++counters_.frames_lost;  // the legacy stub only remembers the latest frame
+    }
+    pending_frame_.emplace(frame->payload.begin(), frame->payload.end());
+    pending_slot_ = slot;
+    if (flasher) {
+      // Both buffers hold a frame: reception stops until the loader frees one.
+      rx_armed_ = false;
+      counters_.ignored_bytes += decoder_.take_unread().size();
+      decoder_.reset();
+      return;
+    }
+  }
+  if (!flasher && reading_slot_ == working_slot_ && overwritten_.empty()) {
+    const ByteView partial = decoder_.partial_frame();
+    overwritten_.assign(partial.begin(), partial.end());
+  }
+}
 
 void SimChip::handle_frame(ByteView frame, TimePoint now) {
+  const auto& stop_after = config_.loader.faults.stop_after;
+  if (stop_after && loader_frames_ >= *stop_after) {
+    ++counters_.frames_unanswered;
+    return;
+  }
+  ++loader_frames_;
   scratch_.clear();
   const LoaderEffect effect = loader_.handle_frame(frame, hardware_, scratch_);
-  emit(scratch_);
   if (state_ == SimState::download) {
     baud_locked_ = true;
   }
+  const Duration busy = effect.busy_before_reply + effect.busy_after_reply;
+  if (config_.busy_times && busy > Duration::zero()) {
+    busy_until_ = now + busy;
+  }
+  if (config_.busy_times && effect.busy_before_reply > Duration::zero()) {
+    deferred_reply_ = scratch_;
+    deferred_effect_ = effect;
+    reply_at_ = now + effect.busy_before_reply;
+    return;
+  }
+  emit(scratch_);
   apply(effect, now);
   pump_stream();
+}
+
+// The loader is done with a frame: what arrived meanwhile is taken now.
+void SimChip::finish_work() {
+  const TimePoint at = *std::exchange(busy_until_, std::nullopt);
+  if (!overwritten_.empty()) {
+    loader_.overwrite_block_being_written(overwritten_, hardware_);
+    overwritten_.clear();
+  }
+  if (state_ == SimState::download) {
+    ByteBuffer fifo = std::exchange(rx_fifo_, {});
+    take_input(fifo, at);
+    return;
+  }
+  if (!pending_frame_) {
+    return;
+  }
+  const ByteBuffer frame = std::move(*pending_frame_);
+  pending_frame_.reset();
+  working_slot_ = pending_slot_;
+  if (!rx_armed_) {
+    rx_armed_ = true;  // the stub frees a buffer as it takes the next frame
+  }
+  handle_frame(frame, at);
+}
+
+void SimChip::clear_work() {
+  reply_at_.reset();
+  busy_until_.reset();
+  deferred_reply_.clear();
+  rx_fifo_.clear();
+  pending_frame_.reset();
+  rx_armed_ = true;
+  reading_slot_ = 0;
+  working_slot_ = 0;
+  overwritten_.clear();
 }
 
 void SimChip::apply(const LoaderEffect& effect, TimePoint now) {

@@ -17,6 +17,13 @@
 // garbled deterministically (into framing-error junk that never contains a SLIP END), as on
 // real hardware. In download mode the ROM auto-bauds once: the first bytes at a foreign rate
 // are lost and the UART follows the host from then on (config.autobaud).
+//
+// Busy times (config.busy_times, sim:// pace=1): the loaders take the time their flash work
+// takes (flash_timing in sim_flash.hpp). The ROM programs a block before it answers and does
+// not read its UART meanwhile: input beyond its 128-byte receive FIFO is lost. A stub
+// answers a block on receipt and writes it afterwards, receiving the next frame into its
+// second buffer meanwhile; a third frame is dropped (esp-flasher-stub) or lands in the
+// buffer still being written (legacy stub), as on the real chips.
 
 #include <chrono>
 #include <cstddef>
@@ -53,6 +60,7 @@ enum class PowerOn : std::uint8_t {
 
 struct SimLimits {
   slip::Limits slip;
+  std::size_t rom_rx_fifo = 128;  // what the ROM's UART holds while the loader works
   std::size_t max_pending_output = std::size_t{1} << 20;  // the oldest output is dropped beyond
   std::size_t stream_high_water = std::size_t{64} << 10;  // READ_FLASH data waits above this
   std::size_t max_written_registers = 256;
@@ -69,16 +77,21 @@ struct SimConfig {
   // EN rises through an RC network; the straps (GPIO0) are sampled this long after release.
   Duration strap_delay = std::chrono::milliseconds(5);
   Duration app_line_period = std::chrono::seconds(1);
+  bool busy_times = false;  // loaders take their flash work's time (see above)
+  LoaderOptions loader;     // stub flavour override, injected faults
   SimLimits limits;
 };
 
 struct SimCounters {
-  std::uint64_t frames_received = 0;  // SLIP frames handed to the loader
-  std::uint64_t frames_dropped = 0;   // bad SLIP frames
-  std::uint64_t noise_bytes = 0;      // host bytes outside frames
-  std::uint64_t ignored_bytes = 0;    // host bytes while nothing listens (reset, boot, app)
-  std::uint64_t garbled_bytes = 0;    // bytes mangled by a baud mismatch, both directions
-  std::uint64_t dropped_output = 0;   // output discarded because it was not consumed
+  std::uint64_t frames_received = 0;    // SLIP frames handed to the loader
+  std::uint64_t frames_dropped = 0;     // bad SLIP frames
+  std::uint64_t noise_bytes = 0;        // host bytes outside frames
+  std::uint64_t ignored_bytes = 0;      // host bytes while nothing listens (reset, boot, app)
+  std::uint64_t garbled_bytes = 0;      // bytes mangled by a baud mismatch, both directions
+  std::uint64_t dropped_output = 0;     // output discarded because it was not consumed
+  std::uint64_t overrun_bytes = 0;      // host bytes lost to a full ROM receive FIFO
+  std::uint64_t frames_lost = 0;        // stub frames dropped or overwritten while it worked
+  std::uint64_t frames_unanswered = 0;  // frames after SimFaults::stop_after
 };
 
 class SimChip {
@@ -112,6 +125,9 @@ class SimChip {
 
   SimState state() const { return state_; }
   bool is_en_high() const { return en_high_; }
+  // The loader works on a frame (busy times) and takes no input from its UART.
+  bool is_busy() const { return busy_until_.has_value(); }
+  const SimLoader& loader() const { return loader_; }
   bool is_gpio0_low() const { return gpio0_low_; }
   const ChipInfo& chip() const { return chip_; }
   const MacAddress& mac() const { return mac_; }
@@ -136,8 +152,12 @@ class SimChip {
   void latch_straps(TimePoint at);
   void start_app(TimePoint at);
   void app_tick(TimePoint now);
+  void take_input(ByteView input, TimePoint now);
+  void take_input_while_busy(ByteView input);
   void handle_frame(ByteView frame, TimePoint now);
+  void finish_work();
   void apply(const LoaderEffect& effect, TimePoint now);
+  void clear_work();
   void pump_stream();
   void set_uart_baud(std::uint32_t baud);
   bool is_listening() const { return state_ == SimState::download || state_ == SimState::stub; }
@@ -168,6 +188,22 @@ class SimChip {
   TimePoint boot_time_{};
   AppStage app_stage_ = AppStage::bootloader;
   std::optional<TimePoint> next_app_at_;
+
+  // The loader at work (busy times): its reply goes out at reply_at_, input is taken again
+  // at busy_until_. Meanwhile the ROM's FIFO fills; a stub receives into its second buffer.
+  std::optional<TimePoint> reply_at_;
+  std::optional<TimePoint> busy_until_;
+  ByteBuffer deferred_reply_;
+  LoaderEffect deferred_effect_;
+  ByteBuffer rx_fifo_;
+  std::optional<ByteBuffer> pending_frame_;  // stub: received, waiting for the loader
+  bool rx_armed_ = true;                     // esp-flasher-stub: a receive buffer is free
+  // Legacy stub: its two buffers alternate at every frame end, whatever the loader does.
+  unsigned reading_slot_ = 0;
+  unsigned pending_slot_ = 0;
+  unsigned working_slot_ = 0;
+  ByteBuffer overwritten_;           // what landed in the buffer being written from
+  std::uint64_t loader_frames_ = 0;  // since the last reset (SimFaults::stop_after)
 
   std::uint32_t uart_baud_ = 115200;
   std::uint32_t host_baud_ = 115200;

@@ -5,14 +5,29 @@
 // forwards. Addresses wrap at the flash size, as on a real part that ignores the upper
 // address bits. Plain data: no time, no I/O.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 
 #include "ttynet/esp/md5.hpp"
 #include "ttynet/util/bytes.hpp"
+#include "ttynet/util/time.hpp"
 
 namespace ttynet::esp {
+
+// How long the flash keeps a loader busy (sim:// pace=1). Erase and program times are the
+// typical values of a Winbond W25Q32JV datasheet (the 4 MB part on most ESP32 modules);
+// reading is the SPI bus at 40 MHz DIO plus hashing, an estimate. docs/esp-simulator.md
+// has the table.
+namespace flash_timing {
+inline constexpr Duration sector_erase = std::chrono::milliseconds(45);          // 4 KiB, tSE
+inline constexpr Duration block_erase = std::chrono::milliseconds(150);          // 64 KiB, tBE2
+inline constexpr Duration page_program = std::chrono::microseconds(400);         // 256 B, tPP
+inline constexpr Duration chip_erase_per_mib = std::chrono::milliseconds(2500);  // tCE 10 s / 4 MB
+inline constexpr Duration read_per_mib = std::chrono::milliseconds(250);         // read + MD5/copy
+inline constexpr std::uint32_t page_size = 256;
+}  // namespace flash_timing
 
 class SimFlash {
  public:

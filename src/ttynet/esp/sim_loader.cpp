@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 #include "ttynet/esp/error.hpp"
 #include "ttynet/esp/slip.hpp"
@@ -11,6 +12,8 @@ namespace {
 
 constexpr std::uint32_t stub_max_write_block = 0x4000;
 constexpr std::size_t stub_max_data = stub_max_write_block + data_block_header_size;
+constexpr std::uint32_t flasher_stub_max_packet = 0x1000;  // READ_FLASH frame size limit
+constexpr std::size_t max_uploaded_segments = 16;
 constexpr std::uint32_t rom_max_block = 0x4000;
 constexpr std::uint32_t min_baud = 300;
 constexpr std::uint32_t max_baud = 5'000'000;
@@ -68,7 +71,8 @@ Md5Digest flash_md5(const SimHardware& hardware, std::uint32_t address, std::uin
 
 }  // namespace
 
-SimLoader::SimLoader(const ChipInfo& chip) : chip_(chip) {}
+SimLoader::SimLoader(const ChipInfo& chip, LoaderOptions options)
+    : chip_(chip), options_(options) {}
 
 void SimLoader::start_rom(const SimHardware& hardware) {
   kind_ = LoaderKind::rom;
@@ -76,7 +80,9 @@ void SimLoader::start_rom(const SimHardware& hardware) {
   rom_value_ = 0;
   write_ = {};
   mem_ = {};
+  uploaded_.clear();
   read_ = {};
+  deferred_error_ = StubError::ok;
   inflater_.reset();
 }
 
@@ -85,25 +91,46 @@ void SimLoader::start_stub(const SimHardware&) {
   configured_size_ = chip_.stub_max_flash_size;  // until SPI_SET_PARAMS says otherwise
   write_ = {};
   mem_ = {};
+  uploaded_.clear();
   read_ = {};
+  deferred_error_ = StubError::ok;
   inflater_.reset();
 }
 
 LoaderEffect SimLoader::handle_frame(ByteView frame, SimHardware& hardware, ByteBuffer& out) {
+  work_ = {};
+  reply_work_ = {};
   if (kind_ == LoaderKind::stub && read_.active) {
-    handle_read_ack(frame, hardware, out);
+    handle_read_ack(frame, out);
     return {};
   }
   auto request = decode_request(frame);
   if (!request) {
-    return {};  // a frame that is no command: both loaders wait for the next one
+    // esp-flasher-stub answers anything with a header; the others wait for the next frame.
+    if (kind_ == LoaderKind::stub && is_flasher_stub() && frame.size() >= 2) {
+      reply_data_.clear();
+      reply(out, static_cast<Op>(frame[1]), 0,
+            stub_status(frame[0] != request_direction ? StubError::invalid_command
+                                                      : StubError::bad_data_len));
+    }
+    return {};
   }
   reply_data_.clear();
-  return kind_ == LoaderKind::rom ? handle_rom(*request, hardware, out)
-                                  : handle_stub(*request, hardware, out);
+  LoaderEffect effect;
+  if (kind_ == LoaderKind::rom) {
+    effect = handle_rom(*request, hardware, out);
+  } else if (is_flasher_stub()) {
+    effect = handle_flasher_stub(*request, hardware, out);
+  } else {
+    effect = handle_legacy_stub(*request, hardware, out);
+  }
+  effect.busy_before_reply = reply_work_;
+  effect.busy_after_reply = work_ - reply_work_;
+  return effect;
 }
 
 void SimLoader::reply(ByteBuffer& out, Op op, std::uint32_t value, Status status) {
+  reply_work_ = work_;
   scratch_.clear();
   if (status.is_ok()) {
     append(scratch_, reply_data_);
@@ -128,6 +155,67 @@ void SimLoader::apply_write_regs(ByteView data, SimHardware& hardware) {
     hardware.registers.write(load_u32(data, at), load_u32(data, at + 4), load_u32(data, at + 8),
                              hardware.flash);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Flash work and its time
+
+void SimLoader::erase_sector(SimHardware& hardware, std::uint32_t address) {
+  hardware.flash.erase_sector(address);
+  work_ += flash_timing::sector_erase;
+}
+
+void SimLoader::erase_block(SimHardware& hardware, std::uint32_t address) {
+  hardware.flash.erase_block(address);
+  work_ += flash_timing::block_erase;
+}
+
+bool SimLoader::program(SimHardware& hardware, std::uint32_t address, ByteView data) {
+  if (data.empty()) {
+    return true;
+  }
+  if (block_fault_) {
+    return false;  // the block's pages never reach the flash
+  }
+  hardware.flash.program(address, data);
+  const std::uint64_t first_page = address / flash_timing::page_size;
+  const std::uint64_t last_page =
+      (std::uint64_t{address} + data.size() - 1) / flash_timing::page_size;
+  work_ += flash_timing::page_program * static_cast<Duration::rep>(last_page - first_page + 1);
+  return true;
+}
+
+void SimLoader::count_read(std::uint64_t bytes) {
+  work_ += flash_timing::read_per_mib * static_cast<Duration::rep>(bytes) / (1 << 20);
+}
+
+bool SimLoader::take_block_fault(std::uint32_t sequence) {
+  SimFaults& faults = options_.faults;
+  if (!faults.fail_block || *faults.fail_block != sequence) {
+    return false;
+  }
+  if (!faults.fail_block_always) {
+    faults.fail_block.reset();  // once: the retry goes through
+  }
+  return true;
+}
+
+void SimLoader::corrupt_read_data(MutableByteView data, std::uint32_t offset_in_read) const {
+  const auto& at = options_.faults.corrupt_read;
+  if (at && *at >= offset_in_read && *at - offset_in_read < data.size()) {
+    data[*at - offset_in_read] ^= 0xFF;
+  }
+}
+
+void SimLoader::note_mem_begin(const Request& request) {
+  if (uploaded_.size() < max_uploaded_segments) {
+    uploaded_.push_back({word(request, 3), word(request, 0)});
+  }
+}
+
+LoaderEffect SimLoader::stub_started(std::uint32_t entry) {
+  flavor_ = options_.stub.value_or(identify_stub(chip_, uploaded_, entry));
+  return {LoaderEffect::Kind::start_stub};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -224,6 +312,7 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
         status = rom_status(RomError::flash_read_error);
         break;
       }
+      count_read(length);
       append(reply_data_, as_bytes(to_hex(flash_md5(hardware, address, length))));
       break;
     }
@@ -234,6 +323,7 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
       }
       mem_.active = true;
       mem_.remaining = word(request, 0);
+      note_mem_begin(request);
       break;
     case Op::mem_data:
       status = rom_mem_data(request);
@@ -245,7 +335,7 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
       }
       mem_.active = false;
       if (word(request, 0) == 0 && word(request, 1) != 0 && mem_.loaded) {
-        effect.kind = LoaderEffect::Kind::start_stub;  // any uploaded code is taken as the stub
+        effect = stub_started(word(request, 1));  // any uploaded code is taken as a stub
       }
       break;
     case Op::get_security_info:
@@ -282,12 +372,14 @@ Status SimLoader::rom_flash_begin(const Request& request, SimHardware& hardware,
   if (!in_configured_range(offset, erase_size)) {
     return rom_status(RomError::execution_failed);
   }
-  // The ROM erases up front, whole sectors covering the region.
-  if (hardware.registers.is_flash_attached()) {
+  // The ROM erases up front, whole sectors covering the region (64 KiB blocks where whole
+  // blocks fit), before it answers.
+  if (hardware.registers.is_flash_attached() && erase_size > 0) {
+    const std::uint32_t first = offset & ~(flash_sector_size - 1);
     const std::uint64_t end = std::uint64_t{offset} + erase_size;
-    for (std::uint64_t at = offset & ~(flash_sector_size - 1); at < end; at += flash_sector_size) {
-      hardware.flash.erase_sector(static_cast<std::uint32_t>(at));
-    }
+    const std::uint64_t sectors = (end - first + flash_sector_size - 1) / flash_sector_size;
+    erase_region(hardware, first, static_cast<std::uint32_t>(sectors * flash_sector_size),
+                 EraseRule::whole_blocks_that_fit);
   }
   write_ = {};
   write_.active = true;
@@ -315,6 +407,9 @@ Status SimLoader::rom_flash_data(const Request& request, SimHardware& hardware) 
   if (checksum(block->payload) != (request.checksum & 0xFF)) {
     return rom_status(RomError::bad_checksum);
   }
+  if (take_block_fault(block->sequence)) {
+    return rom_status(RomError::flash_write_error);  // the read-back check failed
+  }
   const bool attached = hardware.registers.is_flash_attached();
   if (!compressed) {
     const std::uint64_t address =
@@ -323,7 +418,7 @@ Status SimLoader::rom_flash_data(const Request& request, SimHardware& hardware) 
       return rom_status(RomError::execution_failed);
     }
     if (attached) {
-      hardware.flash.program(static_cast<std::uint32_t>(address), block->payload);
+      program(hardware, static_cast<std::uint32_t>(address), block->payload);
     }
     return ok_status;
   }
@@ -343,7 +438,7 @@ Status SimLoader::rom_flash_data(const Request& request, SimHardware& hardware) 
       return rom_status(RomError::execution_failed);
     }
     if (attached) {
-      hardware.flash.program(write_.next_write, ByteView{inflate_buffer_}.first(step->produced));
+      program(hardware, write_.next_write, ByteView{inflate_buffer_}.first(step->produced));
     }
     write_.next_write += static_cast<std::uint32_t>(step->produced);
     write_.remaining -= static_cast<std::uint32_t>(step->produced);
@@ -368,7 +463,10 @@ Status SimLoader::rom_read_flash_slow(const Request& request, const SimHardware&
     return rom_status(RomError::flash_read_error);
   }
   reply_data_.assign(read_flash_slow_block, Byte{0});  // always 64 bytes, the rest unused
-  read_flash(hardware, offset, MutableByteView{reply_data_}.first(length));
+  const MutableByteView data = MutableByteView{reply_data_}.first(length);
+  read_flash(hardware, offset, data);
+  count_read(length);
+  corrupt_read_data(data, 0);
   return ok_status;
 }
 
@@ -392,10 +490,10 @@ Status SimLoader::rom_mem_data(const Request& request) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Flasher stub (the legacy C stub that esptool v4 uploads)
+// Legacy flasher stub (esptool-legacy-flasher-stub, esptool v4's default)
 
-LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardware,
-                                    ByteBuffer& out) {
+LoaderEffect SimLoader::handle_legacy_stub(const Request& request, SimHardware& hardware,
+                                           ByteBuffer& out) {
   const std::size_t size = request.size;  // the stub goes by the header
   std::uint32_t value = 0;
   if (request.op == Op::read_reg && size == 4 && request.data.size() >= 4) {
@@ -436,12 +534,13 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
       error = length_is(0);
       if (error == StubError::ok) {
         hardware.flash.erase_chip();
+        work_ += flash_timing::chip_erase_per_mib * (hardware.flash.size() >> 20);
       }
       break;
     case Op::erase_region:
       error = length_is(8);
       if (error == StubError::ok) {
-        error = stub_erase_region(hardware, word(request, 0), word(request, 1));
+        error = erase_region(hardware, word(request, 0), word(request, 1), EraseRule::legacy_stub);
       }
       break;
     case Op::change_baudrate:  // new baud, old baud; applied after the reply
@@ -463,22 +562,44 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
     case Op::spi_flash_md5:
       error = length_is(16);
       if (error == StubError::ok) {
-        if (!in_configured_range(word(request, 0), word(request, 1))) {
-          error = StubError::md5_read_failed;
-        } else {
-          const Md5Digest digest = flash_md5(hardware, word(request, 0), word(request, 1));
-          reply_data_.assign(digest.begin(), digest.end());
-        }
+        error = stub_md5(request, hardware);
       }
       break;
     case Op::flash_begin:
-    case Op::flash_defl_begin:
-      error = stub_flash_begin(request, request.op == Op::flash_defl_begin);
+    case Op::flash_defl_begin: {
+      // v1.10 and later take a fifth word, the encrypt flag (written as given: flash
+      // encryption is not simulated).
+      const bool length_ok = size == 16 || (size == 20 && flavor_ == StubFlavor::legacy_v1_10);
+      if (length_ok && word(request, 2) > stub_max_write_block) {
+        error = StubError::bad_blocksize;
+      } else if (!length_ok) {
+        error = StubError::bad_data_len;
+      } else {
+        begin_write(word(request, 0), word(request, 2), word(request, 3),
+                    request.op == Op::flash_defl_begin);
+        error = StubError::ok;
+      }
       break;
+    }
     case Op::flash_data:
     case Op::flash_defl_data:
     case Op::flash_encrypt_data:
-      error = stub_flash_data_check(request);
+      if (!write_.active) {
+        error = StubError::not_in_flash_mode;
+        break;
+      }
+      if (size < data_block_header_size) {
+        error = StubError::bad_data_len;
+        break;
+      }
+      // A failed earlier block is reported now; a bad length, then a bad checksum, override it.
+      error = write_.last_error;
+      if (word(request, 0) != size - data_block_header_size) {
+        error = StubError::bad_data_len;
+      }
+      if (checksum(request.data.subspan(data_block_header_size)) != request.checksum) {
+        error = StubError::bad_data_checksum;  // the stub compares the whole 32-bit field
+      }
       break;
     case Op::flash_end:
     case Op::flash_defl_end:
@@ -520,6 +641,7 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
       if (error == StubError::ok) {
         mem_.active = true;
         mem_.remaining = word(request, 0);
+        note_mem_begin(request);
       }
       break;
     case Op::mem_data: {
@@ -550,7 +672,7 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
         mem_.remaining = 0;
       }
       if (error == StubError::ok && word(request, 1) != 0) {
-        effect.kind = LoaderEffect::Kind::start_stub;  // jumps to the new code
+        effect = stub_started(word(request, 1));  // jumps to the new code
       }
       break;
     case Op::run_user_code:
@@ -566,47 +688,248 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
   switch (request.op) {
     case Op::flash_data:
     case Op::flash_encrypt_data:  // written as given: flash encryption is not simulated
-      stub_write(hardware, request.data.subspan(data_block_header_size));
-      break;
-    case Op::flash_defl_data:
-      stub_inflate(hardware, request.data.subspan(data_block_header_size));
-      break;
-    case Op::read_flash: {
-      const std::uint32_t block_size = word(request, 2);
-      if (block_size == 0 || block_size > flash_sector_size) {
-        break;  // the stub gives up without sending anything
-      }
-      read_ = {};
-      read_.active = true;
-      read_.address = word(request, 0);
-      read_.length = word(request, 1);
-      read_.block_size = block_size;
-      read_.max_in_flight = word(request, 3);
-      if (read_.length == 0) {
-        handle_read_ack({}, hardware, out);  // nothing to send: the digest follows at once
+    case Op::flash_defl_data: {
+      block_fault_ = take_block_fault(word(request, 1));
+      const ByteView payload = request.data.subspan(data_block_header_size);
+      const StubError write_error = request.op == Op::flash_defl_data
+                                        ? stub_inflate(hardware, payload)
+                                        : stub_write(hardware, payload);
+      block_fault_ = false;
+      if (write_error != StubError::ok) {
+        write_.last_error = write_error;
       }
       break;
     }
+    case Op::read_flash:
+      start_read_stream(request, out);
+      break;
     default:
       break;
   }
   return effect;
 }
 
-StubError SimLoader::stub_flash_begin(const Request& request, bool compressed) {
-  if (request.size == 16 && word(request, 2) > stub_max_write_block) {
-    return StubError::bad_blocksize;
+// ---------------------------------------------------------------------------------------
+// esp-flasher-stub (esptool v5.3's default). Errors of the work after a reply (writing a
+// block, a READ_FLASH that cannot start) are sent once, as the reply to whatever command
+// comes next, which is then not executed.
+
+LoaderEffect SimLoader::handle_flasher_stub(const Request& request, SimHardware& hardware,
+                                            ByteBuffer& out) {
+  if (!request.has_consistent_size()) {
+    reply(out, request.op, 0, stub_status(StubError::bad_data_len));
+    return {};
   }
-  if (request.size != 16) {
-    return StubError::bad_data_len;
+  if (deferred_error_ != StubError::ok) {
+    reply(out, request.op, 0, stub_status(std::exchange(deferred_error_, StubError::ok)));
+    return {};
   }
-  const std::uint32_t total = word(request, 0);
-  const std::uint32_t offset = word(request, 3);
+  const std::size_t size = request.size;
+  auto length_is = [size](std::size_t expected) {
+    return size == expected ? StubError::ok : StubError::bad_data_len;
+  };
+  std::uint32_t value = 0;
+  StubError error = StubError::ok;
+  LoaderEffect effect;
+  switch (request.op) {
+    case Op::sync:
+      error = length_is(sync_data_size);
+      if (error == StubError::ok) {
+        for (std::size_t i = 1; i < sync_burst; ++i) {
+          reply(out, Op::sync, 0, ok_status);
+        }
+      }
+      break;
+    case Op::flash_begin:
+    case Op::flash_defl_begin:
+      // Four words, or five with the encrypt flag (written as given: not simulated). No
+      // block size limit: the stub takes any.
+      error = size == 16 || size == 20 ? StubError::ok : StubError::bad_data_len;
+      if (error == StubError::ok) {
+        begin_write(word(request, 0), word(request, 2), word(request, 3),
+                    request.op == Op::flash_defl_begin);
+      }
+      break;
+    case Op::flash_data:
+    case Op::flash_defl_data: {
+      const bool compressed = request.op == Op::flash_defl_data;
+      if (size < data_block_header_size) {
+        error = compressed ? StubError::bad_data_len : StubError::not_enough_data;
+      } else if (!write_.active) {
+        error = StubError::not_in_flash_mode;
+      } else if (!compressed && word(request, 0) != size - data_block_header_size) {
+        error = StubError::too_much_data;
+      } else {
+        // The checksum covers the length the header states (clamped to what came).
+        const ByteView payload = request.data.subspan(data_block_header_size);
+        const ByteView covered =
+            payload.first(std::min<std::size_t>(word(request, 0), payload.size()));
+        if (checksum(covered) != request.checksum) {
+          error = StubError::bad_data_checksum;
+        }
+      }
+      break;
+    }
+    case Op::flash_end:
+    case Op::flash_defl_end:
+      // v1.0.0 ignores the reboot flag.
+      if (size != 4) {
+        error = StubError::bad_data_len;
+      } else if (!write_.active) {
+        error = StubError::not_in_flash_mode;
+      } else if (write_.remaining != 0) {
+        error = StubError::bad_data_len;
+      } else {
+        write_ = {};
+      }
+      break;
+    case Op::mem_begin:
+      error = length_is(16);
+      if (error == StubError::ok) {
+        mem_.active = true;
+        mem_.remaining = word(request, 0);
+        note_mem_begin(request);
+      }
+      break;
+    case Op::mem_data:
+      if (size < data_block_header_size) {
+        error = StubError::not_enough_data;
+      } else if (!mem_.active) {
+        error = StubError::not_in_flash_mode;
+      } else if (mem_.remaining < word(request, 0) ||
+                 word(request, 0) != size - data_block_header_size) {
+        error = StubError::too_much_data;
+      } else {
+        mem_.remaining -= word(request, 0);
+        mem_.loaded = true;
+      }
+      break;
+    case Op::mem_end:
+      error = length_is(8);
+      if (error == StubError::ok && !mem_.active) {
+        error = StubError::not_in_flash_mode;
+      }
+      if (error == StubError::ok) {
+        mem_ = {};
+        if (word(request, 0) == 0) {
+          effect = stub_started(word(request, 1));  // jumps to the entry point after the reply
+        }
+      }
+      break;
+    case Op::write_reg:
+      error = size == 0 || size % 16 != 0 ? StubError::not_enough_data : StubError::ok;
+      if (error == StubError::ok) {
+        apply_write_regs(request.data, hardware);
+      }
+      break;
+    case Op::read_reg:
+      error = length_is(4);
+      if (error == StubError::ok) {
+        value = hardware.registers.read(word(request, 0));
+      }
+      break;
+    case Op::spi_attach:
+      error = length_is(4);
+      if (error == StubError::ok) {
+        hardware.registers.set_flash_attached(true);
+      }
+      break;
+    case Op::spi_set_params:
+      error = length_is(24);
+      if (error == StubError::ok) {
+        configured_size_ = std::min(word(request, 1), max_configured_size);
+      }
+      break;
+    case Op::change_baudrate:
+      error = length_is(8);
+      if (error == StubError::ok) {
+        effect = {LoaderEffect::Kind::change_baud, word(request, 0)};
+      }
+      break;
+    case Op::spi_flash_md5:
+      error = length_is(16);
+      if (error == StubError::ok) {
+        error = stub_md5(request, hardware);
+        if (error == StubError::md5_read_failed) {
+          error = StubError::failed_spi_op;
+        }
+      }
+      break;
+    case Op::get_security_info:
+      error = length_is(0);
+      if (error == StubError::ok) {
+        if (chip_.security_info == SecurityInfoSupport::none) {
+          error = StubError::cmd_not_implemented;  // esp-stub-lib: not supported on ESP32
+        } else {
+          reply_data_ = security_info_data(chip_);
+        }
+      }
+      break;
+    case Op::read_flash:
+      error = length_is(16);
+      break;
+    case Op::erase_flash:  // takes any length
+      hardware.flash.erase_chip();
+      work_ += flash_timing::chip_erase_per_mib * (hardware.flash.size() >> 20);
+      break;
+    case Op::erase_region:
+      error = length_is(8);
+      if (error == StubError::ok) {
+        error = erase_region(hardware, word(request, 0), word(request, 1),
+                             EraseRule::whole_blocks_that_fit);
+        if (error != StubError::ok) {
+          error = StubError::bad_data_len;  // unaligned: the one check it makes
+        }
+      }
+      break;
+    case Op::run_user_code:
+      return {};  // v1.0.0 neither answers nor leaves the stub
+    default:
+      error = StubError::invalid_command;
+      break;
+  }
+  if (error != StubError::ok) {
+    reply_data_.clear();
+    reply(out, request.op, 0, stub_status(error));
+    return {};
+  }
+  reply(out, request.op, value, ok_status);
+  // Work after the reply; its errors wait for the next command.
+  switch (request.op) {
+    case Op::flash_data:
+    case Op::flash_defl_data: {
+      block_fault_ = take_block_fault(word(request, 1));
+      const ByteView payload = request.data.subspan(data_block_header_size);
+      deferred_error_ = request.op == Op::flash_defl_data ? stub_inflate(hardware, payload)
+                                                          : stub_write(hardware, payload);
+      block_fault_ = false;
+      break;
+    }
+    case Op::read_flash:
+      if (word(request, 2) > flasher_stub_max_packet) {
+        deferred_error_ = StubError::bad_data_len;
+      } else if (!in_configured_range(word(request, 0), word(request, 1))) {
+        deferred_error_ = StubError::failed_spi_op;
+      } else {
+        start_read_stream(request, out);
+      }
+      break;
+    default:
+      break;
+  }
+  return effect;
+}
+
+// ---------------------------------------------------------------------------------------
+// Work both stubs do
+
+void SimLoader::begin_write(std::uint32_t total, std::uint32_t block_size, std::uint32_t offset,
+                            bool compressed) {
   write_ = {};
   write_.active = true;
   write_.compressed = compressed;
   write_.offset = offset;
-  write_.block_size = word(request, 2);
+  write_.block_size = block_size;
   write_.next_write = offset;
   write_.remaining = total;
   // Erased just in time, sector by sector (64 KiB blocks where aligned), as data arrives.
@@ -619,32 +942,13 @@ StubError SimLoader::stub_flash_begin(const Request& request, bool compressed) {
   if (compressed) {
     inflater_.reset();
   }
-  return StubError::ok;
 }
 
-StubError SimLoader::stub_flash_data_check(const Request& request) {
-  if (!write_.active) {
-    return StubError::not_in_flash_mode;
-  }
-  if (request.size < data_block_header_size) {
-    return StubError::bad_data_len;
-  }
-  // A failed earlier block is reported now; a bad length, then a bad checksum, override it.
-  StubError error = write_.last_error;
-  if (word(request, 0) != request.size - data_block_header_size) {
-    error = StubError::bad_data_len;
-  }
-  if (checksum(request.data.subspan(data_block_header_size)) != request.checksum) {
-    error = StubError::bad_data_checksum;  // the stub compares the whole 32-bit field
-  }
-  return error;
-}
-
-void SimLoader::stub_write(SimHardware& hardware, ByteView data) {
+StubError SimLoader::stub_write(SimHardware& hardware, ByteView data) {
   const auto length =
       static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), write_.remaining));
   if (length == 0) {
-    return;
+    return StubError::ok;
   }
   // Erase up to the sector the write ends in (the stub's own rule, one sector further than
   // strictly needed when the write ends on a boundary), never outside the flash size.
@@ -657,68 +961,101 @@ void SimLoader::stub_write(SimHardware& hardware, ByteView data) {
     if (in_configured_range(write_.erase_next, span)) {
       const auto address = static_cast<std::uint32_t>(write_.erase_next);
       if (whole_block) {
-        hardware.flash.erase_block(address);
+        erase_block(hardware, address);
       } else {
-        hardware.flash.erase_sector(address);
+        erase_sector(hardware, address);
       }
     }
     write_.erase_next += span;
   }
-  if (in_configured_range(write_.next_write, length)) {
-    hardware.flash.program(write_.next_write, data.first(length));
-  } else {
-    write_.last_error = StubError::failed_spi_op;
+  StubError error = StubError::ok;
+  if (!in_configured_range(write_.next_write, length) ||
+      !program(hardware, write_.next_write, data.first(length))) {
+    error = StubError::failed_spi_op;
   }
+  write_.last_block = SimFlash::Range{write_.next_write, write_.next_write + length};
   write_.next_write += length;
   write_.remaining -= length;
+  return error;
 }
 
-void SimLoader::stub_inflate(SimHardware& hardware, ByteView data) {
+StubError SimLoader::stub_inflate(SimHardware& hardware, ByteView data) {
   if (write_.remaining == 0 && data.size() > 4) {
-    write_.last_error = StubError::too_much_data;  // only a trailing Adler-32 may follow
-    return;
+    return StubError::too_much_data;  // only a trailing Adler-32 may follow
   }
+  StubError error = StubError::ok;
   inflate_buffer_.resize(inflate_chunk);
   while (write_.remaining > 0) {
     const auto step = inflater_.inflate(data, inflate_buffer_);
     if (!step) {
-      write_.last_error = StubError::inflate_error;
-      return;
+      return StubError::inflate_error;
     }
-    stub_write(hardware, ByteView{inflate_buffer_}.first(step->produced));
+    const StubError write_error =
+        stub_write(hardware, ByteView{inflate_buffer_}.first(step->produced));
+    if (error == StubError::ok) {
+      error = write_error;
+    }
     data = data.subspan(step->consumed);
     if (step->finished || (data.empty() && step->produced < inflate_buffer_.size()) ||
         (step->consumed == 0 && step->produced == 0)) {
       break;
     }
   }
-  if (inflater_.is_finished() && write_.remaining > 0) {
-    write_.last_error = StubError::not_enough_data;
+  write_.last_block.reset();  // a compressed block has no one place in flash
+  if (error == StubError::ok && inflater_.is_finished() && write_.remaining > 0) {
+    error = StubError::not_enough_data;
   }
+  return error;
 }
 
-StubError SimLoader::stub_erase_region(SimHardware& hardware, std::uint32_t offset,
-                                       std::uint32_t size) {
+void SimLoader::overwrite_block_being_written(ByteView frame, SimHardware& hardware) {
+  if (!write_.active) {
+    return;
+  }
+  if (write_.compressed) {
+    write_.last_error = StubError::inflate_error;  // the stream it inflated from is mixed
+    return;
+  }
+  if (!write_.last_block) {
+    return;
+  }
+  // The block's payload started at buffer offset header + block header.
+  constexpr std::size_t payload_at = header_size + data_block_header_size;
+  if (frame.size() <= payload_at) {
+    return;
+  }
+  const SimFlash::Range block = *write_.last_block;
+  const ByteView overlay =
+      frame.subspan(payload_at)
+          .first(std::min<std::size_t>(frame.size() - payload_at, block.end - block.begin));
+  hardware.flash.program(block.begin, overlay);  // NOR: the mixed bytes AND in
+}
+
+StubError SimLoader::erase_region(SimHardware& hardware, std::uint32_t offset, std::uint32_t size,
+                                  EraseRule rule) {
   if (offset % flash_sector_size != 0) {
     return StubError::erase_unaligned_offset;
   }
   if (size % flash_sector_size != 0) {
     return StubError::erase_unaligned_size;
   }
-  // Sectors up to a 64 KiB boundary, whole blocks, then the remaining sectors.
+  // Sectors up to a 64 KiB boundary, whole blocks, then the remaining sectors. The legacy
+  // stub leaves a last whole block to sectors.
+  const std::uint32_t block_threshold =
+      rule == EraseRule::whole_blocks_that_fit ? flash_block_size - 1 : flash_block_size;
   while (size > 0 && offset % flash_block_size != 0) {
     if (!in_configured_range(offset, flash_sector_size)) {
       return StubError::erase_sector_failed;
     }
-    hardware.flash.erase_sector(offset);
+    erase_sector(hardware, offset);
     offset += flash_sector_size;
     size -= flash_sector_size;
   }
-  while (size > flash_block_size) {
+  while (size > block_threshold) {
     if (!in_configured_range(offset, flash_block_size)) {
       return StubError::erase_block_failed;
     }
-    hardware.flash.erase_block(offset);
+    erase_block(hardware, offset);
     offset += flash_block_size;
     size -= flash_block_size;
   }
@@ -726,17 +1063,58 @@ StubError SimLoader::stub_erase_region(SimHardware& hardware, std::uint32_t offs
     if (!in_configured_range(offset, flash_sector_size)) {
       return StubError::erase_tail_failed;
     }
-    hardware.flash.erase_sector(offset);
+    erase_sector(hardware, offset);
     offset += flash_sector_size;
     size -= flash_sector_size;
   }
   return StubError::ok;
 }
 
-void SimLoader::handle_read_ack(ByteView frame, const SimHardware&, ByteBuffer& out) {
-  // The stub reads the first 4 bytes of a frame as the count the host has received; a
-  // shorter frame ends the transfer. When everything is acknowledged it sends the MD5.
-  if (read_.length != 0 && frame.size() >= 4) {
+StubError SimLoader::stub_md5(const Request& request, const SimHardware& hardware) {
+  const std::uint32_t address = word(request, 0);
+  const std::uint32_t length = word(request, 1);
+  if (!in_configured_range(address, length)) {
+    return StubError::md5_read_failed;
+  }
+  count_read(length);
+  const Md5Digest digest = flash_md5(hardware, address, length);
+  reply_data_.assign(digest.begin(), digest.end());
+  return StubError::ok;
+}
+
+// ---------------------------------------------------------------------------------------
+// Stub READ_FLASH: data frames, the host's running count, the digest
+
+void SimLoader::start_read_stream(const Request& request, ByteBuffer& out) {
+  const std::uint32_t block_size = word(request, 2);
+  if (block_size == 0 || block_size > flash_sector_size) {
+    return;  // the legacy stub gives up without sending anything
+  }
+  read_ = {};
+  read_.active = true;
+  read_.address = word(request, 0);
+  read_.length = word(request, 1);
+  read_.block_size = block_size;
+  read_.max_in_flight = word(request, 3);
+  if (read_.length == 0) {
+    handle_read_ack({}, out);  // nothing to send: the digest follows at once
+  }
+}
+
+void SimLoader::handle_read_ack(ByteView frame, ByteBuffer& out) {
+  if (is_flasher_stub()) {
+    // Only a 4-byte frame is an acknowledgement; anything else ends the transfer early,
+    // with the digest of what was sent.
+    if (frame.size() == 4) {
+      read_.acked = load_u32(frame);
+      ++read_.frames_acked;
+      if (read_.sent < read_.length || read_.acked < read_.length) {
+        return;
+      }
+    }
+  } else if (read_.length != 0 && frame.size() >= 4) {
+    // The legacy stub reads the first 4 bytes of a frame as the count the host has
+    // received; a shorter frame ends the transfer.
     read_.acked = load_u32(frame);
     if (read_.acked < read_.length && read_.acked <= read_.sent) {
       return;  // pump() sends what the window now allows
@@ -748,14 +1126,21 @@ void SimLoader::handle_read_ack(ByteView frame, const SimHardware&, ByteBuffer& 
 }
 
 void SimLoader::pump(const SimHardware& hardware, ByteBuffer& out, std::size_t high_water) {
-  while (read_.active && read_.sent < read_.length &&
-         read_.sent - read_.acked < read_.max_in_flight && out.size() < high_water) {
+  // The legacy stub compares bytes in flight with the host's max_in_flight (64), so it
+  // sends one frame at a time; esp-flasher-stub allows one frame in flight by design.
+  auto window_open = [this] {
+    return is_flasher_stub() ? read_.frames_sent == read_.frames_acked
+                             : read_.sent - read_.acked < read_.max_in_flight;
+  };
+  while (read_.active && read_.sent < read_.length && window_open() && out.size() < high_water) {
     const std::uint32_t n = std::min(read_.block_size, read_.length - read_.sent);
     scratch_.resize(n);
     read_flash(hardware, read_.address + read_.sent, scratch_);
     read_.digest.update(scratch_);
+    corrupt_read_data(scratch_, read_.sent);
     slip::append_frame(out, scratch_);
     read_.sent += n;
+    ++read_.frames_sent;
   }
 }
 

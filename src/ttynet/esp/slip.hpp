@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <system_error>
+#include <utility>
 #include <variant>
 
 #include "ttynet/util/bytes.hpp"
@@ -67,6 +68,11 @@ class Decoder {
 
   // Inside a frame (its opening END seen, its closing END not yet).
   bool is_in_frame() const { return state_ != State::idle; }
+  // The bytes of the frame being received, so far (empty outside a frame).
+  ByteView partial_frame() const { return is_in_frame() ? ByteView{frame_} : ByteView{}; }
+  // Hands back the input next_event() has not looked at yet and forgets it, for a receiver
+  // that stops taking bytes in the middle of an input.
+  ByteView take_unread() { return std::exchange(input_, {}); }
   // Forgets a partial frame and any unread input, as after the peer restarted.
   void reset();
 

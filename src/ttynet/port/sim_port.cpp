@@ -11,6 +11,7 @@
 #include <asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "ttynet/esp/chips.hpp"
 #include "ttynet/port/error.hpp"
@@ -123,6 +124,24 @@ Result<std::unique_ptr<SimPort>, OpenError> SimPort::open(const asio::any_io_exe
       url.option("boot") == "app" ? esp::PowerOn::boot_flash : esp::PowerOn::in_download_mode;
   if (url.has_option("en_delay")) {
     config.strap_delay = std::chrono::duration_cast<Duration>(url.seconds("en_delay"));
+  }
+  config.busy_times = url.flag("pace");
+  config.loader.stub = esp::parse_stub_flavor(url.option("stub"));  // auto: unset
+  esp::SimFaults& faults = config.loader.faults;
+  faults.fail_block_always = url.flag("fail_always");
+  for (const std::string_view name : {"fail_block", "corrupt_read", "stop_after"}) {
+    if (!url.has_option(name)) continue;
+    const std::int64_t number = url.integer(name);
+    if (number < 0 || number > std::numeric_limits<std::uint32_t>::max()) {
+      return open_error(
+          errc::bad_option_value,
+          fmt::format("bad value '{}' for option '{}' of sim://: expected 0 to {}",
+                      url.option(name), name, std::numeric_limits<std::uint32_t>::max()));
+    }
+    const auto value = static_cast<std::uint32_t>(number);
+    if (name == "fail_block") faults.fail_block = value;
+    if (name == "corrupt_read") faults.corrupt_read = value;
+    if (name == "stop_after") faults.stop_after = value;
   }
 
   int fd = -1;

@@ -14,14 +14,23 @@
 //                     flash_size bytes, else the chip starts erased and the file is (re)written
 //                     erased; changes are written back shortly after they happen and at close.
 //   mac=aa:bb:cc:dd:ee:ff
-//   pace=1            bytes take the time the chip's UART baud implies (10 bits per byte) in
-//                     both directions; host writes wait while the input buffer is full.
+//   pace=1            a strict chip in time: bytes take the time the chip's UART baud implies
+//                     (10 bits per byte) in both directions, host writes wait while the
+//                     input buffer is full, and the loaders take their flash work's time and
+//                     lose what a real chip loses meanwhile (esp::SimChip, busy times).
 //   boot=download|app the chip's state at open, until DTR/RTS first change: download (the
 //                     default) = already waiting in the ROM loader, as after an esptool reset
 //                     long ago; app = powered up with GPIO0 high, boots the application from
 //                     flash and prints its boot log.
 //   en_delay=SECONDS  time from EN rising to the strapping pins being sampled (default 0.005):
 //                     boards with a large EN capacitor take tens of milliseconds.
+//   stub=auto|legacy|flasher  the flasher stub the chip runs after an upload: told from the
+//                     uploaded image (auto), or esptool v4's legacy stub, or esp-flasher-stub.
+// Fault injection (docs/esp-simulator.md):
+//   fail_block=K      the write of flash block K (its sequence number) fails once, with the
+//                     loader's real error; fail_always=1: every attempt of every write.
+//   stop_after=N      the chip stops answering after N loader frames since its last reset.
+//   corrupt_read=N    byte N of each flash read's data is inverted on its way to the host.
 //
 // The port does not know about hosts: when the server's client leaves, the server puts the
 // lines back as it found them, so a port whose lines were never touched stays as it was.
@@ -41,18 +50,28 @@
 
 namespace ttynet::port {
 
-inline constexpr std::array<OptionSpec, 6> sim_url_options{{
+inline constexpr std::array<OptionSpec, 11> sim_url_options{{
     {"flash_size", OptionType::choice, "4MB", "size of the simulated SPI flash",
      "1MB|2MB|4MB|8MB|16MB"},
     {"flash_file", OptionType::text, "",
      "file that keeps the flash contents across runs (created erased if missing)"},
     {"mac", OptionType::text, "", "base MAC address, aa:bb:cc:dd:ee:ff"},
-    {"pace", OptionType::flag, "", "bytes take the time the UART's baud rate implies"},
+    {"pace", OptionType::flag, "",
+     "strict timing: bytes take the time the UART's baud rate implies, flash work its time"},
     {"boot", OptionType::choice, "download",
      "state at open until DTR/RTS change: ROM download mode, or boot the application",
      "download|app"},
     {"en_delay", OptionType::seconds, "0.005",
      "time from EN release to GPIO0 sampling (the EN RC network; larger on big capacitors)"},
+    {"stub", OptionType::choice, "auto",
+     "flasher stub run after an upload: told from the image, or forced", "auto|legacy|flasher"},
+    {"fail_block", OptionType::integer, "",
+     "fault: the write of this flash block (sequence number) fails once"},
+    {"fail_always", OptionType::flag, "", "fault: fail_block fails on every attempt"},
+    {"stop_after", OptionType::integer, "",
+     "fault: the chip stops answering after this many loader frames since reset"},
+    {"corrupt_read", OptionType::integer, "",
+     "fault: this byte of each flash read's data is inverted on the way to the host"},
 }};
 
 struct SimPortLimits {

@@ -271,7 +271,7 @@ TEST_F(SimPortTest, UnknownOptionNamesTheValidOnes) {
   EXPECT_EQ(opened->error().code, make_error_code(errc::unknown_option));
   EXPECT_EQ(opened->error().message,
             "unknown option 'speed' for sim://; valid: flash_size, flash_file, mac, pace, boot, "
-            "en_delay");
+            "en_delay, stub, fail_block, fail_always, stop_after, corrupt_read");
 }
 
 TEST_F(SimPortTest, UnknownChipAndBadMacAreErrors) {
@@ -282,6 +282,24 @@ TEST_F(SimPortTest, UnknownChipAndBadMacAreErrors) {
   auto mac = run(io_, open_port(io_.get_executor(), "sim://esp32?mac=aa:bb"));
   ASSERT_TRUE(mac && !*mac);
   EXPECT_EQ(mac->error().code, make_error_code(errc::bad_option_value));
+}
+
+TEST_F(SimPortTest, FaultOptionsReachTheChip) {
+  auto port = open("sim://esp32?stop_after=1&pace=1&stub=flasher&fail_block=3&fail_always=1");
+  ASSERT_TRUE(port);
+  const auto& sim = dynamic_cast<const SimPort&>(*port);
+  EXPECT_EQ(run(io_, port->write(sync_request())), std::error_code{});
+  read_until(*port, [](const ByteBuffer& b) { return count_frames(b) >= 8; });
+  EXPECT_EQ(run(io_, port->write(sync_request())), std::error_code{});
+  run_until(
+      io_, [&] { return sim.chip().counters().frames_unanswered == 1; }, 2000ms);
+  EXPECT_EQ(sim.chip().counters().frames_unanswered, 1u);  // the second SYNC: no answer
+
+  auto bad = run(io_, open_port(io_.get_executor(), "sim://esp32?fail_block=-1"));
+  ASSERT_TRUE(bad && !*bad);
+  EXPECT_EQ(bad->error().code, make_error_code(errc::bad_option_value));
+  EXPECT_EQ(bad->error().message,
+            "bad value '-1' for option 'fail_block' of sim://: expected 0 to 4294967295");
 }
 
 TEST_F(SimPortTest, CloseEndsAPendingRead) {
