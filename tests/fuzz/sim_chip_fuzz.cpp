@@ -1,7 +1,7 @@
 // The simulated chip driven by a script of host actions: raw bytes, framed requests (with
 // valid or arbitrary checksums), *_DATA blocks, line changes, time, baud changes, partial
-// reads. The first byte picks the chip, the starting mode (ROM or stub) and whether the
-// host reads everything. Invariants: no crash, pending output within its limit, a state
+// reads. The first byte picks the chip, the starting mode (ROM or stub), the stub (legacy or
+// esp-flasher-stub), busy times on or off, and whether the host reads everything. Invariants: no crash, pending output within its limit, a state
 // that matches the lines (EN low means reset).
 
 #include <array>
@@ -89,6 +89,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.limits.max_pending_output = max_pending;
   config.limits.stream_high_water = 0x2000;
   config.app_line_period = milliseconds(50);
+  config.busy_times = (mode & 0x40) != 0;
+  config.loader.stub = (mode & 0x80) != 0 ? StubFlavor::legacy : StubFlavor::esp_flasher_stub;
   SimChip chip(chip_info, config);
   TimePoint now{};
   const bool stub = (mode & 0x10) != 0;
