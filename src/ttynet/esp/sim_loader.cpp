@@ -119,10 +119,8 @@ LoaderEffect SimLoader::handle_frame(ByteView frame, SimHardware& hardware, Byte
   LoaderEffect effect;
   if (kind_ == LoaderKind::rom) {
     effect = handle_rom(*request, hardware, out);
-  } else if (is_flasher_stub()) {
-    effect = handle_flasher_stub(*request, hardware, out);
   } else {
-    effect = handle_legacy_stub(*request, hardware, out);
+    effect = handle_stub(*request, hardware, out);
   }
   effect.busy_before_reply = reply_work_;
   effect.busy_after_reply = work_ - reply_work_;
@@ -490,27 +488,33 @@ Status SimLoader::rom_mem_data(const Request& request) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Legacy flasher stub (esptool-legacy-flasher-stub, esptool v4's default)
+// Flasher stubs: the legacy stub (esptool-legacy-flasher-stub, esptool v4's default) and
+// esp-flasher-stub (esptool v5.3's). esp-flasher-stub reports an error of the work after a
+// reply (writing a block, a READ_FLASH that cannot start) once, as the reply to whatever
+// command comes next, which is then not executed; the legacy stub reports a failed write
+// with the next block or at FLASH_END.
 
-LoaderEffect SimLoader::handle_legacy_stub(const Request& request, SimHardware& hardware,
-                                           ByteBuffer& out) {
-  const std::size_t size = request.size;  // the stub goes by the header
-  std::uint32_t value = 0;
-  if (request.op == Op::read_reg && size == 4 && request.data.size() >= 4) {
-    value = hardware.registers.read(word(request, 0));
-  }
-  if (size > stub_max_data) {
-    reply(out, request.op, value, stub_status(StubError::bad_data_len, 0xEE));
+LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardware,
+                                    ByteBuffer& out) {
+  const bool flasher = is_flasher_stub();
+  const std::size_t size = request.size;  // the stubs go by the header
+  if (!flasher && size > stub_max_data) {
+    reply(out, request.op, 0, stub_status(StubError::bad_data_len, 0xEE));
     return {};
   }
   if (!request.has_consistent_size()) {
-    reply(out, request.op, value, stub_status(StubError::bad_data_len));
+    reply(out, request.op, 0, stub_status(StubError::bad_data_len));
+    return {};
+  }
+  if (deferred_error_ != StubError::ok) {
+    reply(out, request.op, 0, stub_status(std::exchange(deferred_error_, StubError::ok)));
     return {};
   }
   auto length_is = [size](std::size_t expected) {
     return size == expected ? StubError::ok : StubError::bad_data_len;
   };
-  StubError error = StubError::cmd_not_implemented;
+  std::uint32_t value = 0;
+  StubError error = flasher ? StubError::invalid_command : StubError::cmd_not_implemented;
   LoaderEffect effect;
   switch (request.op) {
     case Op::sync:
@@ -521,17 +525,23 @@ LoaderEffect SimLoader::handle_legacy_stub(const Request& request, SimHardware& 
         }
       }
       break;
-    case Op::get_security_info:
-      if (chip_.security_info == SecurityInfoSupport::none) {
-        break;  // the ESP32 stub does not implement it
+    case Op::get_security_info: {
+      const bool supported = chip_.security_info != SecurityInfoSupport::none;
+      if (!supported && !flasher) {
+        error = StubError::cmd_not_implemented;  // the legacy ESP32 stub has no handler
+        break;
       }
       error = length_is(0);
+      if (error == StubError::ok && !supported) {
+        error = StubError::cmd_not_implemented;  // esp-stub-lib: not supported on ESP32
+      }
       if (error == StubError::ok) {
         reply_data_ = security_info_data(chip_);
       }
       break;
+    }
     case Op::erase_flash:
-      error = length_is(0);
+      error = flasher ? StubError::ok : length_is(0);  // esp-flasher-stub takes any length
       if (error == StubError::ok) {
         hardware.flash.erase_chip();
         work_ += flash_timing::chip_erase_per_mib * (hardware.flash.size() >> 20);
@@ -540,7 +550,11 @@ LoaderEffect SimLoader::handle_legacy_stub(const Request& request, SimHardware& 
     case Op::erase_region:
       error = length_is(8);
       if (error == StubError::ok) {
-        error = erase_region(hardware, word(request, 0), word(request, 1), EraseRule::legacy_stub);
+        error = erase_region(hardware, word(request, 0), word(request, 1),
+                             flasher ? EraseRule::whole_blocks_that_fit : EraseRule::legacy_stub);
+        if (flasher && error != StubError::ok) {
+          error = StubError::bad_data_len;  // unaligned: the one check it makes
+        }
       }
       break;
     case Op::change_baudrate:  // new baud, old baud; applied after the reply
@@ -551,67 +565,56 @@ LoaderEffect SimLoader::handle_legacy_stub(const Request& request, SimHardware& 
       break;
     case Op::read_flash:
       error = length_is(16);
-      if (error == StubError::ok) {
-        // The stub replies OK and then fails to read past its flash size, leaving the host
-        // waiting; the simulator refuses up front instead.
-        if (!in_configured_range(word(request, 0), word(request, 1))) {
-          error = StubError::failed_spi_op;
-        }
+      // The legacy stub replies OK and then fails to read past its flash size, leaving the
+      // host waiting; the simulator refuses up front instead.
+      if (error == StubError::ok && !flasher &&
+          !in_configured_range(word(request, 0), word(request, 1))) {
+        error = StubError::failed_spi_op;
       }
       break;
     case Op::spi_flash_md5:
       error = length_is(16);
       if (error == StubError::ok) {
         error = stub_md5(request, hardware);
+        if (flasher && error != StubError::ok) {
+          error = StubError::failed_spi_op;
+        }
       }
       break;
     case Op::flash_begin:
-    case Op::flash_defl_begin: {
-      // v1.10 and later take a fifth word, the encrypt flag (written as given: flash
-      // encryption is not simulated).
-      const bool length_ok = size == 16 || (size == 20 && flavor_ == StubFlavor::legacy_v1_10);
-      if (length_ok && word(request, 2) > stub_max_write_block) {
-        error = StubError::bad_blocksize;
-      } else if (!length_ok) {
+    case Op::flash_defl_begin:
+      // The fifth word is the encrypt flag (written as given: flash encryption is not
+      // simulated); the legacy stub takes it from v1.10 on. esp-flasher-stub takes any block
+      // size.
+      if (size != 16 && (size != 20 || flavor_ == StubFlavor::legacy)) {
         error = StubError::bad_data_len;
+      } else if (!flasher && word(request, 2) > stub_max_write_block) {
+        error = StubError::bad_blocksize;
       } else {
         begin_write(word(request, 0), word(request, 2), word(request, 3),
                     request.op == Op::flash_defl_begin);
         error = StubError::ok;
       }
       break;
-    }
     case Op::flash_data:
     case Op::flash_defl_data:
-    case Op::flash_encrypt_data:
-      if (!write_.active) {
-        error = StubError::not_in_flash_mode;
-        break;
-      }
-      if (size < data_block_header_size) {
-        error = StubError::bad_data_len;
-        break;
-      }
-      // A failed earlier block is reported now; a bad length, then a bad checksum, override it.
-      error = write_.last_error;
-      if (word(request, 0) != size - data_block_header_size) {
-        error = StubError::bad_data_len;
-      }
-      if (checksum(request.data.subspan(data_block_header_size)) != request.checksum) {
-        error = StubError::bad_data_checksum;  // the stub compares the whole 32-bit field
-      }
+    case Op::flash_encrypt_data:  // legacy only; written as given
+      error = check_data_block(request);
       break;
     case Op::flash_end:
     case Op::flash_defl_end:
-      if (!write_.active) {
+      if (flasher && size != 4) {
+        error = StubError::bad_data_len;
+      } else if (!write_.active) {
         error = StubError::not_in_flash_mode;
       } else if (write_.remaining > 0) {
-        error = StubError::not_enough_data;
+        error = flasher ? StubError::bad_data_len : StubError::not_enough_data;
       } else {
         write_.active = false;
         error = write_.last_error;
       }
-      if (error == StubError::ok && size >= 4 && word(request, 0) == 0) {
+      // esp-flasher-stub v1.0.0 ignores the reboot flag.
+      if (!flasher && error == StubError::ok && size >= 4 && word(request, 0) == 0) {
         effect.kind = LoaderEffect::Kind::reboot;
       }
       break;
@@ -628,159 +631,17 @@ LoaderEffect SimLoader::handle_legacy_stub(const Request& request, SimHardware& 
       }
       break;
     case Op::write_reg:
-      error = size % 16 == 0 ? StubError::ok : StubError::bad_data_len;
-      if (error == StubError::ok) {
+      if (size % 16 == 0 && !(flasher && size == 0)) {
+        error = StubError::ok;
         apply_write_regs(request.data, hardware);
+      } else {
+        error = flasher ? StubError::not_enough_data : StubError::bad_data_len;
       }
       break;
     case Op::read_reg:
       error = length_is(4);
-      break;
-    case Op::mem_begin:
-      error = length_is(16);
       if (error == StubError::ok) {
-        mem_.active = true;
-        mem_.remaining = word(request, 0);
-        note_mem_begin(request);
-      }
-      break;
-    case Op::mem_data: {
-      // The stub takes size - 16 as the payload length (no checksum check).
-      if (size < data_block_header_size) {
-        error = StubError::too_much_data;  // the stub's length underflows
-        break;
-      }
-      const std::size_t length = size - data_block_header_size;
-      if (!mem_.active && length > 0) {
-        error = StubError::not_in_flash_mode;
-      } else if (length > mem_.remaining) {
-        error = StubError::too_much_data;
-      } else if (length % 4 != 0) {
-        error = StubError::bad_data_len;
-      } else {
-        mem_.remaining -= static_cast<std::uint32_t>(length);
-        mem_.loaded = mem_.loaded || length > 0;
-        error = StubError::ok;
-      }
-      break;
-    }
-    case Op::mem_end:
-      error = length_is(8);
-      if (error == StubError::ok) {
-        error = mem_.remaining > 0 ? StubError::not_enough_data : StubError::ok;
-        mem_.active = false;
-        mem_.remaining = 0;
-      }
-      if (error == StubError::ok && word(request, 1) != 0) {
-        effect = stub_started(word(request, 1));  // jumps to the new code
-      }
-      break;
-    case Op::run_user_code:
-      return {LoaderEffect::Kind::run_user_code, 0};  // no reply
-    default:
-      break;  // cmd_not_implemented
-  }
-  reply(out, request.op, value, stub_status(error));
-  if (error != StubError::ok) {
-    return {};
-  }
-  // Work the stub does after its reply is out.
-  switch (request.op) {
-    case Op::flash_data:
-    case Op::flash_encrypt_data:  // written as given: flash encryption is not simulated
-    case Op::flash_defl_data: {
-      block_fault_ = take_block_fault(word(request, 1));
-      const ByteView payload = request.data.subspan(data_block_header_size);
-      const StubError write_error = request.op == Op::flash_defl_data
-                                        ? stub_inflate(hardware, payload)
-                                        : stub_write(hardware, payload);
-      block_fault_ = false;
-      if (write_error != StubError::ok) {
-        write_.last_error = write_error;
-      }
-      break;
-    }
-    case Op::read_flash:
-      start_read_stream(request, out);
-      break;
-    default:
-      break;
-  }
-  return effect;
-}
-
-// ---------------------------------------------------------------------------------------
-// esp-flasher-stub (esptool v5.3's default). Errors of the work after a reply (writing a
-// block, a READ_FLASH that cannot start) are sent once, as the reply to whatever command
-// comes next, which is then not executed.
-
-LoaderEffect SimLoader::handle_flasher_stub(const Request& request, SimHardware& hardware,
-                                            ByteBuffer& out) {
-  if (!request.has_consistent_size()) {
-    reply(out, request.op, 0, stub_status(StubError::bad_data_len));
-    return {};
-  }
-  if (deferred_error_ != StubError::ok) {
-    reply(out, request.op, 0, stub_status(std::exchange(deferred_error_, StubError::ok)));
-    return {};
-  }
-  const std::size_t size = request.size;
-  auto length_is = [size](std::size_t expected) {
-    return size == expected ? StubError::ok : StubError::bad_data_len;
-  };
-  std::uint32_t value = 0;
-  StubError error = StubError::ok;
-  LoaderEffect effect;
-  switch (request.op) {
-    case Op::sync:
-      error = length_is(sync_data_size);
-      if (error == StubError::ok) {
-        for (std::size_t i = 1; i < sync_burst; ++i) {
-          reply(out, Op::sync, 0, ok_status);
-        }
-      }
-      break;
-    case Op::flash_begin:
-    case Op::flash_defl_begin:
-      // Four words, or five with the encrypt flag (written as given: not simulated). No
-      // block size limit: the stub takes any.
-      error = size == 16 || size == 20 ? StubError::ok : StubError::bad_data_len;
-      if (error == StubError::ok) {
-        begin_write(word(request, 0), word(request, 2), word(request, 3),
-                    request.op == Op::flash_defl_begin);
-      }
-      break;
-    case Op::flash_data:
-    case Op::flash_defl_data: {
-      const bool compressed = request.op == Op::flash_defl_data;
-      if (size < data_block_header_size) {
-        error = compressed ? StubError::bad_data_len : StubError::not_enough_data;
-      } else if (!write_.active) {
-        error = StubError::not_in_flash_mode;
-      } else if (!compressed && word(request, 0) != size - data_block_header_size) {
-        error = StubError::too_much_data;
-      } else {
-        // The checksum covers the length the header states (clamped to what came).
-        const ByteView payload = request.data.subspan(data_block_header_size);
-        const ByteView covered =
-            payload.first(std::min<std::size_t>(word(request, 0), payload.size()));
-        if (checksum(covered) != request.checksum) {
-          error = StubError::bad_data_checksum;
-        }
-      }
-      break;
-    }
-    case Op::flash_end:
-    case Op::flash_defl_end:
-      // v1.0.0 ignores the reboot flag.
-      if (size != 4) {
-        error = StubError::bad_data_len;
-      } else if (!write_.active) {
-        error = StubError::not_in_flash_mode;
-      } else if (write_.remaining != 0) {
-        error = StubError::bad_data_len;
-      } else {
-        write_ = {};
+        value = hardware.registers.read(word(request, 0));
       }
       break;
     case Op::mem_begin:
@@ -792,123 +653,57 @@ LoaderEffect SimLoader::handle_flasher_stub(const Request& request, SimHardware&
       }
       break;
     case Op::mem_data:
-      if (size < data_block_header_size) {
-        error = StubError::not_enough_data;
-      } else if (!mem_.active) {
-        error = StubError::not_in_flash_mode;
-      } else if (mem_.remaining < word(request, 0) ||
-                 word(request, 0) != size - data_block_header_size) {
-        error = StubError::too_much_data;
-      } else {
-        mem_.remaining -= word(request, 0);
-        mem_.loaded = true;
-      }
+      error = stub_mem_data(request);
       break;
     case Op::mem_end:
       error = length_is(8);
-      if (error == StubError::ok && !mem_.active) {
+      if (error != StubError::ok) {
+        break;
+      }
+      if (flasher && !mem_.active) {
         error = StubError::not_in_flash_mode;
+        break;
       }
-      if (error == StubError::ok) {
-        mem_ = {};
-        if (word(request, 0) == 0) {
-          effect = stub_started(word(request, 1));  // jumps to the entry point after the reply
-        }
-      }
-      break;
-    case Op::write_reg:
-      error = size == 0 || size % 16 != 0 ? StubError::not_enough_data : StubError::ok;
-      if (error == StubError::ok) {
-        apply_write_regs(request.data, hardware);
-      }
-      break;
-    case Op::read_reg:
-      error = length_is(4);
-      if (error == StubError::ok) {
-        value = hardware.registers.read(word(request, 0));
-      }
-      break;
-    case Op::spi_attach:
-      error = length_is(4);
-      if (error == StubError::ok) {
-        hardware.registers.set_flash_attached(true);
-      }
-      break;
-    case Op::spi_set_params:
-      error = length_is(24);
-      if (error == StubError::ok) {
-        configured_size_ = std::min(word(request, 1), max_configured_size);
-      }
-      break;
-    case Op::change_baudrate:
-      error = length_is(8);
-      if (error == StubError::ok) {
-        effect = {LoaderEffect::Kind::change_baud, word(request, 0)};
-      }
-      break;
-    case Op::spi_flash_md5:
-      error = length_is(16);
-      if (error == StubError::ok) {
-        error = stub_md5(request, hardware);
-        if (error == StubError::md5_read_failed) {
-          error = StubError::failed_spi_op;
-        }
-      }
-      break;
-    case Op::get_security_info:
-      error = length_is(0);
-      if (error == StubError::ok) {
-        if (chip_.security_info == SecurityInfoSupport::none) {
-          error = StubError::cmd_not_implemented;  // esp-stub-lib: not supported on ESP32
-        } else {
-          reply_data_ = security_info_data(chip_);
-        }
-      }
-      break;
-    case Op::read_flash:
-      error = length_is(16);
-      break;
-    case Op::erase_flash:  // takes any length
-      hardware.flash.erase_chip();
-      work_ += flash_timing::chip_erase_per_mib * (hardware.flash.size() >> 20);
-      break;
-    case Op::erase_region:
-      error = length_is(8);
-      if (error == StubError::ok) {
-        error = erase_region(hardware, word(request, 0), word(request, 1),
-                             EraseRule::whole_blocks_that_fit);
-        if (error != StubError::ok) {
-          error = StubError::bad_data_len;  // unaligned: the one check it makes
-        }
+      error = !flasher && mem_.remaining > 0 ? StubError::not_enough_data : StubError::ok;
+      mem_.active = false;
+      mem_.remaining = 0;
+      // The stub jumps to the new code after its reply: esp-flasher-stub when the flag word
+      // is 0, the legacy stub for any non-zero entry.
+      if (error == StubError::ok && (flasher ? word(request, 0) == 0 : word(request, 1) != 0)) {
+        effect = stub_started(word(request, 1));
       }
       break;
     case Op::run_user_code:
-      return {};  // v1.0.0 neither answers nor leaves the stub
+      // No reply. The legacy stub boots the application; esp-flasher-stub v1.0.0 stays.
+      return flasher ? LoaderEffect{} : LoaderEffect{LoaderEffect::Kind::run_user_code, 0};
     default:
-      error = StubError::invalid_command;
-      break;
+      break;  // the unknown-command error set above
   }
   if (error != StubError::ok) {
-    reply_data_.clear();
     reply(out, request.op, 0, stub_status(error));
     return {};
   }
   reply(out, request.op, value, ok_status);
-  // Work after the reply; its errors wait for the next command.
+  // Work the stub does after its reply is out.
   switch (request.op) {
     case Op::flash_data:
+    case Op::flash_encrypt_data:
     case Op::flash_defl_data: {
       block_fault_ = take_block_fault(word(request, 1));
       const ByteView payload = request.data.subspan(data_block_header_size);
-      deferred_error_ = request.op == Op::flash_defl_data ? stub_inflate(hardware, payload)
-                                                          : stub_write(hardware, payload);
+      const StubError write_error = request.op == Op::flash_defl_data
+                                        ? stub_inflate(hardware, payload)
+                                        : stub_write(hardware, payload);
       block_fault_ = false;
+      if (write_error != StubError::ok) {
+        (flasher ? deferred_error_ : write_.last_error) = write_error;
+      }
       break;
     }
     case Op::read_flash:
-      if (word(request, 2) > flasher_stub_max_packet) {
+      if (flasher && word(request, 2) > flasher_stub_max_packet) {
         deferred_error_ = StubError::bad_data_len;
-      } else if (!in_configured_range(word(request, 0), word(request, 1))) {
+      } else if (flasher && !in_configured_range(word(request, 0), word(request, 1))) {
         deferred_error_ = StubError::failed_spi_op;
       } else {
         start_read_stream(request, out);
@@ -918,6 +713,81 @@ LoaderEffect SimLoader::handle_flasher_stub(const Request& request, SimHardware&
       break;
   }
   return effect;
+}
+
+// The checks a stub makes on a *_DATA block before it answers.
+StubError SimLoader::check_data_block(const Request& request) const {
+  const std::size_t size = request.size;
+  const bool compressed = request.op == Op::flash_defl_data;
+  const ByteView payload =
+      request.data.subspan(std::min(request.data.size(), data_block_header_size));
+  if (is_flasher_stub()) {
+    if (request.op == Op::flash_encrypt_data) {
+      return StubError::invalid_command;  // v1.0.0 has no such command
+    }
+    if (size < data_block_header_size) {
+      return compressed ? StubError::bad_data_len : StubError::not_enough_data;
+    }
+    if (!write_.active) {
+      return StubError::not_in_flash_mode;
+    }
+    if (!compressed && word(request, 0) != payload.size()) {
+      return StubError::too_much_data;
+    }
+    // The checksum covers the length the header states (clamped to what came).
+    const ByteView covered = payload.first(std::min<std::size_t>(word(request, 0), payload.size()));
+    return checksum(covered) != request.checksum ? StubError::bad_data_checksum : StubError::ok;
+  }
+  if (!write_.active) {
+    return StubError::not_in_flash_mode;
+  }
+  if (size < data_block_header_size) {
+    return StubError::bad_data_len;
+  }
+  // A failed earlier block is reported now; a bad length, then a bad checksum, override it.
+  StubError error = write_.last_error;
+  if (word(request, 0) != payload.size()) {
+    error = StubError::bad_data_len;
+  }
+  if (checksum(payload) != request.checksum) {
+    error = StubError::bad_data_checksum;  // the stub compares the whole 32-bit field
+  }
+  return error;
+}
+
+StubError SimLoader::stub_mem_data(const Request& request) {
+  const std::size_t size = request.size;
+  if (is_flasher_stub()) {
+    if (size < data_block_header_size) {
+      return StubError::not_enough_data;
+    }
+    if (!mem_.active) {
+      return StubError::not_in_flash_mode;
+    }
+    if (mem_.remaining < word(request, 0) || word(request, 0) != size - data_block_header_size) {
+      return StubError::too_much_data;
+    }
+    mem_.remaining -= word(request, 0);
+    mem_.loaded = true;
+    return StubError::ok;
+  }
+  // The legacy stub takes size - 16 as the payload length (no checksum check).
+  if (size < data_block_header_size) {
+    return StubError::too_much_data;  // its length underflows
+  }
+  const std::size_t length = size - data_block_header_size;
+  if (!mem_.active && length > 0) {
+    return StubError::not_in_flash_mode;
+  }
+  if (length > mem_.remaining) {
+    return StubError::too_much_data;
+  }
+  if (length % 4 != 0) {
+    return StubError::bad_data_len;
+  }
+  mem_.remaining -= static_cast<std::uint32_t>(length);
+  mem_.loaded = mem_.loaded || length > 0;
+  return StubError::ok;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -129,8 +129,9 @@ class SimLoader {
   bool is_flasher_stub() const { return flavor_ == StubFlavor::esp_flasher_stub; }
 
   LoaderEffect handle_rom(const Request& request, SimHardware& hardware, ByteBuffer& out);
-  LoaderEffect handle_legacy_stub(const Request& request, SimHardware& hardware, ByteBuffer& out);
-  LoaderEffect handle_flasher_stub(const Request& request, SimHardware& hardware, ByteBuffer& out);
+  LoaderEffect handle_stub(const Request& request, SimHardware& hardware, ByteBuffer& out);
+  StubError check_data_block(const Request& request) const;
+  StubError stub_mem_data(const Request& request);
   void handle_read_ack(ByteView frame, ByteBuffer& out);
   void start_read_stream(const Request& request, ByteBuffer& out);
 
