@@ -100,14 +100,7 @@ struct SimPort::Signals {
   bool closed = false;
 };
 
-Result<std::unique_ptr<SimPort>, OpenError> SimPort::open(const asio::any_io_executor& executor,
-                                                          const PortUrl& url,
-                                                          SimPortLimits limits) {
-  auto chip = esp::find_chip(url.path);
-  if (!chip) {
-    return open_error(errc::bad_url, fmt::format("sim://: unknown chip '{}' in '{}'; valid: {}",
-                                                 url.path, url.text, valid_chips()));
-  }
+Result<esp::SimConfig, OpenError> sim_config(const PortUrl& url) {
   esp::SimConfig config;
   // Option values were checked against sim_url_options by the URL parser.
   config.flash_size = parse_flash_size(url.option("flash_size")).value_or(4u << 20);
@@ -143,6 +136,21 @@ Result<std::unique_ptr<SimPort>, OpenError> SimPort::open(const asio::any_io_exe
     if (name == "corrupt_read") faults.corrupt_read = value;
     if (name == "stop_after") faults.stop_after = value;
   }
+
+  return config;
+}
+
+Result<std::unique_ptr<SimPort>, OpenError> SimPort::open(const asio::any_io_executor& executor,
+                                                          const PortUrl& url,
+                                                          SimPortLimits limits) {
+  auto chip = esp::find_chip(url.path);
+  if (!chip) {
+    return open_error(errc::bad_url, fmt::format("sim://: unknown chip '{}' in '{}'; valid: {}",
+                                                 url.path, url.text, valid_chips()));
+  }
+  auto parsed = sim_config(url);
+  if (!parsed) return parsed.error();
+  esp::SimConfig config = std::move(*parsed);
 
   int fd = -1;
   bool is_loaded = false;
@@ -182,19 +190,30 @@ Result<std::unique_ptr<SimPort>, OpenError> SimPort::open(const asio::any_io_exe
     }
   }
   sim.clear_flash_changes();
-  std::unique_ptr<SimPort> port(
-      new SimPort(executor, url.text, std::move(sim), url.flag("pace"), fd, limits));
+  std::unique_ptr<SimTraceWriter> trace;
+  if (url.has_option("trace")) {
+    auto created = SimTraceWriter::create(std::string(url.option("trace")), url.text, Clock::now());
+    if (!created) {
+      if (fd >= 0) ::close(fd);
+      return open_error(errc::bad_option_value, fmt::format("sim://: {}", created.error()));
+    }
+    trace = std::move(*created);
+  }
+  std::unique_ptr<SimPort> port(new SimPort(executor, url.text, std::move(sim), url.flag("pace"),
+                                            fd, std::move(trace), limits));
   return port;
 }
 
 SimPort::SimPort(const asio::any_io_executor& executor, std::string url, esp::SimChip chip,
-                 bool pace, int flash_fd, SimPortLimits limits)
+                 bool pace, int flash_fd, std::unique_ptr<SimTraceWriter> trace,
+                 SimPortLimits limits)
     : chip_(std::move(chip)),
       limits_(limits),
       signals_(std::make_shared<Signals>(executor)),
       timer_(executor),
       pace_(pace),
-      flash_fd_(flash_fd) {
+      flash_fd_(flash_fd),
+      trace_(std::move(trace)) {
   info_.url = url;
   info_.path = std::move(url);
   limits_.paced_input = std::max<std::size_t>(limits_.paced_input, 1);
@@ -226,6 +245,7 @@ void SimPort::feed_paced_input(TimePoint now) {
   if (n == 0) return;
   rx_wire_ += each * static_cast<Duration::rep>(n);
   chip_.receive(ByteView(paced_input_).first(n), now);
+  if (trace_) trace_->rx(now, ByteView(paced_input_).first(n));
   paced_input_.erase(paced_input_.begin(), paced_input_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
@@ -313,6 +333,7 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> SimPort::read_some(Mut
   const std::size_t n = std::min(into.size(), released());
   const ByteView output = chip_.pending_output();
   std::copy_n(output.begin(), n, into.begin());
+  if (trace_) trace_->tx(Clock::now(), output.first(n));
   chip_.consume_output(n);
   released_ -= n;
   sync_idle_wire(Clock::now());
@@ -326,6 +347,7 @@ asio::awaitable<std::error_code> SimPort::write(ByteView data) {
     if (signals->closed) co_return errc::closed;
     const TimePoint now = Clock::now();
     chip_.receive(data, now);
+    if (trace_) trace_->rx(now, data);
     step();
     co_return std::error_code{};
   }
@@ -353,6 +375,7 @@ asio::awaitable<std::error_code> SimPort::apply_settings(const LineSettings& set
   settings_ = settings;
   sync_idle_wire(Clock::now());
   chip_.set_host_baud(settings.baud);
+  if (trace_) trace_->baud(Clock::now(), settings.baud);
   step();
   co_return std::error_code{};
 }
@@ -367,6 +390,7 @@ asio::awaitable<std::error_code> SimPort::set_control_lines(std::optional<bool> 
   const TimePoint now = Clock::now();
   sync_idle_wire(now);
   chip_.set_lines(control_lines_.dtr, control_lines_.rts, now);
+  if (trace_) trace_->lines(now, control_lines_.dtr, control_lines_.rts);
   step();
   co_return std::error_code{};
 }
@@ -385,6 +409,7 @@ asio::awaitable<std::error_code> SimPort::purge(Purge which) {
   if (signals_->closed) co_return errc::closed;
   if (which == Purge::receive || which == Purge::both) {
     chip_.consume_output(chip_.pending_output().size());
+    if (trace_) trace_->purge(Clock::now());
     released_ = 0;
   }
   if (which == Purge::transmit || which == Purge::both) paced_input_.clear();
@@ -407,6 +432,7 @@ void SimPort::restart_chip() {
   const TimePoint now = Clock::now();
   sync_idle_wire(now);
   chip_.restart(esp::PowerOn::in_download_mode, now);
+  if (trace_) trace_->restart(now);
   chip_.consume_output(chip_.pending_output().size());
   released_ = 0;
   paced_input_.clear();

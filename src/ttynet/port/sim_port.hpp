@@ -31,6 +31,8 @@
 //                     loader's real error; fail_always=1: every attempt of every write.
 //   stop_after=N      the chip stops answering after N loader frames since its last reset.
 //   corrupt_read=N    byte N of each flash read's data is inverted on its way to the host.
+//   trace=FILE        every event at the chip's pins (bytes each way, DTR/RTS, baud,
+//                     restarts) written to FILE as they happen (sim_trace.hpp), for replay.
 //
 // The port does not know about hosts: when the server's client leaves, the server puts the
 // lines back as it found them, so a port whose lines were never touched stays as it was.
@@ -46,11 +48,12 @@
 
 #include "ttynet/esp/sim_chip.hpp"
 #include "ttynet/port/port.hpp"
+#include "ttynet/port/sim_trace.hpp"
 #include "ttynet/port/url.hpp"
 
 namespace ttynet::port {
 
-inline constexpr std::array<OptionSpec, 11> sim_url_options{{
+inline constexpr std::array<OptionSpec, 12> sim_url_options{{
     {"flash_size", OptionType::choice, "4MB", "size of the simulated SPI flash",
      "1MB|2MB|4MB|8MB|16MB"},
     {"flash_file", OptionType::text, "",
@@ -72,6 +75,7 @@ inline constexpr std::array<OptionSpec, 11> sim_url_options{{
      "fault: the chip stops answering after this many loader frames since reset"},
     {"corrupt_read", OptionType::integer, "",
      "fault: this byte of each flash read's data is inverted on the way to the host"},
+    {"trace", OptionType::text, "", "file that records every event at the chip's pins"},
 }};
 
 struct SimPortLimits {
@@ -115,7 +119,7 @@ class SimPort final : public Port {
   struct Signals;
 
   SimPort(const asio::any_io_executor& executor, std::string url, esp::SimChip chip, bool pace,
-          int flash_fd, SimPortLimits limits);
+          int flash_fd, std::unique_ptr<SimTraceWriter> trace, SimPortLimits limits);
 
   void step();  // brings chip, wire and write-back up to now, re-arms the timer
   void sync_idle_wire(TimePoint now);
@@ -146,7 +150,12 @@ class SimPort final : public Port {
 
   int flash_fd_ = -1;  // flash_file, kept open for write-back
   std::optional<TimePoint> flash_write_at_;
+  std::unique_ptr<SimTraceWriter> trace_;  // trace=FILE
 };
+
+// The chip's configuration from a sim:// URL's options (not flash_file, trace): for the port,
+// and for replaying a trace (sim_trace.hpp) into a chip.
+Result<esp::SimConfig, OpenError> sim_config(const PortUrl& url);
 
 // The registry's opener for sim:// (url.hpp).
 asio::awaitable<OpenResult> open_sim_url(asio::any_io_executor executor, const PortUrl& url);

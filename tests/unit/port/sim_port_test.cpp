@@ -7,6 +7,7 @@
 #include <asio/use_awaitable.hpp>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "test_support.hpp"
@@ -271,7 +272,7 @@ TEST_F(SimPortTest, UnknownOptionNamesTheValidOnes) {
   EXPECT_EQ(opened->error().code, make_error_code(errc::unknown_option));
   EXPECT_EQ(opened->error().message,
             "unknown option 'speed' for sim://; valid: flash_size, flash_file, mac, pace, boot, "
-            "en_delay, stub, fail_block, fail_always, stop_after, corrupt_read");
+            "en_delay, stub, fail_block, fail_always, stop_after, corrupt_read, trace");
 }
 
 TEST_F(SimPortTest, UnknownChipAndBadMacAreErrors) {
@@ -300,6 +301,47 @@ TEST_F(SimPortTest, FaultOptionsReachTheChip) {
   EXPECT_EQ(bad->error().code, make_error_code(errc::bad_option_value));
   EXPECT_EQ(bad->error().message,
             "bad value '-1' for option 'fail_block' of sim://: expected 0 to 4294967295");
+}
+
+TEST_F(SimPortTest, TraceRecordsWhatTheChipSawAndReadsBack) {
+  char pattern[] = "/tmp/ttynet-sim-trace-XXXXXX";
+  const int fd = ::mkstemp(pattern);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  const std::string path = pattern;
+  {
+    auto port = open("sim://esp32?mac=24:6f:28:00:00:01&trace=" + path);
+    ASSERT_TRUE(port);
+    EXPECT_EQ(run(io_, port->set_control_lines(true, false)), std::error_code{});
+    EXPECT_EQ(run(io_, port->write(sync_request())), std::error_code{});
+    read_until(*port, [](const ByteBuffer& b) { return count_frames(b) >= 8; });
+    port->close();
+  }
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  std::remove(path.c_str());
+  const auto trace = parse_sim_trace(text.str());
+  ASSERT_TRUE(trace) << trace.error();
+  EXPECT_EQ(trace->url, "sim://esp32?mac=24:6f:28:00:00:01");  // without the trace option
+  ByteBuffer rx;
+  ByteBuffer tx;
+  bool lines = false;
+  for (const SimTraceEvent& event : trace->events) {
+    if (event.kind == SimTraceEvent::Kind::rx) append(rx, event.bytes);
+    if (event.kind == SimTraceEvent::Kind::tx) append(tx, event.bytes);
+    lines = lines || (event.kind == SimTraceEvent::Kind::lines && event.dtr && !event.rts);
+  }
+  EXPECT_EQ(rx, sync_request());
+  EXPECT_EQ(count_frames(tx), 8u);
+  EXPECT_TRUE(lines);
+
+  EXPECT_FALSE(parse_sim_trace("ttynet-sim-trace 1 sim://esp32\n5 rx 0g\n"));
+  EXPECT_FALSE(parse_sim_trace("ttynet-sim-trace 1 sim://esp32\n5 baud 1\n4 baud 2\n"));
+  auto unwritable = run(io_, open_port(io_.get_executor(), "sim://esp32?trace=/nonexistent/t"));
+  ASSERT_TRUE(unwritable && !*unwritable);
+  EXPECT_EQ(unwritable->error().message,
+            "sim://: cannot create trace file /nonexistent/t: No such file or directory");
 }
 
 TEST_F(SimPortTest, CloseEndsAPendingRead) {
