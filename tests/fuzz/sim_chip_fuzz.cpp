@@ -1,8 +1,8 @@
 // The simulated chip driven by a script of host actions: raw bytes, framed requests (with
 // valid or arbitrary checksums), *_DATA blocks, line changes, time, baud changes, partial
 // reads. The first byte picks the chip, the starting mode (ROM or stub), the stub (legacy or
-// esp-flasher-stub), busy times on or off, and whether the host reads everything. Invariants: no crash, pending output within its limit, a state
-// that matches the lines (EN low means reset).
+// esp-flasher-stub), busy times on or off, and whether the host reads everything. Invariants: no
+// crash, pending output within its limit, a state that matches the lines (EN low means reset).
 
 #include <array>
 #include <chrono>
