@@ -132,6 +132,7 @@ for version in $versions; do
         "read-flash 64 KiB||$(name read-flash) 0x10000 0x10000 $work/read.bin"
         "erase-region|$refuses_erase_region|$(name erase-region) 0x20000 0x4000"
         "erase-flash|$refuses_erase_flash|$(name erase-flash)"
+        "run||run"
       )
       for entry in "${commands[@]}"; do
         label=${entry%%|*}

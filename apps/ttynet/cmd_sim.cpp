@@ -265,7 +265,8 @@ void add_sim_command(CLI::App& app) {
       ->check(CLI::IsMember({"1MB", "2MB", "4MB", "8MB", "16MB"}));
   sim->add_option("--mac", options->mac, "Base MAC address, aa:bb:cc:dd:ee:ff");
   sim->add_flag("--pace", options->pace,
-                "Bytes take the time the UART's baud rate implies (10 bits per byte)");
+                "A chip strict in time: bytes take the time the UART's baud rate implies, "
+                "flash work the time a real flash takes");
   sim->add_flag("-v,--verbose", options->verbosity, "More log output (repeatable)");
   sim->callback([options] { exit_code() = run_sim(*options); });
 }
