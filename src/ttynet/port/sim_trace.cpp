@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <optional>
+
+#include "ttynet/util/parse.hpp"
 
 namespace ttynet::port {
 namespace {
@@ -15,20 +16,13 @@ constexpr std::string_view magic = "ttynet-sim-trace";
 constexpr std::string_view version = "1";
 constexpr std::size_t bytes_per_line = 64;
 
-std::optional<std::int64_t> parse_number(std::string_view text) {
-  std::int64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 std::optional<ByteBuffer> parse_hex(std::string_view text) {
   if (text.size() % 2 != 0) return std::nullopt;
   ByteBuffer out(text.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const auto [end, ec] =
-        std::from_chars(text.data() + 2 * i, text.data() + 2 * i + 2, out[i], 16);
-    if (ec != std::errc{} || end != text.data() + 2 * i + 2) return std::nullopt;
+    const auto byte = parse_whole<Byte>(text.substr(2 * i, 2), 16);
+    if (!byte) return std::nullopt;
+    out[i] = *byte;
   }
   return out;
 }
@@ -49,7 +43,7 @@ std::string_view next_word(std::string_view& line) {
 
 std::optional<SimTraceEvent> parse_event(std::string_view line) {
   SimTraceEvent event;
-  const auto at = parse_number(next_word(line));
+  const auto at = parse_whole<std::int64_t>(next_word(line));
   if (!at || *at < 0) return std::nullopt;
   event.at = std::chrono::microseconds(*at);
   const std::string_view kind = next_word(line);
@@ -67,7 +61,7 @@ std::optional<SimTraceEvent> parse_event(std::string_view line) {
     event.dtr = first == "1";
     event.rts = second == "1";
   } else if (kind == "baud") {
-    const auto baud = parse_number(first);
+    const auto baud = parse_whole<std::int64_t>(first);
     if (!baud || *baud <= 0 || *baud > 0xFFFFFFFF || !second.empty()) return std::nullopt;
     event.kind = SimTraceEvent::Kind::baud;
     event.baud = static_cast<std::uint32_t>(*baud);

@@ -1,10 +1,11 @@
 #include "ttynet/port/sysfs.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <fstream>
 #include <map>
 #include <system_error>
+
+#include "ttynet/util/parse.hpp"
 
 namespace ttynet::port {
 namespace {
@@ -25,10 +26,7 @@ std::string read_attribute(const fs::path& file) {
 }
 
 std::optional<std::uint16_t> parse_hex16(const std::string& text) {
-  std::uint16_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
-  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
+  return parse_whole<std::uint16_t>(text, 16);
 }
 
 fs::path resolved(const fs::path& path) {

@@ -14,6 +14,7 @@
 #include "ttynet/port/sim_port.hpp"
 #include "ttynet/port/socket_port.hpp"
 #include "ttynet/port/tty_port.hpp"
+#include "ttynet/util/parse.hpp"
 
 namespace ttynet::port {
 namespace {
@@ -109,10 +110,7 @@ std::optional<bool> parse_flag(std::string_view value) {
 }
 
 std::optional<std::int64_t> parse_integer(std::string_view value) {
-  std::int64_t number = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (ec != std::errc{} || end != value.data() + value.size()) return std::nullopt;
-  return number;
+  return parse_whole<std::int64_t>(value);
 }
 
 std::optional<double> parse_seconds(std::string_view value) {
