@@ -235,5 +235,16 @@ TEST(SimFaults, CorruptReadInvertsOneByteAfterTheDigest) {
   EXPECT_EQ(frames[0], Bytes(digest.begin(), digest.end()));  // the host sees a mismatch
 }
 
+TEST(SimFaults, CorruptReadAlsoHitsTheRomsSlowRead) {
+  Host host = download_mode_host("esp32", make_config([](SimConfig& c) {
+                                   c.loader.faults.corrupt_read = 2;
+                                   c.initial_flash = pattern(0x100);
+                                 }));
+  host.command(Op::spi_attach, Bytes(8, 0));
+  Bytes expected = pattern(64);
+  expected[2] ^= 0xFF;
+  EXPECT_EQ(rom_read_flash(host, 0, 64), expected);
+}
+
 }  // namespace
 }  // namespace ttynet::esp
