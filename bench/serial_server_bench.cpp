@@ -840,7 +840,9 @@ class Connection {
       append(raw_out_, data);
     }
   }
-  std::size_t queued_output() const { return pending().size(); }
+  std::size_t queued_output() const {
+    return codec_ ? codec_->pending_output_size() : raw_out_.size() - raw_out_start_;
+  }
 
   // Writes as much queued output as the socket takes now.
   void write_some() {
@@ -972,7 +974,7 @@ class Connection {
     return true;
   }
 
-  ByteView pending() const {
+  ByteView pending() {
     return codec_ ? codec_->pending_output() : ByteView{raw_out_}.subspan(raw_out_start_);
   }
   void consume(std::size_t n) {

@@ -18,6 +18,7 @@
 #include "ttynet/port/log.hpp"
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/settings_check.hpp"
+#include "ttynet/port/write_output.hpp"
 #include "ttynet/rfc2217/error.hpp"
 
 namespace ttynet::port {
@@ -66,7 +67,15 @@ struct Rfc2217Port::State {
 
   void on_event(const rfc2217::Client::DataReceived& event) {
     if (lingering) return;  // nobody reads any more
-    received.insert(received.end(), event.data.begin(), event.data.end());
+    ByteView data = event.data;
+    if (waiting_reader.size() > delivered) {
+      // Straight into a waiting read_some()'s buffer; only what does not fit is kept.
+      const std::size_t n = std::min(data.size(), waiting_reader.size() - delivered);
+      std::copy_n(data.begin(), n, waiting_reader.begin() + static_cast<std::ptrdiff_t>(delivered));
+      delivered += n;
+      data = data.subspan(n);
+    }
+    received.insert(received.end(), data.begin(), data.end());
   }
   void on_event(const rfc2217::Client::Opened& /*event*/) { open_outcome = Outcome{}; }
   void on_event(const rfc2217::Client::OpenFailed& event) {
@@ -97,7 +106,7 @@ struct Rfc2217Port::State {
   }
 
   std::size_t buffered() const { return received.size() - received_head; }
-  std::size_t queued() const { return core.pending_output().size() + in_flight; }
+  std::size_t queued() const { return core.pending_output_size(); }
   bool is_usable() const { return !closed && !link_error; }
   // Why the port cannot be used, if it cannot.
   std::error_code unusable() const {
@@ -174,27 +183,20 @@ struct Rfc2217Port::State {
     }
   }
 
-  // Sends what the core has queued, one write at a time.
+  // Sends what the core has queued, one write at a time, straight from the core's buffer.
   static asio::awaitable<void> write_loop(std::shared_ptr<State> self) {
     for (;;) {
-      while (self->is_usable() && self->core.pending_output().empty()) {
+      while (self->is_usable() && self->core.pending_output_size() == 0) {
         co_await self->output_ready.wait();
       }
       if (!self->is_usable()) co_return;
-      const ByteView output = self->core.pending_output();
-      self->write_buffer.assign(output.begin(), output.end());
-      self->core.consume_output(output.size());
-      self->in_flight = self->write_buffer.size();
-      auto [ec, n] = co_await asio::async_write(
-          self->socket, asio::buffer(self->write_buffer.data(), self->write_buffer.size()),
-          as_tuple_awaitable);
-      self->in_flight = 0;
+      const auto ec =
+          co_await write_output(self->socket, self->core, [&self] { self->changed.notify(); });
       if (self->closed) co_return;
       if (ec) {
         self->fail_link(ec);
         co_return;
       }
-      self->changed.notify();
     }
   }
 
@@ -223,8 +225,10 @@ struct Rfc2217Port::State {
   ByteBuffer received;  // device data not yet read, from received_head on
   std::size_t received_head = 0;
   ByteBuffer read_buffer = ByteBuffer(read_chunk);
-  ByteBuffer write_buffer;  // the bytes of the write in flight
-  std::size_t in_flight = 0;
+  // The buffer of a read_some() waiting for data, filled directly by on_event(), and how much
+  // it holds so far.
+  MutableByteView waiting_reader;
+  std::size_t delivered = 0;
 
   std::optional<Outcome> open_outcome;
   std::map<std::uint32_t, Outcome> finished;  // operations done and not yet collected
@@ -300,9 +304,14 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> Rfc2217Port::read_some
       co_return std::make_tuple(std::error_code{}, n);
     }
     if (!state->is_usable()) co_return std::make_tuple(state->unusable(), std::size_t{0});
-    if (auto ec = co_await state->changed.wait_while_open(state->closed)) {
-      co_return std::make_tuple(ec, std::size_t{0});
-    }
+    state->waiting_reader = into;
+    state->delivered = 0;
+    const auto ec = co_await state->changed.wait_while_open(state->closed);
+    state->waiting_reader = {};
+    // Data delivered into `into` is returned even when the wait was cancelled: it is the
+    // caller's now.
+    if (state->delivered > 0) co_return std::make_tuple(std::error_code{}, state->delivered);
+    if (ec) co_return std::make_tuple(ec, std::size_t{0});
   }
 }
 

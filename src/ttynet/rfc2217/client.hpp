@@ -164,7 +164,8 @@ class Client {
   ControlLines control_lines() const { return lines_; }
   bool break_state() const { return break_; }
 
-  ByteView pending_output() const { return codec_.pending_output(); }
+  ByteView pending_output() { return codec_.pending_output(); }  // see telnet::Codec
+  std::size_t pending_output_size() const { return codec_.pending_output_size(); }
   void consume_output(std::size_t n) { codec_.consume_output(n); }
 
  private:

@@ -94,7 +94,9 @@ bool Server::is_com_port_active() const { return com_port_local_ || com_port_rem
 
 bool Server::is_suspended() const { return suspended_; }
 
-ByteView Server::pending_output() const { return codec_.pending_output(); }
+ByteView Server::pending_output() { return codec_.pending_output(); }
+
+std::size_t Server::pending_output_size() const { return codec_.pending_output_size(); }
 
 void Server::consume_output(std::size_t n) { codec_.consume_output(n); }
 

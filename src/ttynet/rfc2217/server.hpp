@@ -118,7 +118,8 @@ class Server {
   bool is_com_port_active() const;
   bool is_suspended() const;
 
-  ByteView pending_output() const;
+  ByteView pending_output();  // see telnet::Codec: write straight from it
+  std::size_t pending_output_size() const;
   void consume_output(std::size_t n);
 
  private:

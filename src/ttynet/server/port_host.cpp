@@ -167,34 +167,13 @@ asio::awaitable<void> PortHost::accept_clients(asio::ip::tcp::acceptor& acceptor
 }
 
 asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
-  const LineSettings found_settings = port_->settings();
-  const ControlLines found_lines = port_->control_lines();
   log().info("{} connected", session->peer());
   co_await session->run();
   log().info("{} disconnected", session->peer());
-  if (is_device_up_) co_await restore_device(found_settings, found_lines);
+  if (is_device_up_) co_await session->restore_device();
   session_.reset();
   session_ended_.notify();
   if (is_stopping_) close_device();
-}
-
-asio::awaitable<void> PortHost::restore_device(const LineSettings& settings, ControlLines lines) {
-  if (port_->break_state()) co_await port_->set_break(false);
-  if (port_->settings() != settings) {
-    if (auto ec = co_await port_->apply_settings(settings)) {
-      log().warn("restoring {} failed: {}", to_string(settings), ec.message());
-    }
-  }
-  const ControlLines now = port_->control_lines();
-  if (now != lines) {
-    std::optional<bool> dtr;
-    std::optional<bool> rts;
-    if (now.dtr != lines.dtr) dtr = lines.dtr;
-    if (now.rts != lines.rts) rts = lines.rts;
-    if (auto ec = co_await port_->set_control_lines(dtr, rts)) {
-      log().warn("restoring DTR/RTS failed: {}", ec.message());
-    }
-  }
 }
 
 asio::awaitable<void> PortHost::pump_device() {

@@ -59,7 +59,6 @@ class PortHost {
   asio::awaitable<void> serve_client(std::shared_ptr<Session> session);
   asio::awaitable<void> pump_device();
   asio::awaitable<void> reopen_device();
-  asio::awaitable<void> restore_device(const LineSettings& settings, ControlLines lines);
   void close_device();
   SessionConfig session_config() const;
 

@@ -1,8 +1,8 @@
 #pragma once
-// One TCP client bridged to one open port. RFC 2217 sessions run the client's bytes through
-// an rfc2217::Server core and apply its requests to the port; raw sessions pass bytes
-// untouched. Device data does not come from the session itself: the PortHost that owns the
-// device reads it continuously and hands it over through from_device(), so the device is
+// One TCP client bridged to one open port: the I/O around a SessionCore (session_core.hpp),
+// which decides what each RFC 2217 request does; raw sessions pass bytes untouched. Device
+// data does not come from the session itself: the PortHost that owns the device reads it
+// continuously and hands it over through from_device(), so the device is
 // drained (and an unplug noticed) whether or not a client is connected.
 
 #include <asio/awaitable.hpp>
@@ -10,15 +10,12 @@
 #include <chrono>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 
-#include "ttynet/esp/reset_detector.hpp"
-#include "ttynet/esp/reset_sequence.hpp"
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
-#include "ttynet/rfc2217/server.hpp"
 #include "ttynet/server/options.hpp"
+#include "ttynet/server/session_core.hpp"
 #include "ttynet/util/bytes.hpp"
 
 namespace ttynet::server {
@@ -45,41 +42,44 @@ class Session {
   // Tells the client why it is being dropped (one text line) and ends the session.
   asio::awaitable<void> close_with_message(std::string_view line);
   void close();
+  // After run(): puts the device's settings, lines and BREAK back as the client found them.
+  asio::awaitable<void> restore_device();
   bool is_open() const { return socket_.is_open(); }
   const std::string& peer() const { return peer_; }
 
  private:
   asio::awaitable<void> client_to_device();
   asio::awaitable<void> poll_modem_lines();
-  asio::awaitable<void> apply(const rfc2217::Event& event);
-  asio::awaitable<void> answer_control(rfc2217::Control value);
-  asio::awaitable<void> set_lines(std::optional<bool> dtr, std::optional<bool> rts);
-  asio::awaitable<void> set_lines_for_esp(std::optional<bool> dtr, std::optional<bool> rts);
-  // The lines as the client should see them: what it asked for, under --esp.
-  ControlLines lines_for_client() const;
-  asio::awaitable<void> refresh_modem_state();
+  // Performs the core's actions until it has none; one caller at a time, the others wait.
+  asio::awaitable<void> drive_core();
+  asio::awaitable<ActionResult> perform(const action::Write& write);
+  asio::awaitable<ActionResult> perform(const action::ApplySettings& apply);
+  asio::awaitable<ActionResult> perform(const action::SetLines& lines);
+  asio::awaitable<ActionResult> perform(const action::PlayReset& reset);
+  asio::awaitable<ActionResult> perform(const action::SetBreak& set);
+  asio::awaitable<ActionResult> perform(const action::Wait& wait);
+  asio::awaitable<ActionResult> perform(const action::Purge& purge);
+  asio::awaitable<ActionResult> perform(const action::ReadModemState& read);
+  asio::awaitable<ActionResult> perform(const action::Log& line);
+  asio::awaitable<ActionResult> perform(const action::Disconnect& disconnect);
+  // The device's state after an action that may change it: one settings read.
+  ActionResult device_after(std::error_code ec) const;
   asio::awaitable<void> flush_to_client();
-  asio::awaitable<void> write_to_device();
-  asio::awaitable<void> change_settings(const LineSettings& wanted);
 
   asio::ip::tcp::socket socket_;
   port::Port& port_;
   SessionConfig config_;
   std::string peer_;
-  std::optional<rfc2217::Server> core_;               // empty in raw mode
-  std::optional<esp::ResetDetector> reset_detector_;  // with --esp
+  std::optional<SessionCore> core_;  // empty in raw mode
   // Sized like the device reads (port_host.cpp): a client's data goes to a tty anyway.
   static constexpr std::size_t receive_buffer_size = 16 * 1024;
   // Not zero-filled: pages become resident only as far as reads reach.
   std::unique_ptr<Byte[]> from_client_ =
       std::make_unique_for_overwrite<Byte[]>(receive_buffer_size);
-  ByteBuffer to_client_;  // the bytes of the write in flight
-  ByteBuffer to_device_;  // client data gathered from one read
   bool is_writing_ = false;
-  bool is_suspended_ = false;
-  port::Notifier flow_changed_;                // write finished, or the client resumed the flow
-  std::set<std::error_code> protocol_errors_;  // kinds already logged
-  std::size_t protocol_error_count_ = 0;
+  bool is_driving_ = false;
+  port::Notifier flow_changed_;  // write finished, or the client resumed the flow
+  port::Notifier core_idle_;     // drive_core() finished
 };
 
 }  // namespace ttynet::server

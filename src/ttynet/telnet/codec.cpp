@@ -339,17 +339,20 @@ void Codec::send_command(Command command) {
   append(output_, bytes);
 }
 
-void Codec::consume_output(std::size_t n) {
-  assert(n <= output_.size() - output_start_);
-  output_start_ += n;
-  if (output_start_ == output_.size()) {
-    output_.clear();
-    output_start_ = 0;
-  } else if (output_start_ > output_.size() / 2) {
-    // Moves less than what was consumed since the last compaction: amortised O(1) per byte.
-    output_.erase(output_.begin(), output_.begin() + static_cast<std::ptrdiff_t>(output_start_));
-    output_start_ = 0;
+ByteView Codec::pending_output() {
+  if (sending_start_ == sending_.size()) {
+    // The last batch is written: the queued bytes become the next one, and the old batch's
+    // storage takes new output, so neither buffer is reallocated in the steady state.
+    sending_.clear();
+    sending_start_ = 0;
+    std::swap(sending_, output_);
   }
+  return ByteView{sending_}.subspan(sending_start_);
+}
+
+void Codec::consume_output(std::size_t n) {
+  assert(n <= sending_.size() - sending_start_);
+  sending_start_ += n;
 }
 
 }  // namespace ttynet::telnet

@@ -142,8 +142,14 @@ class Codec {
   void send_subnegotiation(Byte option, ByteView payload);  // 0xFF doubled (option too)
   void send_command(Command command);                       // IAC command: NOP..GA only (asserted)
 
-  // Valid until the next call that produces or consumes output.
-  ByteView pending_output() const { return ByteView{output_}.subspan(output_start_); }
+  // The next output to write: the oldest queued bytes, in order. The view stays valid and
+  // unchanged until consume_output(), even when more output is queued meanwhile (that goes
+  // into a second buffer), so a writer can write straight from it, without a copy. Call again
+  // after consuming it all: more may be queued.
+  ByteView pending_output();
+  std::size_t pending_output_size() const {
+    return sending_.size() - sending_start_ + output_.size();
+  }
   // The first n bytes of pending_output() were written. n <= pending_output().size().
   void consume_output(std::size_t n);
 
@@ -194,8 +200,9 @@ class Codec {
   // outside of parsing. Cleared when drained, so its capacity is reused.
   std::vector<Event> events_;
   std::size_t next_event_ = 0;
-  ByteBuffer output_;
-  std::size_t output_start_ = 0;  // consumed prefix not yet erased, to avoid a memmove per write
+  ByteBuffer output_;   // queued since pending_output() last took a batch
+  ByteBuffer sending_;  // the batch pending_output() handed out, from sending_start_ on
+  std::size_t sending_start_ = 0;
 };
 
 }  // namespace ttynet::telnet
