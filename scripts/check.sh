@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks: clang-format is clean, and the sans-I/O cores include no Asio, sockets or
-# threads (they must stay fuzzable and testable with fake time).
+# threads and read no clock (they must stay fuzzable and testable with fake time: the time
+# comes in as an argument).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,14 @@ if grep -nE '#include <(asio|sys/socket|thread|mutex|spdlog)' $core_files; then
   echo "check: a sans-I/O core includes an I/O header (above)" >&2
   exit 1
 fi
+# Any <chrono> clock's now() (steady_clock, system_clock, high_resolution_clock, ...), and C's
+# time(), gettimeofday() and clock_gettime(), namespace-qualified or not (std::time, ::time); a
+# member call (x.time()) and a longer name ending in "time(" (run_time) are not clock reads.
+if grep -nE '\b[a-z_]+_clock::now\b|(^|[^A-Za-z0-9_.>])(time|gettimeofday|clock_gettime)\(' \
+    $core_files; then
+  echo "check: a sans-I/O core reads the clock (above); take the time as an argument" >&2
+  exit 1
+fi
 
 sources=$(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 if ! clang-format --dry-run --Werror $sources 2>/tmp/clang-format.$$; then
@@ -21,4 +30,4 @@ if ! clang-format --dry-run --Werror $sources 2>/tmp/clang-format.$$; then
   exit 1
 fi
 rm -f /tmp/clang-format.$$
-echo "check: layering and formatting clean"
+echo "check: layering, clock use and formatting clean"

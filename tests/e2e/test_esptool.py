@@ -16,8 +16,9 @@ from support import TTYNET, Server
 CHIPS = ["esp32", "esp32c3", "esp32s3"]
 CHIP_NAMES = {"esp32": "ESP32", "esp32c3": "ESP32-C3", "esp32s3": "ESP32-S3"}
 FLASH_SIZE = 4 * 1024 * 1024
-# Extra `ttynet serve` arguments the RFC 2217 tests run with; each entry is one variant
-# (e.g. ["--esp"] once server-side reset handling exists).
+# Extra `ttynet serve` arguments the RFC 2217 tests run with, one variant per entry: plain
+# forwarding of DTR/RTS, and --esp (the server recognises esptool's reset sequences and plays
+# them on the device itself).
 SERVER_VARIANTS = [[], ["--esp"]]
 CLIENT_OPTIONS = ["", "?ign_set_control"]
 

@@ -1,9 +1,11 @@
 """`ttynet list` on this machine: whatever serial ports it has (often none, or only ttyS0), the
-command succeeds, the JSON is a list of objects with the documented keys, and the table agrees
-with it."""
+command succeeds, lists exactly the ttys that sysfs shows with a device behind them and a UART
+(never a pseudo-terminal, not even one open while it runs), the JSON is a list of objects with
+the documented keys, and the table agrees with it."""
 
 import json
 import os
+import re
 import subprocess
 import unittest
 
@@ -17,7 +19,41 @@ def ttynet(*args):
                           timeout=30, check=False)
 
 
+def sysfs_serial_devices():
+    """The /dev paths of the ttys in /sys/class/tty that have a device and a UART (type not 0),
+    in natural order (ttyS2 before ttyS10): what `ttynet list` should show."""
+    devices = []
+    root = "/sys/class/tty"
+    for name in os.listdir(root) if os.path.isdir(root) else []:
+        if not os.path.exists(os.path.join(root, name, "device")):
+            continue  # virtual consoles, pseudo-terminals
+        try:
+            with open(os.path.join(root, name, "type")) as file:
+                if file.read().strip() == "0":
+                    continue  # a port the driver registered with no UART behind it
+        except OSError:
+            pass
+        devices.append("/dev/" + name)
+    return sorted(devices, key=lambda path: [int(part) if part.isdigit() else part
+                                             for part in re.split(r"(\d+)", path)])
+
+
 class List(unittest.TestCase):
+    def test_lists_what_sysfs_shows_and_no_pseudo_terminal(self):
+        leader, follower = os.openpty()  # something that must not be listed
+        try:
+            pty_path = os.ttyname(follower)
+            result = ttynet("list", "--json")
+        finally:
+            os.close(follower)
+            os.close(leader)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        devices = [port["device"] for port in json.loads(result.stdout)]
+        self.assertEqual(devices, sysfs_serial_devices())
+        self.assertNotIn(pty_path, devices)
+        if not devices:
+            self.assertEqual(result.stdout, b"[]\n")  # the documented empty form
+
     def test_json_is_a_list_of_objects_with_every_key(self):
         result = ttynet("list", "--json")
         self.assertEqual(result.returncode, 0, result.stderr)

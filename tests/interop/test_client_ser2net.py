@@ -67,8 +67,16 @@ connection: &raw
         self.dir.cleanup()
 
 
-@unittest.skipUnless(os.path.exists(SER2NET), "ser2net is not installed")
 class ClientAgainstSer2net(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # Not a skip: scripts/setup.sh installs ser2net, so its absence is a broken setup, and a
+        # skipped interop suite would look like a passing one.
+        if not os.access(SER2NET, os.X_OK):
+            raise cls.failureException(
+                f"ser2net not found (looked on PATH and at {SER2NET}); these interop tests need "
+                "Debian's ser2net 4.x: run scripts/setup.sh or apt-get install ser2net")
+
     def setUp(self):
         self.device = PtyDevice(echo=True)
         self.raw_device = PtyDevice(echo=True)

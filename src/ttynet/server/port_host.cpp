@@ -73,10 +73,6 @@ std::vector<asio::ip::tcp::endpoint> PortHost::local_endpoints() const {
   return server::local_endpoints(acceptors_);
 }
 
-std::vector<asio::ip::tcp::endpoint> PortHost::monitor_endpoints() const {
-  return monitors_ ? monitors_->local_endpoints() : std::vector<asio::ip::tcp::endpoint>{};
-}
-
 asio::awaitable<void> PortHost::run() {
   if (monitors_) monitors_->start();
   for (auto& acceptor : acceptors_) {

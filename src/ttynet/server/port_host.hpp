@@ -51,8 +51,6 @@ class PortHost {
   void stop(std::string_view reason = {});
 
   std::vector<asio::ip::tcp::endpoint> local_endpoints() const;
-  // The read-only listeners' addresses (empty without monitor_port).
-  std::vector<asio::ip::tcp::endpoint> monitor_endpoints() const;
 
  private:
   asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor);

@@ -81,35 +81,50 @@ TEST(Rfc2217Wire, FlowControlReportsSetControlValues) {
   EXPECT_EQ(static_cast<Byte>(Control::flow_dsr), 19);
 }
 
-TEST(Rfc2217Wire, CiscoIndexesMapBothWays) {
-  struct Row {
-    Byte index;
-    std::uint32_t baud;
-  };
-  constexpr std::array<Row, 11> rows = {{{3, 300},
-                                         {4, 600},
-                                         {5, 1200},
-                                         {6, 2400},
-                                         {7, 4800},
-                                         {8, 9600},
-                                         {10, 19200},
-                                         {12, 38400},
-                                         {13, 57600},
-                                         {14, 115200},
-                                         {15, 230400}}};
-  for (const Row& row : rows) {
-    EXPECT_EQ(cisco_baud_from_index(row.index), row.baud);
-    EXPECT_EQ(cisco_index_from_baud(row.baud), row.index);
-  }
-}
-
-TEST(Rfc2217Wire, UnknownCiscoIndexesAndRatesGiveNothing) {
+// RFC 2217 itself only has the four-byte SET-BAUDRATE; Cisco IOS sends a one-byte index.
+// The peers that understand it (ser2net, and gensio's telnet filter: cisco_baud_rates[]) use
+// these indexes, with 9 (14400) and 11 (28800) unsupported and nothing above 230400.
+TEST(Rfc2217Wire, CiscoIndexesAreSer2netsIndexes) {
+  EXPECT_EQ(cisco_baud_from_index(3), 300u);
+  EXPECT_EQ(cisco_baud_from_index(8), 9600u);
+  EXPECT_EQ(cisco_baud_from_index(10), 19200u);
+  EXPECT_EQ(cisco_baud_from_index(14), 115200u);
+  EXPECT_EQ(cisco_baud_from_index(15), 230400u);
+  EXPECT_EQ(cisco_index_from_baud(600), Byte{4});
+  EXPECT_EQ(cisco_index_from_baud(38400), Byte{12});
+  EXPECT_EQ(cisco_index_from_baud(57600), Byte{13});
+  // The gaps ser2net leaves, and the ends.
   for (const Byte index : {Byte{0}, Byte{1}, Byte{2}, Byte{9}, Byte{11}, Byte{16}, Byte{255}}) {
     EXPECT_EQ(cisco_baud_from_index(index), std::nullopt) << int{index};
   }
-  EXPECT_EQ(cisco_index_from_baud(0), std::nullopt);
-  EXPECT_EQ(cisco_index_from_baud(460800), std::nullopt);
-  EXPECT_EQ(cisco_index_from_baud(14400), std::nullopt);
+  for (const std::uint32_t baud : {0u, 50u, 1800u, 14400u, 28800u, 460800u, 921600u}) {
+    EXPECT_EQ(cisco_index_from_baud(baud), std::nullopt) << baud;
+  }
+}
+
+// Over every index: 300..230400 baud, each on one index, in increasing order, and each
+// mapping back to its index.
+TEST(Rfc2217Wire, CiscoIndexesRoundTrip) {
+  std::size_t mapped = 0;
+  std::uint32_t previous = 0;
+  for (unsigned value = 0; value <= 0xFF; ++value) {
+    const auto index = static_cast<Byte>(value);
+    const auto baud = cisco_baud_from_index(index);
+    if (!baud) continue;
+    ++mapped;
+    EXPECT_GT(*baud, previous) << "index " << value;
+    previous = *baud;
+    EXPECT_EQ(cisco_index_from_baud(*baud), index) << *baud;
+  }
+  EXPECT_EQ(mapped, 11u);
+  EXPECT_EQ(previous, 230400u);
+  // And from the rate side: a rate with an index is the rate of that index.
+  for (const std::uint32_t baud : {110u, 300u, 600u, 1200u, 2400u, 4800u, 9600u, 19200u, 38400u,
+                                   57600u, 115200u, 230400u, 76800u}) {
+    if (const auto index = cisco_index_from_baud(baud)) {
+      EXPECT_EQ(cisco_baud_from_index(*index), baud);
+    }
+  }
 }
 
 TEST(Rfc2217Wire, BaudIsBigEndianFourBytes) {

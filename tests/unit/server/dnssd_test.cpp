@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
+
 #include "ttynet/version.hpp"
 
 namespace ttynet::server {
@@ -41,8 +46,20 @@ TEST(DnsSdTxt, LeavesOutWhatANonUsbPortDoesNotHave) {
   EXPECT_EQ(records[4], "device=loop://");
 }
 
+// The type ttynet announces and browses must be the one pyserial's port_publisher announces,
+// read from pyserial's own source: Debian's python3-serial (scripts/setup.sh) ships it as an
+// example. Avahi is the only other reader of the constant, so nothing else would catch a typo.
 TEST(DnsSdTxt, UsesPyserialsServiceType) {
-  EXPECT_EQ(serial_port_service_type, "_serial_port._tcp");
+  const char* const publisher = "/usr/share/doc/python3-serial/examples/port_publisher.py";
+  std::ifstream file(publisher);
+  ASSERT_TRUE(file) << publisher << " is missing: install python3-serial (scripts/setup.sh)";
+  const std::string source{std::istreambuf_iterator<char>(file), {}};
+  // class Forwarder(ZeroconfService): ... ZeroconfService.__init__(..., stype='<type>')
+  const std::regex announced(R"(ZeroconfService\.__init__\([^)]*stype=['"]([^'"]+)['"])");
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(source, match, announced))
+      << publisher << " no longer announces with ZeroconfService.__init__(..., stype=...)";
+  EXPECT_EQ(match[1].str(), serial_port_service_type);
 }
 
 }  // namespace
