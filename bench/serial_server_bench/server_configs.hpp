@@ -1,0 +1,24 @@
+#pragma once
+// Config files for the servers started from one: ser2net's YAML and ttynet's ports.toml.
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "protocol.hpp"
+
+namespace ttynet::bench {
+
+// A pty the server exports, and the TCP port it does so on.
+struct ServedPort {
+  std::uint16_t tcp_port = 0;
+  std::string device;
+};
+
+// A ser2net configuration (YAML, as read by ser2net 4.x): one connection per pty-backed port.
+std::string ser2net_config(Protocol mode, bool tuned, std::span<const ServedPort> ports);
+
+// A ttynet ports.toml: one entry per pty-backed port, everything else at its default.
+std::string ttynet_config(Protocol mode, std::span<const ServedPort> ports);
+
+}  // namespace ttynet::bench
