@@ -89,7 +89,8 @@ struct ChipInfo {
   std::uint32_t image_chip_id;  // IMAGE_CHIP_ID, also GET_SECURITY_INFO's chip_id
   SecurityInfoSupport security_info;
   std::uint32_t security_api_version;
-  std::size_t rom_status_length;  // status bytes in ROM replies (the stub always sends 2)
+  std::size_t rom_status_length;    // status bytes in ROM replies (the stub always sends 2)
+  bool rom_begin_has_encrypt_word;  // the ROM's FLASH_BEGIN takes a fifth word (S2 and later)
   ChipRevision default_revision;
 
   // MAC: bytes hi[15:8], hi[7:0], lo[31:24], lo[23:16], lo[15:8], lo[7:0].

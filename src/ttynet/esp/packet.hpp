@@ -146,7 +146,6 @@ inline constexpr Byte checksum_seed = 0xEF;
 Byte checksum(ByteView payload);
 
 // Status bytes: the last bytes of every response's data.
-inline constexpr std::size_t esp8266_rom_status_length = 2;
 inline constexpr std::size_t esp32_rom_status_length = 4;  // [status, error, 0, 0]
 inline constexpr std::size_t stub_status_length = 2;       // [error code, detail]
 

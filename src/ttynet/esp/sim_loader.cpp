@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "ttynet/esp/error.hpp"
+#include "ttynet/esp/requests.hpp"
 #include "ttynet/esp/slip.hpp"
 
 namespace ttynet::esp {
@@ -38,8 +39,11 @@ bool rom_knows(const OpInfo* info, const ChipInfo& chip) {
   }
 }
 
-std::uint32_t word(const Request& request, std::size_t index) {
-  return load_u32(request.data, index * 4);
+// The typed body of a request (requests.hpp); all zeros where words are missing, so callers
+// check the size the loader insists on first.
+template <typename Body>
+Body body_of(const Request& request) {
+  return decode_body<Body>(request.data).value_or(Body{});
 }
 
 // Flash as the loader reads it: all ones while the SPI pins are not attached.
@@ -207,7 +211,8 @@ void SimLoader::corrupt_read_data(MutableByteView data, std::uint32_t offset_in_
 
 void SimLoader::note_mem_begin(const Request& request) {
   if (uploaded_.size() < max_uploaded_segments) {
-    uploaded_.push_back({word(request, 3), word(request, 0)});
+    const auto begin = body_of<BeginRequest>(request);
+    uploaded_.push_back({begin.offset, begin.size});
   }
 }
 
@@ -248,7 +253,7 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
         status = invalid;
         break;
       }
-      rom_value_ = hardware.registers.read(word(request, 0));
+      rom_value_ = hardware.registers.read(body_of<ReadRegRequest>(request).address);
       break;
     case Op::write_reg:
       if (size == 0 || size % 16 != 0) {
@@ -258,11 +263,12 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
       apply_write_regs(request.data, hardware);
       break;
     case Op::spi_set_params:
-      if (size != 24 || word(request, 1) == 0) {
+      if (size != 24 || body_of<SpiSetParamsRequest>(request).total_size == 0) {
         status = invalid;
         break;
       }
-      configured_size_ = std::min(word(request, 1), max_configured_size);
+      configured_size_ =
+          std::min(body_of<SpiSetParamsRequest>(request).total_size, max_configured_size);
       break;
     case Op::spi_attach:
       if (size != 8) {  // the ROM takes the config word and a 4-byte "legacy" flag
@@ -274,13 +280,15 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
     case Op::read_flash_slow:
       status = rom_read_flash_slow(request, hardware);
       break;
-    case Op::change_baudrate:
-      if (size != 8 || word(request, 0) < min_baud || word(request, 0) > max_baud) {
+    case Op::change_baudrate: {
+      const std::uint32_t baud = body_of<ChangeBaudrateRequest>(request).baud;
+      if (size != 8 || baud < min_baud || baud > max_baud) {
         status = invalid;
         break;
       }
-      effect = {LoaderEffect::Kind::change_baud, word(request, 0)};
+      effect = {LoaderEffect::Kind::change_baud, baud};
       break;
+    }
     case Op::flash_begin:
     case Op::flash_defl_begin:
       status = rom_flash_begin(request, hardware, request.op == Op::flash_defl_begin);
@@ -296,16 +304,16 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
         break;
       }
       write_.active = false;
-      effect.kind =
-          word(request, 0) == 0 ? LoaderEffect::Kind::reboot : LoaderEffect::Kind::run_user_code;
+      effect.kind = body_of<FlashEndRequest>(request).run_user_code == 0
+                        ? LoaderEffect::Kind::reboot
+                        : LoaderEffect::Kind::run_user_code;
       break;
     case Op::spi_flash_md5: {
       if (size != 16) {
         status = invalid;
         break;
       }
-      const std::uint32_t address = word(request, 0);
-      const std::uint32_t length = word(request, 1);
+      const auto [address, length, reserved0, reserved1] = body_of<Md5Request>(request);
       if (!in_configured_range(address, length)) {
         status = rom_status(RomError::flash_read_error);
         break;
@@ -320,7 +328,7 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
         break;
       }
       mem_.active = true;
-      mem_.remaining = word(request, 0);
+      mem_.remaining = body_of<BeginRequest>(request).size;
       note_mem_begin(request);
       break;
     case Op::mem_data:
@@ -332,8 +340,9 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
         break;
       }
       mem_.active = false;
-      if (word(request, 0) == 0 && word(request, 1) != 0 && mem_.loaded) {
-        effect = stub_started(word(request, 1));  // any uploaded code is taken as a stub
+      if (const auto end = body_of<MemEndRequest>(request);
+          end.no_entry == 0 && end.entry != 0 && mem_.loaded) {
+        effect = stub_started(end.entry);  // any uploaded code is taken as a stub
       }
       break;
     case Op::get_security_info:
@@ -352,18 +361,17 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
 }
 
 Status SimLoader::rom_flash_begin(const Request& request, SimHardware& hardware, bool compressed) {
-  // ESP32-S2 and later ROMs take a fifth word, the "encrypted" flag.
-  const bool takes_encrypt_flag = chip_.security_info != SecurityInfoSupport::none;
   const std::size_t size = request.data.size();
-  if (size != 16 && !(size == 20 && takes_encrypt_flag)) {
+  if (size != 16 && !(size == 20 && chip_.rom_begin_has_encrypt_word)) {
     return rom_status(RomError::invalid_message);
   }
-  if (size == 20 && word(request, 4) != 0) {
+  const auto begin = body_of<BeginRequest>(request);
+  if (begin.encrypted.value_or(0) != 0) {
     return rom_status(RomError::invalid_parameter);  // encrypted writes are not simulated
   }
-  const std::uint32_t erase_size = word(request, 0);
-  const std::uint32_t block_size = word(request, 2);
-  const std::uint32_t offset = word(request, 3);
+  const std::uint32_t erase_size = begin.size;
+  const std::uint32_t block_size = begin.block_size;
+  const std::uint32_t offset = begin.offset;
   if (block_size == 0 || block_size > rom_max_block) {
     return rom_status(RomError::invalid_message);
   }
@@ -452,8 +460,7 @@ Status SimLoader::rom_read_flash_slow(const Request& request, const SimHardware&
   if (request.data.size() != 8) {
     return rom_status(RomError::invalid_message);
   }
-  const std::uint32_t offset = word(request, 0);
-  const std::uint32_t length = word(request, 1);
+  const auto [offset, length] = body_of<RegionRequest>(request);
   if (length > read_flash_slow_block) {
     return rom_status(RomError::flash_read_length_error);
   }
@@ -550,7 +557,8 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
     case Op::erase_region:
       error = length_is(8);
       if (error == StubError::ok) {
-        error = erase_region(hardware, word(request, 0), word(request, 1),
+        const auto region = body_of<RegionRequest>(request);
+        error = erase_region(hardware, region.offset, region.size,
                              flasher ? EraseRule::whole_blocks_that_fit : EraseRule::legacy_stub);
         if (flasher && error != StubError::ok) {
           error = StubError::bad_data_len;  // unaligned: the one check it makes
@@ -560,7 +568,7 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
     case Op::change_baudrate:  // new baud, old baud; applied after the reply
       error = length_is(8);
       if (error == StubError::ok) {
-        effect = {LoaderEffect::Kind::change_baud, word(request, 0)};
+        effect = {LoaderEffect::Kind::change_baud, body_of<ChangeBaudrateRequest>(request).baud};
       }
       break;
     case Op::read_flash:
@@ -568,7 +576,8 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
       // The legacy stub replies OK and then fails to read past its flash size, leaving the
       // host waiting; the simulator refuses up front instead.
       if (error == StubError::ok && !flasher &&
-          !in_configured_range(word(request, 0), word(request, 1))) {
+          !in_configured_range(body_of<ReadFlashRequest>(request).offset,
+                               body_of<ReadFlashRequest>(request).size)) {
         error = StubError::failed_spi_op;
       }
       break;
@@ -588,11 +597,11 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
       // size.
       if (size != 16 && (size != 20 || flavor_ == StubFlavor::legacy)) {
         error = StubError::bad_data_len;
-      } else if (!flasher && word(request, 2) > stub_max_write_block) {
+      } else if (!flasher && body_of<BeginRequest>(request).block_size > stub_max_write_block) {
         error = StubError::bad_blocksize;
       } else {
-        begin_write(word(request, 0), word(request, 2), word(request, 3),
-                    request.op == Op::flash_defl_begin);
+        const auto begin = body_of<BeginRequest>(request);
+        begin_write(begin.size, begin.block_size, begin.offset, request.op == Op::flash_defl_begin);
         error = StubError::ok;
       }
       break;
@@ -614,14 +623,16 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
         error = write_.last_error;
       }
       // esp-flasher-stub v1.0.0 ignores the reboot flag.
-      if (!flasher && error == StubError::ok && size >= 4 && word(request, 0) == 0) {
+      if (!flasher && error == StubError::ok && size >= 4 &&
+          body_of<FlashEndRequest>(request).run_user_code == 0) {
         effect.kind = LoaderEffect::Kind::reboot;
       }
       break;
     case Op::spi_set_params:
       error = length_is(24);
       if (error == StubError::ok) {
-        configured_size_ = std::min(word(request, 1), max_configured_size);
+        configured_size_ =
+            std::min(body_of<SpiSetParamsRequest>(request).total_size, max_configured_size);
       }
       break;
     case Op::spi_attach:
@@ -641,14 +652,14 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
     case Op::read_reg:
       error = length_is(4);
       if (error == StubError::ok) {
-        value = hardware.registers.read(word(request, 0));
+        value = hardware.registers.read(body_of<ReadRegRequest>(request).address);
       }
       break;
     case Op::mem_begin:
       error = length_is(16);
       if (error == StubError::ok) {
         mem_.active = true;
-        mem_.remaining = word(request, 0);
+        mem_.remaining = body_of<BeginRequest>(request).size;
         note_mem_begin(request);
       }
       break;
@@ -669,8 +680,9 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
       mem_.remaining = 0;
       // The stub jumps to the new code after its reply: esp-flasher-stub when the flag word
       // is 0, the legacy stub for any non-zero entry.
-      if (error == StubError::ok && (flasher ? word(request, 0) == 0 : word(request, 1) != 0)) {
-        effect = stub_started(word(request, 1));
+      if (const auto end = body_of<MemEndRequest>(request);
+          error == StubError::ok && (flasher ? end.no_entry == 0 : end.entry != 0)) {
+        effect = stub_started(end.entry);
       }
       break;
     case Op::run_user_code:
@@ -689,7 +701,7 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
     case Op::flash_data:
     case Op::flash_encrypt_data:
     case Op::flash_defl_data: {
-      block_fault_ = take_block_fault(word(request, 1));
+      block_fault_ = take_block_fault(decode_data_block(request.data)->sequence);
       const ByteView payload = request.data.subspan(data_block_header_size);
       const StubError write_error = request.op == Op::flash_defl_data
                                         ? stub_inflate(hardware, payload)
@@ -701,9 +713,10 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
       break;
     }
     case Op::read_flash:
-      if (flasher && word(request, 2) > flasher_stub_max_packet) {
+      if (const auto read = body_of<ReadFlashRequest>(request);
+          flasher && read.packet_size > flasher_stub_max_packet) {
         deferred_error_ = StubError::bad_data_len;
-      } else if (flasher && !in_configured_range(word(request, 0), word(request, 1))) {
+      } else if (flasher && !in_configured_range(read.offset, read.size)) {
         deferred_error_ = StubError::failed_spi_op;
       } else {
         start_read_stream(request, out);
@@ -731,11 +744,12 @@ StubError SimLoader::check_data_block(const Request& request) const {
     if (!write_.active) {
       return StubError::not_in_flash_mode;
     }
-    if (!compressed && word(request, 0) != payload.size()) {
+    const std::uint32_t length = decode_data_block(request.data)->length;
+    if (!compressed && length != payload.size()) {
       return StubError::too_much_data;
     }
     // The checksum covers the length the header states (clamped to what came).
-    const ByteView covered = payload.first(std::min<std::size_t>(word(request, 0), payload.size()));
+    const ByteView covered = payload.first(std::min<std::size_t>(length, payload.size()));
     return checksum(covered) != request.checksum ? StubError::bad_data_checksum : StubError::ok;
   }
   if (!write_.active) {
@@ -746,7 +760,7 @@ StubError SimLoader::check_data_block(const Request& request) const {
   }
   // A failed earlier block is reported now; a bad length, then a bad checksum, override it.
   StubError error = write_.last_error;
-  if (word(request, 0) != payload.size()) {
+  if (decode_data_block(request.data)->length != payload.size()) {
     error = StubError::bad_data_len;
   }
   if (checksum(payload) != request.checksum) {
@@ -764,10 +778,11 @@ StubError SimLoader::stub_mem_data(const Request& request) {
     if (!mem_.active) {
       return StubError::not_in_flash_mode;
     }
-    if (mem_.remaining < word(request, 0) || word(request, 0) != size - data_block_header_size) {
+    const std::uint32_t length = decode_data_block(request.data)->length;
+    if (mem_.remaining < length || length != size - data_block_header_size) {
       return StubError::too_much_data;
     }
-    mem_.remaining -= word(request, 0);
+    mem_.remaining -= length;
     mem_.loaded = true;
     return StubError::ok;
   }
@@ -941,8 +956,7 @@ StubError SimLoader::erase_region(SimHardware& hardware, std::uint32_t offset, s
 }
 
 StubError SimLoader::stub_md5(const Request& request, const SimHardware& hardware) {
-  const std::uint32_t address = word(request, 0);
-  const std::uint32_t length = word(request, 1);
+  const auto [address, length, reserved0, reserved1] = body_of<Md5Request>(request);
   if (!in_configured_range(address, length)) {
     return StubError::md5_read_failed;
   }
@@ -956,16 +970,16 @@ StubError SimLoader::stub_md5(const Request& request, const SimHardware& hardwar
 // Stub READ_FLASH: data frames, the host's running count, the digest
 
 void SimLoader::start_read_stream(const Request& request, ByteBuffer& out) {
-  const std::uint32_t block_size = word(request, 2);
-  if (block_size == 0 || block_size > flash_sector_size) {
+  const auto read = body_of<ReadFlashRequest>(request);
+  if (read.packet_size == 0 || read.packet_size > flash_sector_size) {
     return;  // the legacy stub gives up without sending anything
   }
   read_ = {};
   read_.active = true;
-  read_.address = word(request, 0);
-  read_.length = word(request, 1);
-  read_.block_size = block_size;
-  read_.max_in_flight = word(request, 3);
+  read_.address = read.offset;
+  read_.length = read.size;
+  read_.block_size = read.packet_size;
+  read_.max_in_flight = read.max_in_flight;
   if (read_.length == 0) {
     handle_read_ack({}, out);  // nothing to send: the digest follows at once
   }

@@ -84,7 +84,7 @@ const esp::ChipInfo* chip_from_security_info(Loader& loader) {
 
 void use_chip(Loader& loader, const esp::ChipInfo& chip) {
   loader.set_status_length(chip.rom_status_length);
-  loader.set_begin_takes_encrypt_flag(chip.security_info != esp::SecurityInfoSupport::none);
+  loader.set_begin_takes_encrypt_flag(chip.rom_begin_has_encrypt_word);
 }
 
 Outcome<const esp::ChipInfo*> chip_from_magic(Loader& loader) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "ttynet/esp/chips.hpp"
+#include "ttynet/esp/requests.hpp"
 
 namespace ttynet::esptool {
 namespace {
@@ -12,12 +13,6 @@ namespace {
 using esp::Op;
 
 constexpr std::size_t read_chunk = 4096;
-
-ByteBuffer words(std::initializer_list<std::uint32_t> values) {
-  ByteBuffer out;
-  for (const std::uint32_t value : values) esp::append_u32(out, value);
-  return out;
-}
 
 }  // namespace
 
@@ -162,7 +157,7 @@ MaybeError Loader::sync() {
 }
 
 Outcome<std::uint32_t> Loader::read_reg(std::uint32_t address) {
-  const auto data = words({address});
+  const auto data = esp::encode_body(esp::ReadRegRequest{address});
   auto reply = check_command(fmt::format("read register address {:08x}", address), Op::read_reg,
                              data, esp::command_timeout(Op::read_reg, false));
   if (!reply) return reply.error();
@@ -171,7 +166,7 @@ Outcome<std::uint32_t> Loader::read_reg(std::uint32_t address) {
 
 MaybeError Loader::write_reg(std::uint32_t address, std::uint32_t value, std::uint32_t mask,
                              std::uint32_t delay_us) {
-  const auto data = words({address, value, mask, delay_us});
+  const auto data = esp::encode_body(esp::WriteRegRequest{address, value, mask, delay_us});
   auto reply = check_command("write target memory", Op::write_reg, data,
                              esp::command_timeout(Op::write_reg, false));
   if (!reply) return reply.error();
@@ -179,7 +174,7 @@ MaybeError Loader::write_reg(std::uint32_t address, std::uint32_t value, std::ui
 }
 
 MaybeError Loader::spi_attach(std::uint32_t config) {
-  const auto data = words({config, 0});
+  const auto data = esp::encode_body(esp::SpiAttachRequest{.config = config, .legacy = 0});
   auto reply = check_command("configure SPI flash pins", Op::spi_attach, data,
                              esp::command_timeout(Op::spi_attach, false));
   if (!reply) return reply.error();
@@ -187,8 +182,7 @@ MaybeError Loader::spi_attach(std::uint32_t config) {
 }
 
 MaybeError Loader::spi_set_params(std::uint32_t total_size) {
-  const auto data = words(
-      {0, total_size, esp::flash_block_size, esp::flash_sector_size, esp::flash_page_size, 0xFFFF});
+  const auto data = esp::encode_body(esp::SpiSetParamsRequest{.total_size = total_size});
   auto reply = check_command("set SPI params", Op::spi_set_params, data,
                              esp::command_timeout(Op::spi_set_params, false));
   if (!reply) return reply.error();
@@ -197,8 +191,12 @@ MaybeError Loader::spi_set_params(std::uint32_t total_size) {
 
 MaybeError Loader::flash_begin(std::uint32_t erase_size, std::uint32_t blocks, std::uint32_t offset,
                                bool compressed, Duration timeout) {
-  ByteBuffer data = words({erase_size, blocks, rom_flash_block, offset});
-  if (begin_takes_encrypt_flag_) esp::append_u32(data, 0);
+  const auto data = esp::encode_body(esp::BeginRequest{
+      .size = erase_size,
+      .blocks = blocks,
+      .block_size = rom_flash_block,
+      .offset = offset,
+      .encrypted = begin_takes_encrypt_flag_ ? std::optional<std::uint32_t>(0) : std::nullopt});
   auto reply = check_command("enter Flash download mode",
                              compressed ? Op::flash_defl_begin : Op::flash_begin, data, timeout);
   if (!reply) return reply.error();
@@ -217,7 +215,7 @@ MaybeError Loader::flash_block(ByteView payload, std::uint32_t sequence, bool co
 }
 
 MaybeError Loader::flash_end(bool compressed, bool run_user_code) {
-  const auto data = words({run_user_code ? 1u : 0u});
+  const auto data = esp::encode_body(esp::FlashEndRequest{run_user_code ? 1u : 0u});
   const Op op = compressed ? Op::flash_defl_end : Op::flash_end;
   auto reply = check_command("leave Flash mode", op, data, esp::command_timeout(op, false));
   if (!reply) return reply.error();
@@ -225,7 +223,7 @@ MaybeError Loader::flash_end(bool compressed, bool run_user_code) {
 }
 
 Outcome<std::string> Loader::flash_md5(std::uint32_t address, std::uint32_t size) {
-  const auto data = words({address, size, 0, 0});
+  const auto data = esp::encode_body(esp::Md5Request{.address = address, .size = size});
   auto reply = check_command("calculate md5 of flash", Op::spi_flash_md5, data,
                              esp::command_timeout(Op::spi_flash_md5, false, size));
   if (!reply) return reply.error();
@@ -237,7 +235,7 @@ Outcome<std::string> Loader::flash_md5(std::uint32_t address, std::uint32_t size
 }
 
 Outcome<ByteBuffer> Loader::read_flash_slow(std::uint32_t address, std::uint32_t size) {
-  const auto data = words({address, size});
+  const auto data = esp::encode_body(esp::RegionRequest{.offset = address, .size = size});
   auto reply = check_command("read flash block", Op::read_flash_slow, data,
                              esp::command_timeout(Op::read_flash_slow, false));
   if (!reply) return reply.error();
@@ -251,7 +249,7 @@ Outcome<ByteBuffer> Loader::read_flash_slow(std::uint32_t address, std::uint32_t
 }
 
 MaybeError Loader::change_baudrate(std::uint32_t baud_word) {
-  const auto data = words({baud_word, 0});
+  const auto data = esp::encode_body(esp::ChangeBaudrateRequest{.baud = baud_word});
   auto reply = check_command("change baud rate", Op::change_baudrate, data,
                              esp::command_timeout(Op::change_baudrate, false));
   if (!reply) return reply.error();
