@@ -13,8 +13,8 @@ using Bytes = std::vector<Byte>;
 // byte so the test does not share the encoder's idea of the order.
 TEST(LoaderRequests, FlashBeginIsFourWordsAndTheEncryptWordOnlyWhenGiven) {
   const BeginRequest begin{.size = 0x1000, .blocks = 4, .block_size = 0x400, .offset = 0x10000};
-  EXPECT_EQ(encode_body(begin), (Bytes{0x00, 0x10, 0, 0, 4, 0, 0, 0, 0x00, 0x04, 0, 0, 0x00, 0x00,
-                                       0x01, 0x00}));
+  EXPECT_EQ(encode_body(begin),
+            (Bytes{0x00, 0x10, 0, 0, 4, 0, 0, 0, 0x00, 0x04, 0, 0, 0x00, 0x00, 0x01, 0x00}));
   BeginRequest with_flag = begin;
   with_flag.encrypted = 1;
   const Bytes five = encode_body(with_flag);
