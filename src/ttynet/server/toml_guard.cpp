@@ -11,7 +11,16 @@ std::optional<TomlError> find_non_ascii_outside_strings(std::string_view text) {
   enum class State { outside, comment, basic, literal, multi_basic, multi_literal, trimming };
   State state = State::outside;
   std::size_t line = 1;
-  std::size_t column = 0;
+  std::size_t line_start = 0;
+  // The character at i, its column counted from the line's start: characters stepped over
+  // (delimiters, escapes) count too, UTF-8 continuation bytes do not.
+  const auto refuse = [&](std::size_t i, std::string_view description) {
+    const std::string_view before = text.substr(line_start, i + 1 - line_start);
+    const auto column = std::count_if(before.begin(), before.end(), [](char c) {
+      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    });
+    return TomlError{line, static_cast<std::size_t>(column), std::string(description)};
+  };
   // The length of the run of `quote` at i, when it is at least a closing delimiter's three;
   // TOML lets up to two quotes of the content stand before the delimiter.
   const auto delimiter_at = [&](std::size_t i, char quote) -> std::size_t {
@@ -22,11 +31,10 @@ std::optional<TomlError> find_non_ascii_outside_strings(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     const auto byte = static_cast<unsigned char>(c);
-    if ((byte & 0xC0) != 0x80) ++column;  // one per character, not per UTF-8 byte
     switch (state) {
       case State::outside:
         if (byte >= 0x80) {
-          return TomlError{line, column, "non-ASCII character outside a string or comment"};
+          return refuse(i, "non-ASCII character outside a string or comment");
         }
         if (c == '#') {
           state = State::comment;
@@ -76,19 +84,18 @@ std::optional<TomlError> find_non_ascii_outside_strings(std::string_view text) {
         break;
       case State::trimming:
         if (byte >= 0x80) {
-          return TomlError{line, column, "non-ASCII character right after a line-ending backslash"};
+          return refuse(i, "non-ASCII character right after a line-ending backslash");
         }
         if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
           state = State::multi_basic;
           --i;  // read it again as string content
-          --column;
           continue;
         }
         break;
     }
     if (c == '\n') {
       ++line;
-      column = 0;
+      line_start = i + 1;
     }
   }
   return std::nullopt;

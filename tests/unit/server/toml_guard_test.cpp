@@ -45,9 +45,17 @@ TEST(TomlGuardLexer, RefusesNonAsciiOutside) {
 }
 
 TEST(TomlGuardLexer, FollowsEscapesInBasicStringsOnly) {
-  EXPECT_EQ(refusal("a = \"\\\"\u00e9\""), "");                 // \" does not close
-  EXPECT_EQ(refusal("a = 'x\\' \u00e9"), at("1:10", outside));  // no escapes in '...'
-  EXPECT_EQ(refusal("a = \"\"\"\\\"\"\"\u00e9\"\"\""), "");     // \""" is not a close
+  EXPECT_EQ(refusal("a = \"\\\"\u00e9\""), "");                    // \" does not close
+  EXPECT_EQ(refusal("a = \"\\\\\" \u00e9"), at("1:10", outside));  // \\ then the close
+  EXPECT_EQ(refusal("a = 'x\\' \u00e9"), at("1:10", outside));     // no escapes in '...'
+  EXPECT_EQ(refusal("a = \"\"\"\\\"\"\"\u00e9\"\"\""), "");        // \""" is not a close
+}
+
+TEST(TomlGuardLexer, MultiLineStringsCloseAfterTheirLastQuote) {
+  // Up to two quotes of the content may stand before the closing three.
+  EXPECT_EQ(refusal("a = \"\"\"x\"\"\"\"\u00e9"), at("1:13", outside));
+  EXPECT_EQ(refusal("a = '''x''''' \u00e9"), at("1:15", outside));
+  EXPECT_EQ(refusal("a = \"\"\"\n\u00e9\n\"\"\" \u00e9"), at("3:5", outside));
 }
 
 TEST(TomlGuardLexer, ColumnsCountCharactersNotBytes) {
