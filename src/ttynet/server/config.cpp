@@ -1,12 +1,17 @@
+// The config file's schema: toml++'s tree (read through toml_guard.hpp) checked key by key
+// into ServerConfig, each error one line naming the file, position and key.
+
 #include "ttynet/server/config.hpp"
 
 #include <fmt/format.h>
 
-#include <toml++/toml.h>
 #include <algorithm>
 #include <array>
 #include <fstream>
 #include <sstream>
+#include <tuple>
+
+#include "ttynet/server/toml_guard.hpp"
 
 namespace ttynet::server {
 namespace {
@@ -24,101 +29,6 @@ std::string one_line(std::string_view text) {
     }
   }
   return line;
-}
-
-// toml++ 3.3 (Debian 12) reaches __builtin_unreachable() when it asks whether certain non-ASCII
-// characters are whitespace (U+00A1-U+0499 among them, so 'é'), which it asks of any character
-// outside a string or comment. TOML allows non-ASCII text only inside strings and comments, so
-// such a file is invalid anyway: it is refused here, before toml++ reads it. Inside a multi-line
-// basic string toml++ asks the same after a line-ending backslash; that case is refused too.
-// Returns "LINE:COLUMN: what" for the first such character.
-std::optional<std::string> find_non_ascii_outside_strings(std::string_view text) {
-  enum class State { outside, comment, basic, literal, multi_basic, multi_literal, trimming };
-  State state = State::outside;
-  std::size_t line = 1;
-  std::size_t column = 0;
-  // The length of the run of `quote` at i, when it is at least a closing delimiter's three;
-  // TOML lets up to two quotes of the content stand before the delimiter.
-  const auto delimiter_at = [&](std::size_t i, char quote) -> std::size_t {
-    std::size_t n = 0;
-    while (i + n < text.size() && text[i + n] == quote) ++n;
-    return n >= 3 ? n : 0;
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte & 0xC0) != 0x80) ++column;  // one per character, not per UTF-8 byte
-    switch (state) {
-      case State::outside:
-        if (byte >= 0x80) {
-          return fmt::format("{}:{}: non-ASCII character outside a string or comment", line,
-                             column);
-        }
-        if (c == '#') {
-          state = State::comment;
-        } else if (text.substr(i).starts_with(R"(""")")) {
-          state = State::multi_basic;
-          i += 2;
-        } else if (text.substr(i).starts_with("'''")) {
-          state = State::multi_literal;
-          i += 2;
-        } else if (c == '"') {
-          state = State::basic;
-        } else if (c == '\'') {
-          state = State::literal;
-        }
-        break;
-      case State::comment:
-        if (c == '\n') state = State::outside;
-        break;
-      case State::basic:
-        if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') {
-          ++i;  // the escaped character
-        } else if (c == '"' || c == '\n') {
-          state = State::outside;
-        }
-        break;
-      case State::literal:
-        if (c == '\'' || c == '\n') state = State::outside;
-        break;
-      case State::multi_basic:
-        if (c == '\\') {
-          const std::size_t end = text.find_first_not_of(" \t\r", i + 1);
-          if (end != std::string_view::npos && text[end] == '\n') {
-            state = State::trimming;
-          } else if (i + 1 < text.size()) {
-            ++i;  // the escaped character
-          }
-        } else if (const std::size_t n = delimiter_at(i, '"')) {
-          state = State::outside;
-          i += n - 1;
-        }
-        break;
-      case State::multi_literal:
-        if (const std::size_t n = delimiter_at(i, '\'')) {
-          state = State::outside;
-          i += n - 1;
-        }
-        break;
-      case State::trimming:
-        if (byte >= 0x80) {
-          return fmt::format("{}:{}: non-ASCII character right after a line-ending backslash", line,
-                             column);
-        }
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-          state = State::multi_basic;
-          --i;  // read it again as string content
-          --column;
-          continue;
-        }
-        break;
-    }
-    if (c == '\n') {
-      ++line;
-      column = 0;
-    }
-  }
-  return std::nullopt;
 }
 
 constexpr std::uint32_t max_baud = 100'000'000;
@@ -378,8 +288,6 @@ class Parser {
   std::string source_name_;
 };
 
-std::string hex4(std::optional<std::uint16_t> id) { return fmt::format("{:04x}", id.value_or(0)); }
-
 }  // namespace
 
 bool operator==(const PortEntry& a, const PortEntry& b) {
@@ -392,27 +300,13 @@ bool operator==(const PortEntry& a, const PortEntry& b) {
 
 Result<ServerConfig, std::string> parse_config(std::string_view text,
                                                std::string_view source_name) {
-  if (auto problem = find_non_ascii_outside_strings(text)) {
-    return fmt::format("{}:{}", source_name, *problem);
+  auto root = parse_toml(text);
+  if (!root) {
+    const TomlError& error = root.error();
+    return fmt::format("{}:{}:{}: {}", source_name, error.line, error.column,
+                       one_line(error.description));
   }
-  // The scan above follows TOML; on a malformed file toml++ may still read ahead across a
-  // string's text and ask the question. It first reads the file with every non-ASCII byte
-  // replaced by an ASCII letter (the same structure, nothing it can trip on), and the real
-  // text only once that has succeeded.
-  std::string ascii_only(text);
-  std::replace_if(
-      ascii_only.begin(), ascii_only.end(),
-      [](char c) { return static_cast<unsigned char>(c) >= 0x80; }, 'x');
-  toml::table root;
-  try {
-    toml::parse(ascii_only, source_name);
-    root = toml::parse(text, source_name);
-  } catch (const toml::parse_error& error) {
-    const auto& begin = error.source().begin;
-    return fmt::format("{}:{}:{}: {}", source_name, begin.line, begin.column,
-                       one_line(error.description()));
-  }
-  return Parser(source_name).parse(root);
+  return Parser(source_name).parse(*root);
 }
 
 Result<ServerConfig, std::string> load_config(const std::filesystem::path& file) {
@@ -422,51 +316,6 @@ Result<ServerConfig, std::string> load_config(const std::filesystem::path& file)
   text << in.rdbuf();
   if (in.bad()) return fmt::format("{}: cannot read the config file", file.string());
   return parse_config(text.str(), file.string());
-}
-
-bool matches(const DeviceMatch& match, const DeviceFacts& device) {
-  if (match.vid && device.vid != match.vid) return false;
-  if (match.pid && device.pid != match.pid) return false;
-  if (!match.serial.empty() && device.serial != match.serial) return false;
-  if (!match.by_id.empty() && device.by_id.find(match.by_id) == std::string::npos) return false;
-  return true;
-}
-
-std::string expand_name(std::string_view name_template, const DeviceFacts& device) {
-  if (name_template.empty()) name_template = "{path-basename}";
-  std::string basename = std::filesystem::path(device.path).filename().string();
-  if (basename.empty()) basename = device.path;  // a port URL such as loop:// names itself
-  std::string name;
-  std::size_t at = 0;
-  while (at < name_template.size()) {
-    const auto open = name_template.find('{', at);
-    const auto close = open == std::string_view::npos ? open : name_template.find('}', open);
-    if (close == std::string_view::npos) {
-      name += name_template.substr(at);
-      break;
-    }
-    name += name_template.substr(at, open - at);
-    const auto field = name_template.substr(open + 1, close - open - 1);
-    if (field == "serial") {
-      name += device.serial.empty() ? basename : device.serial;
-    } else if (field == "vid") {
-      name += hex4(device.vid);
-    } else if (field == "pid") {
-      name += hex4(device.pid);
-    } else if (field == "path-basename") {
-      name += basename;
-    } else {
-      name += name_template.substr(open, close - open + 1);  // not a placeholder: kept
-    }
-    at = close + 1;
-  }
-  return name;
-}
-
-std::string device_key(const DeviceFacts& device) {
-  if (!device.serial.empty())
-    return fmt::format("usb:{}:{}:{}", hex4(device.vid), hex4(device.pid), device.serial);
-  return device.path;
 }
 
 }  // namespace ttynet::server

@@ -20,6 +20,8 @@
 //
 // Errors are one line naming the file, the line, the column and the key:
 // "ports.toml:7:8: port 1, 'baud': expected an integer from 1 to 100000000".
+//
+// The devices an entry finds, and the names they are served under: device_identity.hpp.
 
 #include <cstdint>
 #include <filesystem>
@@ -28,20 +30,11 @@
 #include <string_view>
 #include <vector>
 
+#include "ttynet/server/device_identity.hpp"
 #include "ttynet/server/options.hpp"
 #include "ttynet/util/result.hpp"
 
 namespace ttynet::server {
-
-// A USB serial device selected by what the kernel knows of it; empty fields match anything.
-struct DeviceMatch {
-  std::optional<std::uint16_t> vid;
-  std::optional<std::uint16_t> pid;
-  std::string serial;  // the whole USB serial number
-  std::string by_id;   // a substring of the /dev/serial/by-id path
-
-  friend bool operator==(const DeviceMatch&, const DeviceMatch&) = default;
-};
 
 struct PortEntry {
   enum class Source : std::uint8_t {
@@ -82,32 +75,5 @@ struct ServerConfig {
 Result<ServerConfig, std::string> parse_config(std::string_view text, std::string_view source_name);
 // Reads and parses a file. Errors start with the file name.
 Result<ServerConfig, std::string> load_config(const std::filesystem::path& file);
-
-// What is known of a device an entry found; empty fields are unknown.
-struct DeviceFacts {
-  std::string path;  // as found (the glob match, the configured path, or /dev/ttyUSB0)
-  std::string by_id;
-  std::optional<std::uint16_t> vid;
-  std::optional<std::uint16_t> pid;
-  std::string serial;
-
-  // A device known only by its path.
-  static DeviceFacts at_path(std::string path) {
-    DeviceFacts device;
-    device.path = std::move(path);
-    return device;
-  }
-};
-
-bool matches(const DeviceMatch& match, const DeviceFacts& device);
-
-// The entry's name for one device: {serial}, {vid}, {pid} (four lower-case hex digits) and
-// {path-basename} replaced; an unknown value (a device not on USB) becomes the path's basename
-// for {serial} and "0000" for {vid} and {pid}. An empty name template means "{path-basename}".
-std::string expand_name(std::string_view name_template, const DeviceFacts& device);
-
-// The key under which a device keeps its TCP port offset: the USB serial number when there is
-// one (so a replugged adapter gets its port back under any device name), else the path.
-std::string device_key(const DeviceFacts& device);
 
 }  // namespace ttynet::server

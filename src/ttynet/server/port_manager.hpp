@@ -21,6 +21,7 @@
 
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/server/config.hpp"
+#include "ttynet/server/device_identity.hpp"
 #include "ttynet/server/port_host.hpp"
 
 namespace ttynet::server {
