@@ -11,6 +11,13 @@ namespace {
 
 constexpr std::uint32_t esp32_magic[] = {0x00F01D83};
 // ECO1+2, ECO3, ECO6, ECO7.
+constexpr std::string_view esp32c3_packages[] = {"ESP32-C3 (QFN32)", "ESP8685 (QFN28)",
+                                                 "ESP32-C3 AZ (QFN32)", "ESP8686 (QFN24)"};
+constexpr std::string_view esp32c3_flash[] = {"", "Embedded Flash 4MB", "Embedded Flash 2MB",
+                                              "Embedded Flash 1MB", "Embedded Flash 8MB"};
+constexpr std::string_view esp32s3_packages[] = {"ESP32-S3 (QFN56)", "ESP32-S3-PICO-1 (LGA56)"};
+constexpr std::string_view esp32s3_flash[] = {"", "Embedded Flash 8MB", "Embedded Flash 4MB"};
+constexpr std::string_view esp32s3_psram[] = {"", "Embedded PSRAM 8MB", "Embedded PSRAM 2MB"};
 constexpr std::uint32_t esp32c3_magic[] = {0x6921506F, 0x1B31506F, 0x4881606F, 0x4361606F};
 constexpr std::uint32_t esp32s3_magic[] = {0x00000009};
 
@@ -59,6 +66,9 @@ constexpr std::array<ChipInfo, 3> chip_table = {{
                               "load:0x40080400,len:3792\r\n"
                               "entry 0x40080694\r\n",
             },
+        .package_names = {},  // named from several fields (esptool/chip_facts.cpp)
+        .embedded_flash_names = {},
+        .embedded_psram_names = {},
         .stub_greeting = "OHAI",
         .bootloader_offset = 0x1000,
         .ram_block_size = 0x1800,
@@ -108,6 +118,9 @@ constexpr std::array<ChipInfo, 3> chip_table = {{
                               "load:0x403ce710,len:0x2f9c\r\n"
                               "entry 0x403cc710\r\n",
             },
+        .package_names = esp32c3_packages,
+        .embedded_flash_names = esp32c3_flash,
+        .embedded_psram_names = {},
         .stub_greeting = "OHAI",
         .bootloader_offset = 0x0,
         .ram_block_size = 0x1800,
@@ -158,6 +171,9 @@ constexpr std::array<ChipInfo, 3> chip_table = {{
                               "load:0x403cc700,len:0x2da0\r\n"
                               "entry 0x403c9914\r\n",
             },
+        .package_names = esp32s3_packages,
+        .embedded_flash_names = esp32s3_flash,
+        .embedded_psram_names = esp32s3_psram,
         .stub_greeting = "OHAI",
         .bootloader_offset = 0x0,
         .ram_block_size = 0x1800,

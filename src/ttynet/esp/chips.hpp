@@ -111,6 +111,12 @@ struct ChipInfo {
   SpiRegisters spi;
 
   RomText rom;
+  // What esptool calls the package and the embedded flash and PSRAM, by eFuse value (block1
+  // layout; the ESP32's names depend on more fields and are made in esptool/chip_facts.cpp).
+  // An empty name: nothing embedded.
+  std::span<const std::string_view> package_names;
+  std::span<const std::string_view> embedded_flash_names;
+  std::span<const std::string_view> embedded_psram_names;
   std::string_view stub_greeting;  // first frame the flasher stub sends
 
   std::uint32_t bootloader_offset;      // where the 2nd stage bootloader lives in flash

@@ -6,38 +6,12 @@
 #include <cassert>
 
 #include "ttynet/esp/chips.hpp"
+#include "ttynet/esp/spi_flash_opcodes.hpp"
 
 namespace ttynet::esp {
 namespace {
 
 constexpr Byte write_enable_latch = 0x02;
-
-// SPI NOR opcodes the model knows.
-namespace opcode {
-constexpr Byte write_status = 0x01;
-constexpr Byte page_program = 0x02;
-constexpr Byte read = 0x03;
-constexpr Byte write_disable = 0x04;
-constexpr Byte read_status = 0x05;
-constexpr Byte write_enable = 0x06;
-constexpr Byte fast_read = 0x0B;
-constexpr Byte write_status3 = 0x11;
-constexpr Byte read_status3 = 0x15;
-constexpr Byte sector_erase = 0x20;
-constexpr Byte write_status2 = 0x31;
-constexpr Byte read_status2 = 0x35;
-constexpr Byte unique_id = 0x4B;
-constexpr Byte volatile_status_enable = 0x50;
-constexpr Byte block_erase_32k = 0x52;
-constexpr Byte sfdp = 0x5A;
-constexpr Byte chip_erase_60 = 0x60;
-constexpr Byte reset = 0x99;
-constexpr Byte manufacturer_device_id = 0x90;
-constexpr Byte jedec_id = 0x9F;
-constexpr Byte release_power_down = 0xAB;
-constexpr Byte chip_erase_c7 = 0xC7;
-constexpr Byte block_erase_64k = 0xD8;
-}  // namespace opcode
 
 Byte capacity_code(std::uint32_t size) { return static_cast<Byte>(std::countr_zero(size)); }
 
@@ -183,57 +157,57 @@ ByteBuffer SimFlash::run_command(Byte code, std::optional<std::uint32_t> address
     }
   };
   switch (code) {
-    case opcode::jedec_id: {
+    case flash_opcode::jedec_id: {
       const std::uint32_t id = jedec_id();
       fill_from([id](std::size_t i) { return i < 3 ? static_cast<Byte>(id >> (8 * i)) : Byte{0}; });
       break;
     }
-    case opcode::manufacturer_device_id:
+    case flash_opcode::manufacturer_device_id:
       fill_from([this](std::size_t i) {
         return i % 2 == 0 ? manufacturer : static_cast<Byte>(capacity_code(size()) - 1);
       });
       break;
-    case opcode::release_power_down:
+    case flash_opcode::release_power_down:
       fill_from([this](std::size_t) { return static_cast<Byte>(capacity_code(size()) - 1); });
       break;
-    case opcode::sfdp:
+    case flash_opcode::sfdp:
       fill_from([&](std::size_t i) {
         return sfdp_byte(static_cast<std::uint32_t>((at + i) & 0xFFFFFF));
       });
       break;
-    case opcode::unique_id:
+    case flash_opcode::unique_id:
       fill_from([](std::size_t i) { return static_cast<Byte>(0x30 + i); });
       break;
-    case opcode::read:
-    case opcode::fast_read:
+    case flash_opcode::read:
+    case flash_opcode::fast_read:
       read(at, miso);
       break;
-    case opcode::read_status:
+    case flash_opcode::read_status:
       fill_from([this](std::size_t) { return status1_; });
       break;
-    case opcode::read_status2:
+    case flash_opcode::read_status2:
       fill_from([this](std::size_t) { return status2_; });
       break;
-    case opcode::read_status3:
+    case flash_opcode::read_status3:
       fill_from([this](std::size_t) { return status3_; });
       break;
-    case opcode::write_enable:
+    case flash_opcode::write_enable:
       status1_ |= write_enable_latch;
       break;
-    case opcode::write_disable:
+    case flash_opcode::write_disable:
       status1_ &= static_cast<Byte>(~write_enable_latch);
       break;
-    case opcode::volatile_status_enable:
+    case flash_opcode::volatile_status_enable:
       volatile_status_write_ = true;
       break;
-    case opcode::write_status:
-    case opcode::write_status2:
-    case opcode::write_status3:
+    case flash_opcode::write_status:
+    case flash_opcode::write_status2:
+    case flash_opcode::write_status3:
       if ((writable || volatile_status_write_) && !mosi.empty()) {
         Byte* targets[] = {&status1_, &status2_, &status3_};
-        const std::size_t first = code == opcode::write_status    ? 0
-                                  : code == opcode::write_status2 ? 1
-                                                                  : 2;
+        const std::size_t first = code == flash_opcode::write_status    ? 0
+                                  : code == flash_opcode::write_status2 ? 1
+                                                                        : 2;
         for (std::size_t i = 0; i < mosi.size() && first + i < 3; ++i) {
           *targets[first + i] = mosi[i];
         }
@@ -241,7 +215,7 @@ ByteBuffer SimFlash::run_command(Byte code, std::optional<std::uint32_t> address
         volatile_status_write_ = false;
       }
       break;
-    case opcode::page_program:
+    case flash_opcode::page_program:
       if (writable) {
         // Within one 256-byte page the address wraps, as the part does.
         const std::uint32_t page = at & ~(flash_page_size - 1);
@@ -252,17 +226,17 @@ ByteBuffer SimFlash::run_command(Byte code, std::optional<std::uint32_t> address
         status1_ &= static_cast<Byte>(~write_enable_latch);
       }
       break;
-    case opcode::sector_erase:
-    case opcode::block_erase_32k:
-    case opcode::block_erase_64k:
-    case opcode::chip_erase_60:
-    case opcode::chip_erase_c7:
+    case flash_opcode::sector_erase:
+    case flash_opcode::block_erase_32k:
+    case flash_opcode::block_erase_64k:
+    case flash_opcode::chip_erase_60:
+    case flash_opcode::chip_erase_c7:
       if (writable) {
-        if (code == opcode::sector_erase) {
+        if (code == flash_opcode::sector_erase) {
           erase_sector(at);
-        } else if (code == opcode::block_erase_32k) {
+        } else if (code == flash_opcode::block_erase_32k) {
           erase(at & ~0x7FFFu, std::min<std::uint32_t>(0x8000, size()));
-        } else if (code == opcode::block_erase_64k) {
+        } else if (code == flash_opcode::block_erase_64k) {
           erase_block(at);
         } else {
           erase_chip();
@@ -270,7 +244,7 @@ ByteBuffer SimFlash::run_command(Byte code, std::optional<std::uint32_t> address
         status1_ &= static_cast<Byte>(~write_enable_latch);
       }
       break;
-    case opcode::reset:
+    case flash_opcode::reset:
       status1_ &= static_cast<Byte>(~write_enable_latch);
       volatile_status_write_ = false;
       break;

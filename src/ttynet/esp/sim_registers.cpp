@@ -2,11 +2,12 @@
 
 #include <algorithm>
 
+#include "ttynet/esp/efuse.hpp"
+
 namespace ttynet::esp {
 namespace {
 
-// ESP32-only registers esptool reads (targets/esp32.py).
-constexpr std::uint32_t esp32_apb_ctl_date = 0x3FF6607C;   // bit 31: revision bit 2
+// ESP32-only registers esptool reads (targets/esp32.py) besides the eFuses.
 constexpr std::uint32_t esp32_rtc_sdio_conf = 0x3FF48074;  // 0: no VDD_SDIO override
 constexpr std::uint32_t esp32_rtc_cali_cfg1 = 0x3FF5F06C;  // RTC calibration, bits 31:7
 // CK8M eFuse value and RTC calibration chosen so cali * ck8m = 102400: esptool's ESP32 ROM
@@ -14,38 +15,33 @@ constexpr std::uint32_t esp32_rtc_cali_cfg1 = 0x3FF5F06C;  // RTC calibration, b
 constexpr std::uint32_t esp32_ck8m = 100;
 constexpr std::uint32_t esp32_rtc_cali = 1024;
 
-void add_esp32_efuses(std::vector<std::pair<std::uint32_t, std::uint32_t>>& fixed,
-                      const ChipInfo& chip, ChipRevision revision) {
-  // Major revision as three scattered bits: v0 000, v1 001, v2 011, v3 111.
-  const std::uint32_t bits = revision.major == 0   ? 0
-                             : revision.major == 1 ? 1
-                             : revision.major == 2 ? 3
-                                                   : 7;
-  const std::uint32_t word = chip.efuse_base;
-  fixed.emplace_back(word + 0x00, 0);  // no encryption, nothing read-protected
-  // Word 3: package D0WD (1 in bits 11:9), 240 MHz rated (bit 13), revision bit 0 (bit 15).
-  fixed.emplace_back(word + 0x0C, 0x00002200 | (bits & 1) << 15);
-  // Word 4: ADC VRef calibrated (bits 12:8), CK8M frequency (bits 7:0).
-  fixed.emplace_back(word + 0x10, 0x00001000 | esp32_ck8m);
-  // Word 5: revision bit 1 (bit 20), minor revision (bits 25:24), default SPI pads.
-  fixed.emplace_back(word + 0x14, (bits >> 1 & 1) << 20 | (revision.minor & 3u) << 24);
-  fixed.emplace_back(word + 0x18, 0);  // coding scheme none, no secure boot
-  fixed.emplace_back(esp32_apb_ctl_date, (bits >> 2 & 1) << 31);
-  fixed.emplace_back(esp32_rtc_sdio_conf, 0);
-  fixed.emplace_back(esp32_rtc_cali_cfg1, esp32_rtc_cali << 7);
+// What the simulated chips have burnt: an ESP32-D0WD rated 240 MHz with calibrated ADC
+// reference; C3/S3 package 0 without embedded flash. Nothing secured, coding scheme none.
+EfuseFields burnt_efuses(const ChipInfo& chip, ChipRevision revision) {
+  EfuseFields fields{.revision = revision};
+  if (chip.efuse_layout == EfuseLayout::esp32) {
+    fields.package = 1;
+    fields.cpu_rated = true;
+    fields.vref = 0x10;
+    fields.ck8m = esp32_ck8m;
+  }
+  return fields;
 }
 
-void add_block1_efuses(std::vector<std::pair<std::uint32_t, std::uint32_t>>& fixed,
-                       const ChipInfo& chip, ChipRevision revision) {
-  // Block 1 word 3: package 0 (bits 23:21), minor revision bits 2:0 (bits 20:18), no
-  // embedded flash (bits 29:27). Word 5: minor bit 3 (bit 23), major (bits 25:24).
-  const std::uint32_t block1 = chip.efuse_block1;
-  fixed.emplace_back(block1 + 0x0C, (revision.minor & 7u) << 18);
-  fixed.emplace_back(block1 + 0x10, 0);
-  fixed.emplace_back(block1 + 0x14, (revision.minor >> 3 & 1u) << 23 | (revision.major & 3u) << 24);
-  // Block 0 (security, key purposes, flash type) reads as all zeros: nothing burnt.
-  for (std::uint32_t offset = 0x2C; offset <= 0x40; offset += 4) {
-    fixed.emplace_back(chip.efuse_base + offset, 0);
+void add_efuses(std::vector<std::pair<std::uint32_t, std::uint32_t>>& fixed, const ChipInfo& chip,
+                ChipRevision revision) {
+  for (const RegisterWord& word : encode_efuses(chip, burnt_efuses(chip, revision))) {
+    fixed.emplace_back(word.address, word.value);
+  }
+  if (chip.efuse_layout == EfuseLayout::esp32) {
+    fixed.emplace_back(chip.efuse_base, 0);  // no encryption, nothing read-protected
+    fixed.emplace_back(esp32_rtc_sdio_conf, 0);
+    fixed.emplace_back(esp32_rtc_cali_cfg1, esp32_rtc_cali << 7);
+  } else {
+    // Block 0 (security, key purposes, flash type) reads as all zeros: nothing burnt.
+    for (std::uint32_t offset = 0x2C; offset <= 0x40; offset += 4) {
+      fixed.emplace_back(chip.efuse_base + offset, 0);
+    }
   }
 }
 
@@ -61,11 +57,7 @@ SimRegisters::SimRegisters(const ChipInfo& chip, const MacAddress& mac, ChipRevi
   if (chip.uartdev_buf_no != 0) {
     fixed_.emplace_back(chip.uartdev_buf_no, 0);  // console on UART0, not USB
   }
-  if (chip.efuse_layout == EfuseLayout::esp32) {
-    add_esp32_efuses(fixed_, chip, revision);
-  } else {
-    add_block1_efuses(fixed_, chip, revision);
-  }
+  add_efuses(fixed_, chip, revision);
   std::sort(fixed_.begin(), fixed_.end());
   fixed_.erase(std::unique(fixed_.begin(), fixed_.end(),
                            [](const auto& a, const auto& b) { return a.first == b.first; }),

@@ -5,14 +5,10 @@
 #include <array>
 #include <cmath>
 
+#include "ttynet/esp/efuse.hpp"
+
 namespace ttynet::esptool {
 namespace {
-
-constexpr std::uint32_t esp32_apb_ctl_date = 0x3FF6607C;
-
-std::uint32_t bits(std::uint32_t word, unsigned low, unsigned count) {
-  return (word >> low) & ((1u << count) - 1);
-}
 
 // A batch of register reads that stops at the first failure.
 class Reader {
@@ -34,27 +30,17 @@ class Reader {
   MaybeError error_;
 };
 
-void describe_esp32(Reader& read, const esp::ChipInfo& chip, ChipFacts& facts) {
-  const std::uint32_t w3 = read(chip.efuse_base + 0x0C);
-  const std::uint32_t w4 = read(chip.efuse_base + 0x10);
-  const std::uint32_t w5 = read(chip.efuse_base + 0x14);
-  const std::uint32_t w6 = read(chip.efuse_base + 0x18);
-  const std::uint32_t date = read(esp32_apb_ctl_date);
-
-  const std::uint32_t rev_bits = bits(date, 31, 1) << 2 | bits(w5, 20, 1) << 1 | bits(w3, 15, 1);
-  const unsigned major = rev_bits == 7 ? 3 : rev_bits == 3 ? 2 : rev_bits == 1 ? 1 : 0;
-  const unsigned minor = bits(w5, 24, 2);
-  const std::uint32_t package = bits(w3, 9, 3) | bits(w3, 2, 1) << 3;
-  const bool single_core = bits(w3, 0, 1) != 0;
-  const bool v3 = major == 3;
+// The package name and features esptool prints for an ESP32 (targets/esp32.py).
+void describe_esp32(const esp::EfuseFields& fuses, ChipFacts& facts) {
+  const bool v3 = fuses.revision.major == 3;
   std::string name;
-  switch (package) {
+  switch (fuses.package) {
     case 0:
-      name = single_core ? "ESP32-S0WDQ6" : "ESP32-D0WDQ6";
+      name = fuses.single_core ? "ESP32-S0WDQ6" : "ESP32-D0WDQ6";
       if (v3) name += "-V3";
       break;
     case 1:
-      name = single_core ? "ESP32-S0WD" : "ESP32-D0WD";
+      name = fuses.single_core ? "ESP32-S0WD" : "ESP32-D0WD";
       if (v3) name += "-V3";
       break;
     case 2:
@@ -75,56 +61,41 @@ void describe_esp32(Reader& read, const esp::ChipInfo& chip, ChipFacts& facts) {
     default:
       name = "unknown ESP32";
   }
-  facts.description = fmt::format("{} (revision v{}.{})", name, major, minor);
+  facts.description =
+      fmt::format("{} (revision v{}.{})", name, fuses.revision.major, fuses.revision.minor);
 
   facts.features = {"WiFi"};
-  if (bits(w3, 1, 1) == 0) facts.features.emplace_back("BT");
-  facts.features.emplace_back(single_core ? "Single Core" : "Dual Core");
-  if (bits(w3, 13, 1) != 0) facts.features.emplace_back(bits(w3, 12, 1) ? "160MHz" : "240MHz");
+  if (!fuses.bt_disabled) facts.features.emplace_back("BT");
+  facts.features.emplace_back(fuses.single_core ? "Single Core" : "Dual Core");
+  if (fuses.cpu_rated) facts.features.emplace_back(fuses.cpu_160mhz ? "160MHz" : "240MHz");
+  const std::uint32_t package = fuses.package;
   if (package == 2 || package == 4 || package == 5 || package == 6)
     facts.features.emplace_back("Embedded Flash");
   if (package == 6) facts.features.emplace_back("Embedded PSRAM");
-  if (bits(w4, 8, 5) != 0) facts.features.emplace_back("VRef calibration in efuse");
-  if (bits(w3, 14, 1) != 0) facts.features.emplace_back("BLK3 partially reserved");
+  if (fuses.vref != 0) facts.features.emplace_back("VRef calibration in efuse");
+  if (fuses.blk3_partially_reserved) facts.features.emplace_back("BLK3 partially reserved");
   static constexpr std::array<const char*, 4> coding = {"None", "3/4", "Repeat (UNSUPPORTED)",
                                                         "None (may contain encoding data)"};
-  facts.features.emplace_back(fmt::format("Coding Scheme {}", coding[bits(w6, 0, 2)]));
+  facts.features.emplace_back(fmt::format("Coding Scheme {}", coding[fuses.coding_scheme & 3]));
 }
 
-void describe_block1(Reader& read, const esp::ChipInfo& chip, ChipFacts& facts) {
-  const std::uint32_t word3 = read(chip.efuse_block1 + 0x0C);
-  const std::uint32_t word4 = read(chip.efuse_block1 + 0x10);
-  const std::uint32_t word5 = read(chip.efuse_block1 + 0x14);
-  const std::uint32_t package = bits(word3, 21, 3);
-  const unsigned minor = bits(word5, 23, 1) << 3 | bits(word3, 18, 3);
-  const unsigned major = bits(word5, 24, 2);
-  const std::uint32_t flash_cap = bits(word3, 27, 3);
-  std::string name;
+// The name by eFuse value from a chip-table column; `fallback` past its end.
+std::string_view name_at(std::span<const std::string_view> names, std::uint32_t index,
+                         std::string_view fallback = {}) {
+  return index < names.size() ? names[index] : fallback;
+}
+
+// ESP32-C3/S3: names from the chip table's columns.
+void describe_block1(const esp::EfuseFields& fuses, const esp::ChipInfo& chip, ChipFacts& facts) {
   facts.features = {"WiFi", "BLE"};
-  if (chip.name == "esp32c3") {
-    static constexpr std::array<const char*, 4> names = {"ESP32-C3 (QFN32)", "ESP8685 (QFN28)",
-                                                         "ESP32-C3 AZ (QFN32)", "ESP8686 (QFN24)"};
-    name = package < names.size() ? names[package] : "unknown ESP32-C3";
-    static constexpr std::array<const char*, 5> flash = {nullptr, "Embedded Flash 4MB",
-                                                         "Embedded Flash 2MB", "Embedded Flash 1MB",
-                                                         "Embedded Flash 8MB"};
-    if (flash_cap < flash.size() && flash[flash_cap] != nullptr)
-      facts.features.emplace_back(flash[flash_cap]);
-  } else {
-    static constexpr std::array<const char*, 2> names = {"ESP32-S3 (QFN56)",
-                                                         "ESP32-S3-PICO-1 (LGA56)"};
-    name = package < names.size() ? names[package] : "unknown ESP32-S3";
-    static constexpr std::array<const char*, 3> flash = {nullptr, "Embedded Flash 8MB",
-                                                         "Embedded Flash 4MB"};
-    if (flash_cap < flash.size() && flash[flash_cap] != nullptr)
-      facts.features.emplace_back(flash[flash_cap]);
-    const std::uint32_t psram_cap = bits(word4, 3, 2);
-    static constexpr std::array<const char*, 3> psram = {nullptr, "Embedded PSRAM 8MB",
-                                                         "Embedded PSRAM 2MB"};
-    if (psram_cap < psram.size() && psram[psram_cap] != nullptr)
-      facts.features.emplace_back(psram[psram_cap]);
+  for (const std::string_view embedded : {name_at(chip.embedded_flash_names, fuses.flash_cap),
+                                          name_at(chip.embedded_psram_names, fuses.psram_cap)}) {
+    if (!embedded.empty()) facts.features.emplace_back(embedded);
   }
-  facts.description = fmt::format("{} (revision v{}.{})", name, major, minor);
+  const std::string unknown = fmt::format("unknown {}", chip.chip_name);
+  facts.description =
+      fmt::format("{} (revision v{}.{})", name_at(chip.package_names, fuses.package, unknown),
+                  fuses.revision.major, fuses.revision.minor);
 }
 
 std::uint32_t normalise_crystal(double estimate) {
@@ -161,10 +132,13 @@ Outcome<ChipFacts> read_chip_facts(Loader& loader, const esp::ChipInfo& chip,
                                    std::uint32_t host_baud) {
   ChipFacts facts;
   Reader read(loader);
+  std::vector<std::uint32_t> words;
+  for (const std::uint32_t address : esp::efuse_addresses(chip)) words.push_back(read(address));
+  const esp::EfuseFields fuses = esp::decode_efuses(chip, words);
   if (chip.efuse_layout == esp::EfuseLayout::esp32) {
-    describe_esp32(read, chip, facts);
+    describe_esp32(fuses, facts);
   } else {
-    describe_block1(read, chip, facts);
+    describe_block1(fuses, chip, facts);
   }
   if (chip.has_fixed_crystal) {
     facts.crystal_mhz = chip.xtal_mhz;

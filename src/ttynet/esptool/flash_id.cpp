@@ -63,7 +63,7 @@ Outcome<std::uint32_t> run_spiflash_command(Loader& loader, const esp::ChipInfo&
 }
 
 Outcome<FlashId> read_flash_id(Loader& loader, const esp::ChipInfo& chip) {
-  auto id = run_spiflash_command(loader, chip, spi_flash_rdid, 24);
+  auto id = run_spiflash_command(loader, chip, esp::flash_opcode::jedec_id, 24);
   if (!id) return id.error();
   return FlashId{static_cast<std::uint8_t>(*id & 0xFF), static_cast<std::uint8_t>(*id >> 8 & 0xFF),
                  static_cast<std::uint8_t>(*id >> 16 & 0xFF)};

@@ -8,12 +8,11 @@
 #include <string_view>
 
 #include "ttynet/esp/chips.hpp"
+#include "ttynet/esp/spi_flash_opcodes.hpp"
 #include "ttynet/esptool/error.hpp"
 #include "ttynet/esptool/loader.hpp"
 
 namespace ttynet::esptool {
-
-inline constexpr std::uint8_t spi_flash_rdid = 0x9F;
 
 // Runs one SPI "user" command with no address and no data out; returns up to 32 bits read
 // (first byte in bits 7:0). Saves and restores USR and USR2 as esptool does.
