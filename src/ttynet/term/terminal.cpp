@@ -1,9 +1,8 @@
 #include "ttynet/term/terminal.hpp"
 
-#include <fcntl.h>
-#include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -17,8 +16,6 @@
 #include <asio/write.hpp>
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <exception>
 #include <memory>
@@ -29,7 +26,9 @@
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
 #include "ttynet/term/key_handler.hpp"
+#include "ttynet/term/log_file.hpp"
 #include "ttynet/term/output_formatter.hpp"
+#include "ttynet/term/raw_mode.hpp"
 #include "ttynet/term/status.hpp"
 #include "ttynet/util/time.hpp"
 
@@ -67,71 +66,6 @@ void write_all_blocking(int fd, std::string_view text) {
     text.remove_prefix(static_cast<std::size_t>(n));
   }
 }
-
-// Puts back, when destroyed, the file status flags (Asio sets O_NONBLOCK on descriptors it
-// waits on, and the flags belong to the open file the shell shares) and the terminal mode.
-class TerminalRestorer {
- public:
-  TerminalRestorer(int input_fd, int output_fd)
-      : input_fd_(input_fd),
-        output_fd_(output_fd),
-        input_flags_(::fcntl(input_fd, F_GETFL)),
-        output_flags_(::fcntl(output_fd, F_GETFL)) {}
-  ~TerminalRestorer() {
-    if (saved_mode_) ::tcsetattr(input_fd_, TCSADRAIN, &*saved_mode_);
-    if (input_flags_ >= 0) ::fcntl(input_fd_, F_SETFL, input_flags_);
-    if (output_flags_ >= 0) ::fcntl(output_fd_, F_SETFL, output_flags_);
-  }
-  TerminalRestorer(const TerminalRestorer&) = delete;
-  TerminalRestorer& operator=(const TerminalRestorer&) = delete;
-
-  // Raw input, one byte at a time, no signals from keys; output keeps "\n" -> "\r\n".
-  std::error_code enter_raw_mode() {
-    termios mode{};
-    if (::tcgetattr(input_fd_, &mode) != 0) return {errno, std::system_category()};
-    saved_mode_ = mode;
-    ::cfmakeraw(&mode);
-    mode.c_oflag |= OPOST | ONLCR;
-    mode.c_cc[VMIN] = 1;
-    mode.c_cc[VTIME] = 0;
-    if (::tcsetattr(input_fd_, TCSANOW, &mode) != 0) return {errno, std::system_category()};
-    return {};
-  }
-
- private:
-  int input_fd_;
-  int output_fd_;
-  int input_flags_;
-  int output_flags_;
-  std::optional<termios> saved_mode_;
-};
-
-class LogFile {
- public:
-  ~LogFile() { close(); }
-  std::error_code open(const std::string& name) {
-    close();
-    file_ = std::fopen(name.c_str(), "ab");
-    if (!file_) return {errno, std::system_category()};
-    name_ = name;
-    return {};
-  }
-  void close() {
-    if (file_) std::fclose(file_);
-    file_ = nullptr;
-  }
-  void write(ByteView data) {
-    if (!file_) return;
-    std::fwrite(data.data(), 1, data.size(), file_);
-    std::fflush(file_);  // a log is read while it grows (tail -f)
-  }
-  bool is_open() const { return file_ != nullptr; }
-  const std::string& name() const { return name_; }
-
- private:
-  std::FILE* file_ = nullptr;
-  std::string name_;
-};
 
 class Terminal {
  public:
@@ -456,7 +390,7 @@ class Terminal {
 TerminalResult run_terminal(const TerminalConfig& config) {
   const bool interactive = ::isatty(config.input_fd) == 1;
   std::signal(SIGPIPE, SIG_IGN);
-  TerminalRestorer restorer(config.input_fd, config.output_fd);
+  RawMode raw_mode(config.input_fd, config.output_fd);
 
   asio::io_context io(1);
   TerminalResult result;
@@ -484,7 +418,7 @@ TerminalResult run_terminal(const TerminalConfig& config) {
         const std::string banner =
             format_banner(config.url, port->settings(), port->control_lines());
         if (interactive) {
-          if (auto ec = restorer.enter_raw_mode()) {
+          if (auto ec = raw_mode.enter()) {
             result = {1, fmt::format("cannot put the terminal in raw mode: {}", ec.message())};
             co_return;
           }
