@@ -54,10 +54,6 @@ std::chrono::milliseconds time_of_day() {
          std::chrono::seconds(local.tm_sec) + std::chrono::milliseconds(now.tv_nsec / 1'000'000);
 }
 
-// Screen text is copied before a write is awaited: a formatter's view lasts only until its next
-// call, and another coroutine may call it meanwhile.
-void copy_to(ByteBuffer& to, ByteView from) { to.assign(from.begin(), from.end()); }
-
 void write_all_blocking(int fd, std::string_view text) {
   while (!text.empty()) {
     const auto n = ::write(fd, text.data(), text.size());
@@ -95,32 +91,26 @@ class Terminal {
   const TerminalResult& result() const { return result_; }
 
  private:
-  // One writer on the screen at a time, so that port output and notices never interleave
-  // inside a write, and formatting + writing is one step.
-  class ScreenLock {
-   public:
-    explicit ScreenLock(Terminal& terminal) : terminal_(&terminal) {}
-    ~ScreenLock() {
-      terminal_->is_screen_busy_ = false;
-      terminal_->screen_free_.notify();
-    }
-    ScreenLock(const ScreenLock&) = delete;
-    ScreenLock& operator=(const ScreenLock&) = delete;
-
-   private:
-    Terminal* terminal_;
-  };
-
-  // Waits for the screen and takes it (release with a ScreenLock); false when the caller was
-  // cancelled meanwhile.
-  asio::awaitable<bool> acquire_screen() {
+  // Puts one piece of text on the screen: `compose` appends it to the buffer it is given (copied
+  // there, since a formatter's view lasts only until its next call), then it is written. One
+  // piece at a time, so that port output and notices never interleave inside a write and the
+  // formatter's state matches the screen: the others wait on screen_free_ (the pattern of
+  // server::Session::drive_core()). False when the write failed, or when the caller was cancelled
+  // while it waited for its turn.
+  template <typename Compose>
+  asio::awaitable<bool> draw(Compose compose) {
     while (is_screen_busy_) {
       co_await screen_free_.wait();
-      const auto state = co_await asio::this_coro::cancellation_state;
-      if (state.cancelled() != asio::cancellation_type::none) co_return false;
+      const bool cancelled = co_await is_cancelled();
+      if (cancelled) co_return false;
     }
+    screen_buffer_.clear();
+    compose(screen_buffer_);
     is_screen_busy_ = true;
-    co_return true;
+    const bool written = co_await write_screen(screen_buffer_);
+    is_screen_busy_ = false;
+    screen_free_.notify();
+    co_return written;
   }
 
   asio::awaitable<bool> write_screen(ByteView data) {
@@ -137,12 +127,10 @@ class Terminal {
 
   // A notice on a line of its own.
   asio::awaitable<void> show(std::string_view text) {
-    if (!co_await acquire_screen()) co_return;
-    const ScreenLock lock(*this);
-    screen_buffer_.clear();
-    append(screen_buffer_, formatter_.end_line());
-    append(screen_buffer_, as_bytes(text));
-    co_await write_screen(screen_buffer_);
+    co_await draw([&](ByteBuffer& screen) {
+      append(screen, formatter_.end_line());
+      append(screen, as_bytes(text));
+    });
   }
 
   void fail(std::string message) {
@@ -170,10 +158,9 @@ class Terminal {
       last_activity_ = Clock::now();
       const ByteView data(buffer.data(), n);
       log_.write(data);
-      if (!co_await acquire_screen()) co_return;
-      const ScreenLock lock(*this);
-      copy_to(screen_buffer_, formatter_.format(data, time_of_day()));
-      if (!co_await write_screen(screen_buffer_)) co_return;
+      const bool written = co_await draw(
+          [&](ByteBuffer& screen) { append(screen, formatter_.format(data, time_of_day())); });
+      if (!written) co_return;
       if (formatter_.is_hex_view() && !formatter_.is_at_line_start()) {
         hex_idle_timer_.expires_after(config_.hex_line_idle);  // wakes hex_line_flusher()
       }
@@ -184,14 +171,14 @@ class Terminal {
   asio::awaitable<void> hex_line_flusher() {
     for (;;) {
       auto [ec] = co_await hex_idle_timer_.async_wait(as_tuple);
-      if (co_await is_cancelled()) co_return;
+      const bool cancelled = co_await is_cancelled();
+      if (cancelled) co_return;
       if (ec) continue;  // moved by new data: wait for the new expiry
       hex_idle_timer_.expires_at(TimePoint::max());
       if (!formatter_.is_hex_view() || formatter_.is_at_line_start()) continue;
-      if (!co_await acquire_screen()) co_return;
-      const ScreenLock lock(*this);
-      copy_to(screen_buffer_, formatter_.end_line());
-      if (!co_await write_screen(screen_buffer_)) co_return;
+      const bool written =
+          co_await draw([&](ByteBuffer& screen) { append(screen, formatter_.end_line()); });
+      if (!written) co_return;
     }
   }
 
@@ -208,7 +195,8 @@ class Terminal {
       }
       keys_.receive(ByteView(buffer.data(), n));
       while (auto action = keys_.next_action()) {
-        if (!co_await apply(*action)) {
+        const bool go_on = co_await apply(*action);
+        if (!go_on) {
           is_done_ = true;
           co_return;
         }
@@ -219,23 +207,23 @@ class Terminal {
   // Applies one action; false when the terminal should end.
   asio::awaitable<bool> apply(const Action& action) {
     if (const auto* send = std::get_if<SendData>(&action)) {
-      if (auto ec = co_await port_.write(send->data)) {
+      const auto ec = co_await port_.write(send->data);
+      if (ec) {
         fail(port_error(ec));
         co_return false;
       }
       if (config_.local_echo) {
-        if (!co_await acquire_screen()) co_return false;
-        const ScreenLock lock(*this);
-        copy_to(screen_buffer_, formatter_.format(send->data, time_of_day()));
-        co_await write_screen(screen_buffer_);
+        const bool written = co_await draw([&](ByteBuffer& screen) {
+          append(screen, formatter_.format(send->data, time_of_day()));
+        });
+        co_return written && !is_done_;
       }
       co_return !is_done_;
     }
     if (const auto* print = std::get_if<Print>(&action)) {
-      if (!co_await acquire_screen()) co_return false;
-      const ScreenLock lock(*this);
-      co_await write_screen(as_bytes(print->text));
-      co_return !is_done_;
+      const bool written =
+          co_await draw([&](ByteBuffer& screen) { append(screen, as_bytes(print->text)); });
+      co_return written && !is_done_;
     }
     if (std::holds_alternative<Quit>(action)) {
       const std::string notice = format_notice("exit");
@@ -270,13 +258,12 @@ class Terminal {
                                 port_.settings().baud)
                   : fmt::format("baud rate {}", port_.settings().baud);
     } else if (std::holds_alternative<ToggleHexView>(action)) {
-      if (!co_await acquire_screen()) co_return false;
-      const ScreenLock lock(*this);
-      copy_to(screen_buffer_, formatter_.set_hex_view(!formatter_.is_hex_view()));
-      notice = format_notice(formatter_.is_hex_view() ? "hex view on" : "hex view off");
-      append(screen_buffer_, as_bytes(notice));
-      co_await write_screen(screen_buffer_);
-      co_return !is_done_;
+      const bool written = co_await draw([&](ByteBuffer& screen) {
+        append(screen, formatter_.set_hex_view(!formatter_.is_hex_view()));
+        notice = format_notice(formatter_.is_hex_view() ? "hex view on" : "hex view off");
+        append(screen, as_bytes(notice));
+      });
+      co_return written && !is_done_;
     } else if (std::holds_alternative<ToggleTimestamps>(action)) {
       formatter_.set_timestamps(!formatter_.has_timestamps());
       notice = formatter_.has_timestamps() ? "timestamps on" : "timestamps off";
@@ -345,13 +332,15 @@ class Terminal {
         if (ec != asio::error::operation_aborted) fail(fmt::format("input: {}", ec.message()));
         co_return;
       }
-      if (auto write_error = co_await port_.write(ByteView(buffer.data(), n))) {
+      const auto write_error = co_await port_.write(ByteView(buffer.data(), n));
+      if (write_error) {
         fail(port_error(write_error));
         co_return;
       }
     }
     spdlog::debug("end of input; draining {}", config_.url);
-    if (auto ec = co_await port_.drain()) {
+    const auto ec = co_await port_.drain();
+    if (ec) {
       fail(port_error(ec));
       co_return;
     }
@@ -362,7 +351,8 @@ class Terminal {
       if (!is_screen_busy_ && Clock::now() >= quiet_until) break;
       drain_timer_.expires_at(std::max(quiet_until, Clock::now() + std::chrono::milliseconds(10)));
       co_await drain_timer_.async_wait(as_tuple);
-      if (co_await is_cancelled() || is_done_) co_return;
+      const bool cancelled = co_await is_cancelled();
+      if (cancelled || is_done_) co_return;
     }
     is_done_ = true;
   }
@@ -407,7 +397,8 @@ TerminalResult run_terminal(const TerminalConfig& config) {
         }
         port = std::move(*opened);
         if (config.dtr || config.rts) {
-          if (auto ec = co_await port->set_control_lines(config.dtr, config.rts)) {
+          const auto ec = co_await port->set_control_lines(config.dtr, config.rts);
+          if (ec) {
             result = {1, fmt::format("{}: cannot set DTR/RTS: {}", config.url, ec.message())};
             co_return;
           }
