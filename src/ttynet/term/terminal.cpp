@@ -25,6 +25,7 @@
 
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
+#include "ttynet/port/reset_player.hpp"
 #include "ttynet/term/key_handler.hpp"
 #include "ttynet/term/log_file.hpp"
 #include "ttynet/term/output_formatter.hpp"
@@ -278,12 +279,8 @@ class Terminal {
       notice = fmt::format("log {} closed", log_.name());
       log_.close();
     } else if (std::holds_alternative<EspReset>(action)) {
-      std::error_code ec;
-      for (const LineStep& step : esp_reset_to_app) {
-        ec = co_await port_.set_control_lines(step.dtr, step.rts);
-        if (ec) break;
-        co_await wait(step.wait);
-      }
+      const esp::ResetSequence sequence = esp_reset_to_app();
+      const auto ec = co_await port::play_reset(port_, sequence);
       notice =
           ec ? fmt::format("ESP reset failed: {}", ec.message()) : "ESP reset into the application";
     } else if (std::holds_alternative<ShowStatus>(action)) {
