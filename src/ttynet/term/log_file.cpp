@@ -1,3 +1,4 @@
+// The file `ttynet term` logs the port's output to (Ctrl-T l): log_file.hpp.
 #include "ttynet/term/log_file.hpp"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// The terminal mode and file status flags of `ttynet term`'s input and output: raw_mode.hpp.
 #include "ttynet/term/raw_mode.hpp"
 
 #include <fcntl.h>
