@@ -236,4 +236,11 @@ void KeyHandler::print(std::string text) {
   actions_.emplace_back(Print{std::move(text)});
 }
 
+esp::ResetSequence esp_reset_to_app() {
+  esp::ResetSequence sequence{{.kind = esp::ResetStep::Kind::dtr, .dtr = false}};
+  const esp::ResetSequence hard = esp::hard_reset();
+  sequence.insert(sequence.end(), hard.begin(), hard.end());
+  return sequence;
+}
+
 }  // namespace ttynet::term

@@ -17,7 +17,6 @@
 // the screen (its question, the echo of each key) comes out as Print actions. Ctrl-] quits from
 // anywhere except right after Ctrl-T.
 
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +27,7 @@
 #include <variant>
 #include <vector>
 
+#include "ttynet/esp/reset_sequence.hpp"
 #include "ttynet/util/bytes.hpp"
 
 namespace ttynet::term {
@@ -45,20 +45,10 @@ inline constexpr Byte del = 0x7F;
 inline constexpr std::chrono::milliseconds break_duration{250};
 inline constexpr std::string_view default_log_file = "ttynet-term.log";
 
-// One step of a control-line sequence: set the given lines, then wait.
-struct LineStep {
-  std::optional<bool> dtr;
-  std::optional<bool> rts;
-  std::chrono::milliseconds wait{0};
-};
-
-// ESP reset into the application (DevKit auto-reset circuit: DTR drives GPIO0 low, RTS drives EN
-// low when the other line is off): EN pulsed low while GPIO0 stays high, so the chip boots from
-// flash.
-inline constexpr std::array<LineStep, 2> esp_reset_to_app = {{
-    {false, true, std::chrono::milliseconds(100)},        // EN low, GPIO0 high
-    {std::nullopt, false, std::chrono::milliseconds(0)},  // EN high: the chip boots
-}};
+// What EspReset (Ctrl-T e) plays on the port: DTR off, so that GPIO0 stays high whatever the
+// user set it to, then esptool's hard reset (EN pulsed low for 0.1 s through RTS), so that the
+// chip boots from flash.
+esp::ResetSequence esp_reset_to_app();
 
 // Bytes for the port. `data` points into the input given to receive(), or into static storage
 // for a literal menu or quit character; it is valid until the next call to receive().

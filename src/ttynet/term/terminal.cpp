@@ -1,9 +1,8 @@
 #include "ttynet/term/terminal.hpp"
 
-#include <fcntl.h>
-#include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -17,8 +16,6 @@
 #include <asio/write.hpp>
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <exception>
 #include <memory>
@@ -28,8 +25,11 @@
 
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
+#include "ttynet/port/reset_player.hpp"
 #include "ttynet/term/key_handler.hpp"
+#include "ttynet/term/log_file.hpp"
 #include "ttynet/term/output_formatter.hpp"
+#include "ttynet/term/raw_mode.hpp"
 #include "ttynet/term/status.hpp"
 #include "ttynet/util/time.hpp"
 
@@ -55,10 +55,6 @@ std::chrono::milliseconds time_of_day() {
          std::chrono::seconds(local.tm_sec) + std::chrono::milliseconds(now.tv_nsec / 1'000'000);
 }
 
-// Screen text is copied before a write is awaited: a formatter's view lasts only until its next
-// call, and another coroutine may call it meanwhile.
-void copy_to(ByteBuffer& to, ByteView from) { to.assign(from.begin(), from.end()); }
-
 void write_all_blocking(int fd, std::string_view text) {
   while (!text.empty()) {
     const auto n = ::write(fd, text.data(), text.size());
@@ -67,71 +63,6 @@ void write_all_blocking(int fd, std::string_view text) {
     text.remove_prefix(static_cast<std::size_t>(n));
   }
 }
-
-// Puts back, when destroyed, the file status flags (Asio sets O_NONBLOCK on descriptors it
-// waits on, and the flags belong to the open file the shell shares) and the terminal mode.
-class TerminalRestorer {
- public:
-  TerminalRestorer(int input_fd, int output_fd)
-      : input_fd_(input_fd),
-        output_fd_(output_fd),
-        input_flags_(::fcntl(input_fd, F_GETFL)),
-        output_flags_(::fcntl(output_fd, F_GETFL)) {}
-  ~TerminalRestorer() {
-    if (saved_mode_) ::tcsetattr(input_fd_, TCSADRAIN, &*saved_mode_);
-    if (input_flags_ >= 0) ::fcntl(input_fd_, F_SETFL, input_flags_);
-    if (output_flags_ >= 0) ::fcntl(output_fd_, F_SETFL, output_flags_);
-  }
-  TerminalRestorer(const TerminalRestorer&) = delete;
-  TerminalRestorer& operator=(const TerminalRestorer&) = delete;
-
-  // Raw input, one byte at a time, no signals from keys; output keeps "\n" -> "\r\n".
-  std::error_code enter_raw_mode() {
-    termios mode{};
-    if (::tcgetattr(input_fd_, &mode) != 0) return {errno, std::system_category()};
-    saved_mode_ = mode;
-    ::cfmakeraw(&mode);
-    mode.c_oflag |= OPOST | ONLCR;
-    mode.c_cc[VMIN] = 1;
-    mode.c_cc[VTIME] = 0;
-    if (::tcsetattr(input_fd_, TCSANOW, &mode) != 0) return {errno, std::system_category()};
-    return {};
-  }
-
- private:
-  int input_fd_;
-  int output_fd_;
-  int input_flags_;
-  int output_flags_;
-  std::optional<termios> saved_mode_;
-};
-
-class LogFile {
- public:
-  ~LogFile() { close(); }
-  std::error_code open(const std::string& name) {
-    close();
-    file_ = std::fopen(name.c_str(), "ab");
-    if (!file_) return {errno, std::system_category()};
-    name_ = name;
-    return {};
-  }
-  void close() {
-    if (file_) std::fclose(file_);
-    file_ = nullptr;
-  }
-  void write(ByteView data) {
-    if (!file_) return;
-    std::fwrite(data.data(), 1, data.size(), file_);
-    std::fflush(file_);  // a log is read while it grows (tail -f)
-  }
-  bool is_open() const { return file_ != nullptr; }
-  const std::string& name() const { return name_; }
-
- private:
-  std::FILE* file_ = nullptr;
-  std::string name_;
-};
 
 class Terminal {
  public:
@@ -161,32 +92,26 @@ class Terminal {
   const TerminalResult& result() const { return result_; }
 
  private:
-  // One writer on the screen at a time, so that port output and notices never interleave
-  // inside a write, and formatting + writing is one step.
-  class ScreenLock {
-   public:
-    explicit ScreenLock(Terminal& terminal) : terminal_(&terminal) {}
-    ~ScreenLock() {
-      terminal_->is_screen_busy_ = false;
-      terminal_->screen_free_.notify();
-    }
-    ScreenLock(const ScreenLock&) = delete;
-    ScreenLock& operator=(const ScreenLock&) = delete;
-
-   private:
-    Terminal* terminal_;
-  };
-
-  // Waits for the screen and takes it (release with a ScreenLock); false when the caller was
-  // cancelled meanwhile.
-  asio::awaitable<bool> acquire_screen() {
+  // Puts one piece of text on the screen: `compose` appends it to the buffer it is given (copied
+  // there, since a formatter's view lasts only until its next call), then it is written. One
+  // piece at a time, so that port output and notices never interleave inside a write and the
+  // formatter's state matches the screen: the others wait on screen_free_ (the pattern of
+  // server::Session::drive_core()). False when the write failed, or when the caller was cancelled
+  // while it waited for its turn.
+  template <typename Compose>
+  asio::awaitable<bool> draw(Compose compose) {
     while (is_screen_busy_) {
       co_await screen_free_.wait();
-      const auto state = co_await asio::this_coro::cancellation_state;
-      if (state.cancelled() != asio::cancellation_type::none) co_return false;
+      const bool cancelled = co_await is_cancelled();
+      if (cancelled) co_return false;
     }
+    screen_buffer_.clear();
+    compose(screen_buffer_);
     is_screen_busy_ = true;
-    co_return true;
+    const bool written = co_await write_screen(screen_buffer_);
+    is_screen_busy_ = false;
+    screen_free_.notify();
+    co_return written;
   }
 
   asio::awaitable<bool> write_screen(ByteView data) {
@@ -203,12 +128,10 @@ class Terminal {
 
   // A notice on a line of its own.
   asio::awaitable<void> show(std::string_view text) {
-    if (!co_await acquire_screen()) co_return;
-    const ScreenLock lock(*this);
-    screen_buffer_.clear();
-    append(screen_buffer_, formatter_.end_line());
-    append(screen_buffer_, as_bytes(text));
-    co_await write_screen(screen_buffer_);
+    co_await draw([&](ByteBuffer& screen) {
+      append(screen, formatter_.end_line());
+      append(screen, as_bytes(text));
+    });
   }
 
   void fail(std::string message) {
@@ -236,10 +159,9 @@ class Terminal {
       last_activity_ = Clock::now();
       const ByteView data(buffer.data(), n);
       log_.write(data);
-      if (!co_await acquire_screen()) co_return;
-      const ScreenLock lock(*this);
-      copy_to(screen_buffer_, formatter_.format(data, time_of_day()));
-      if (!co_await write_screen(screen_buffer_)) co_return;
+      const bool written = co_await draw(
+          [&](ByteBuffer& screen) { append(screen, formatter_.format(data, time_of_day())); });
+      if (!written) co_return;
       if (formatter_.is_hex_view() && !formatter_.is_at_line_start()) {
         hex_idle_timer_.expires_after(config_.hex_line_idle);  // wakes hex_line_flusher()
       }
@@ -250,14 +172,14 @@ class Terminal {
   asio::awaitable<void> hex_line_flusher() {
     for (;;) {
       auto [ec] = co_await hex_idle_timer_.async_wait(as_tuple);
-      if (co_await is_cancelled()) co_return;
+      const bool cancelled = co_await is_cancelled();
+      if (cancelled) co_return;
       if (ec) continue;  // moved by new data: wait for the new expiry
       hex_idle_timer_.expires_at(TimePoint::max());
       if (!formatter_.is_hex_view() || formatter_.is_at_line_start()) continue;
-      if (!co_await acquire_screen()) co_return;
-      const ScreenLock lock(*this);
-      copy_to(screen_buffer_, formatter_.end_line());
-      if (!co_await write_screen(screen_buffer_)) co_return;
+      const bool written =
+          co_await draw([&](ByteBuffer& screen) { append(screen, formatter_.end_line()); });
+      if (!written) co_return;
     }
   }
 
@@ -274,7 +196,8 @@ class Terminal {
       }
       keys_.receive(ByteView(buffer.data(), n));
       while (auto action = keys_.next_action()) {
-        if (!co_await apply(*action)) {
+        const bool go_on = co_await apply(*action);
+        if (!go_on) {
           is_done_ = true;
           co_return;
         }
@@ -285,23 +208,23 @@ class Terminal {
   // Applies one action; false when the terminal should end.
   asio::awaitable<bool> apply(const Action& action) {
     if (const auto* send = std::get_if<SendData>(&action)) {
-      if (auto ec = co_await port_.write(send->data)) {
+      const auto ec = co_await port_.write(send->data);
+      if (ec) {
         fail(port_error(ec));
         co_return false;
       }
       if (config_.local_echo) {
-        if (!co_await acquire_screen()) co_return false;
-        const ScreenLock lock(*this);
-        copy_to(screen_buffer_, formatter_.format(send->data, time_of_day()));
-        co_await write_screen(screen_buffer_);
+        const bool written = co_await draw([&](ByteBuffer& screen) {
+          append(screen, formatter_.format(send->data, time_of_day()));
+        });
+        co_return written && !is_done_;
       }
       co_return !is_done_;
     }
     if (const auto* print = std::get_if<Print>(&action)) {
-      if (!co_await acquire_screen()) co_return false;
-      const ScreenLock lock(*this);
-      co_await write_screen(as_bytes(print->text));
-      co_return !is_done_;
+      const bool written =
+          co_await draw([&](ByteBuffer& screen) { append(screen, as_bytes(print->text)); });
+      co_return written && !is_done_;
     }
     if (std::holds_alternative<Quit>(action)) {
       const std::string notice = format_notice("exit");
@@ -336,13 +259,12 @@ class Terminal {
                                 port_.settings().baud)
                   : fmt::format("baud rate {}", port_.settings().baud);
     } else if (std::holds_alternative<ToggleHexView>(action)) {
-      if (!co_await acquire_screen()) co_return false;
-      const ScreenLock lock(*this);
-      copy_to(screen_buffer_, formatter_.set_hex_view(!formatter_.is_hex_view()));
-      notice = format_notice(formatter_.is_hex_view() ? "hex view on" : "hex view off");
-      append(screen_buffer_, as_bytes(notice));
-      co_await write_screen(screen_buffer_);
-      co_return !is_done_;
+      const bool written = co_await draw([&](ByteBuffer& screen) {
+        append(screen, formatter_.set_hex_view(!formatter_.is_hex_view()));
+        notice = format_notice(formatter_.is_hex_view() ? "hex view on" : "hex view off");
+        append(screen, as_bytes(notice));
+      });
+      co_return written && !is_done_;
     } else if (std::holds_alternative<ToggleTimestamps>(action)) {
       formatter_.set_timestamps(!formatter_.has_timestamps());
       notice = formatter_.has_timestamps() ? "timestamps on" : "timestamps off";
@@ -357,12 +279,8 @@ class Terminal {
       notice = fmt::format("log {} closed", log_.name());
       log_.close();
     } else if (std::holds_alternative<EspReset>(action)) {
-      std::error_code ec;
-      for (const LineStep& step : esp_reset_to_app) {
-        ec = co_await port_.set_control_lines(step.dtr, step.rts);
-        if (ec) break;
-        co_await wait(step.wait);
-      }
+      const esp::ResetSequence sequence = esp_reset_to_app();
+      const auto ec = co_await port::play_reset(port_, sequence);
       notice =
           ec ? fmt::format("ESP reset failed: {}", ec.message()) : "ESP reset into the application";
     } else if (std::holds_alternative<ShowStatus>(action)) {
@@ -411,13 +329,15 @@ class Terminal {
         if (ec != asio::error::operation_aborted) fail(fmt::format("input: {}", ec.message()));
         co_return;
       }
-      if (auto write_error = co_await port_.write(ByteView(buffer.data(), n))) {
+      const auto write_error = co_await port_.write(ByteView(buffer.data(), n));
+      if (write_error) {
         fail(port_error(write_error));
         co_return;
       }
     }
     spdlog::debug("end of input; draining {}", config_.url);
-    if (auto ec = co_await port_.drain()) {
+    const auto ec = co_await port_.drain();
+    if (ec) {
       fail(port_error(ec));
       co_return;
     }
@@ -428,7 +348,8 @@ class Terminal {
       if (!is_screen_busy_ && Clock::now() >= quiet_until) break;
       drain_timer_.expires_at(std::max(quiet_until, Clock::now() + std::chrono::milliseconds(10)));
       co_await drain_timer_.async_wait(as_tuple);
-      if (co_await is_cancelled() || is_done_) co_return;
+      const bool cancelled = co_await is_cancelled();
+      if (cancelled || is_done_) co_return;
     }
     is_done_ = true;
   }
@@ -456,7 +377,7 @@ class Terminal {
 TerminalResult run_terminal(const TerminalConfig& config) {
   const bool interactive = ::isatty(config.input_fd) == 1;
   std::signal(SIGPIPE, SIG_IGN);
-  TerminalRestorer restorer(config.input_fd, config.output_fd);
+  RawMode raw_mode(config.input_fd, config.output_fd);
 
   asio::io_context io(1);
   TerminalResult result;
@@ -473,7 +394,8 @@ TerminalResult run_terminal(const TerminalConfig& config) {
         }
         port = std::move(*opened);
         if (config.dtr || config.rts) {
-          if (auto ec = co_await port->set_control_lines(config.dtr, config.rts)) {
+          const auto ec = co_await port->set_control_lines(config.dtr, config.rts);
+          if (ec) {
             result = {1, fmt::format("{}: cannot set DTR/RTS: {}", config.url, ec.message())};
             co_return;
           }
@@ -484,7 +406,7 @@ TerminalResult run_terminal(const TerminalConfig& config) {
         const std::string banner =
             format_banner(config.url, port->settings(), port->control_lines());
         if (interactive) {
-          if (auto ec = restorer.enter_raw_mode()) {
+          if (auto ec = raw_mode.enter()) {
             result = {1, fmt::format("cannot put the terminal in raw mode: {}", ec.message())};
             co_return;
           }

@@ -1,7 +1,8 @@
 #pragma once
 // `ttynet term`'s runner: a port (any URL) joined to the process's terminal or pipes, on one Asio
 // event loop in the calling thread. The key handling and screen formatting are the sans-I/O
-// parts next to this file; this one does the I/O.
+// parts next to this file; this one does the I/O, with raw_mode.hpp for the terminal and
+// log_file.hpp for Ctrl-T l.
 //
 // Interactive mode (the input is a terminal): the terminal is put in raw mode (cfmakeraw, with
 // output post-processing kept so that a line feed from the device returns to the line start),

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ttynet/esp/reset_detector.hpp"
+
 #include <string>
 #include <vector>
 
@@ -329,13 +331,34 @@ TEST(TermKeyHandler, GivesTheSameActionsWhateverTheSplit) {
   EXPECT_EQ(printed(actions), printed(expected));
 }
 
-TEST(TermKeyHandler, EspResetPulsesEnWithGpio0High) {
-  ASSERT_EQ(esp_reset_to_app.size(), 2u);
-  EXPECT_EQ(esp_reset_to_app[0].dtr, false);
-  EXPECT_EQ(esp_reset_to_app[0].rts, true);
-  EXPECT_EQ(esp_reset_to_app[0].wait, std::chrono::milliseconds(100));
-  EXPECT_EQ(esp_reset_to_app[1].dtr, std::nullopt);
-  EXPECT_EQ(esp_reset_to_app[1].rts, false);
+TEST(TermKeyHandler, EspResetIsDtrOffThenHardReset) {
+  esp::ResetSequence expected{{.kind = esp::ResetStep::Kind::dtr, .dtr = false}};
+  for (const auto& step : esp::hard_reset()) expected.push_back(step);
+  EXPECT_EQ(esp_reset_to_app(), expected);
+}
+
+// Whatever DTR and RTS were, the chip is held in reset for 0.1 s, never sees GPIO0 low, and is
+// let go with GPIO0 high: it boots its application.
+TEST(TermKeyHandler, EspResetPulsesEnWithGpio0HighFromAnyLines) {
+  using Kind = esp::ResetStep::Kind;
+  for (const ControlLines start : {ControlLines{false, false}, ControlLines{false, true},
+                                   ControlLines{true, false}, ControlLines{true, true}}) {
+    SCOPED_TRACE(::testing::Message() << "DTR " << start.dtr << " RTS " << start.rts);
+    ControlLines lines = start;
+    Duration held_in_reset{};
+    for (const auto& step : esp_reset_to_app()) {
+      if (step.kind == Kind::dtr || step.kind == Kind::both) lines.dtr = step.dtr;
+      if (step.kind == Kind::rts || step.kind == Kind::both) lines.rts = step.rts;
+      if (step.kind == Kind::wait) {
+        EXPECT_TRUE(esp::ResetDetector::holds_en_low(lines));
+        held_in_reset += step.wait;
+      }
+      EXPECT_FALSE(lines.dtr && !lines.rts) << "GPIO0 pulled low";
+    }
+    EXPECT_EQ(held_in_reset, std::chrono::milliseconds(100));
+    EXPECT_FALSE(esp::ResetDetector::holds_en_low(lines));
+    EXPECT_FALSE(lines.dtr);
+  }
 }
 
 }  // namespace
