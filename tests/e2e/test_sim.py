@@ -94,8 +94,8 @@ class SimOverRfc2217(unittest.TestCase):
         self.assertEqual(replies, [(0x08, ROM_SYNC_VALUE)] * 8)
 
     def test_classic_reset_over_the_network_is_too_slow_for_a_quick_board(self):
-        # The failure esp-serial-protocol.md section 8 describes: EN rises with DTR, the straps
-        # are sampled 5 ms later, long before RTS (and so GPIO0) follows over the network.
+        # The failure docs/reference/esp-loader-protocol.md §9 describes: EN rises with DTR, the
+        # straps are sampled 5 ms later, long before RTS (and so GPIO0) follows over the network.
         port = self.start("sim://esp32?boot=app")
         classic_reset(port)
         data = read_until(port, lambda d: b"main: simulated" in d, 5)

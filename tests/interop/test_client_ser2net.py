@@ -3,9 +3,9 @@
 accepter, one raw tcp accepter, both on 127.0.0.1 only.
 
 A pseudo-terminal has no modem lines. ser2net (gensio's serialdev) then sends no reply at all
-to SET-CONTROL DTR/RTS requests (rfc2217.md 5.3, "timeout while waiting for option
-'control'"), so against it DTR/RTS changes can only be made with ?ign_set_control, with ttynet's
-client as with pyserial's; without it the open fails on the first DTR request, which
+to SET-CONTROL DTR/RTS requests (docs/reference/rfc2217-peers.md §6, "timeout while waiting for
+option 'control'"), so against it DTR/RTS changes can only be made with ?ign_set_control, with
+ttynet's client as with pyserial's; without it the open fails on the first DTR request, which
 test_control_lines_without_ign_set_control pins down (for both clients)."""
 
 import os

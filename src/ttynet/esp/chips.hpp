@@ -2,7 +2,7 @@
 // Chip descriptions: one plain row per supported Espressif chip, read by the flasher (chip
 // detection, MAC, flash ID) and by the simulated chip (what its ROM answers and prints).
 // Values are esptool's (v4.8.1 targets/*.py) and the ROMs' own output; see
-// docs/esp-serial-protocol.md. Only data here; behaviour lives with its users.
+// docs/reference/esp-loader-protocol.md §4 to §8. Only data here; behaviour lives with its users.
 
 #include <array>
 #include <cstddef>

@@ -3,7 +3,7 @@
 // so a server can run the reset locally with exact timing (`ttynet serve --esp`). Over a
 // network the client's line changes arrive spread out by latency; played one by one on the
 // device they release EN long before GPIO0 goes low, and the chip boots its application
-// instead of the loader (esp-serial-protocol.md 8).
+// instead of the loader (docs/reference/esp-loader-protocol.md §9).
 //
 // The detector tracks the two lines as the client believes them to be and reads them the way
 // the auto-program circuit does (reset_sequence.hpp): (dtr, rts) = (false, true) holds EN low.

@@ -1,8 +1,8 @@
 #pragma once
 // DTR/RTS sequences that reset an Espressif chip through the auto-program circuit
-// (esp-serial-protocol.md 5.1, 5.4): esptool's built-in strategies with its timings, and its
-// configuration syntax for custom ones. Shared by the flasher (which plays them on its port)
-// and by the server's `--esp` handling (which plays them on the device).
+// (docs/reference/esp-loader-protocol.md §8.1, §8.3): esptool's built-in strategies with its
+// timings, and its configuration syntax for custom ones. Shared by the flasher (which plays
+// them on its port) and by the server's `--esp` handling (which plays them on the device).
 //
 // Line values are pyserial's: true = asserted (pin low). With the circuit, (dtr, rts) =
 // (false, true) holds EN low; (true, false) pulls GPIO0 low; both equal leaves the chip alone.

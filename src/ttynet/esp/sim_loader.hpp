@@ -5,9 +5,9 @@
 // frames out (SLIP framed), plus an effect the chip applies after the reply is on the wire
 // (baud change, stub start, reboot) and how long the work keeps the loader busy before and
 // after its reply (the chip uses those with pace=1). The dialects differ as
-// docs/esp-serial-protocol.md and docs/esp-simulator.md describe: status length, error
-// codes, block sizes, erase timing, MD5 format, when errors are reported, and the commands
-// each knows.
+// docs/reference/esp-loader-protocol.md §4 and docs/esp-simulator.md describe: status length,
+// error codes, block sizes, erase timing, MD5 format, when errors are reported, and the
+// commands each knows.
 
 #include <cstddef>
 #include <cstdint>

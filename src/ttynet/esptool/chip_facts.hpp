@@ -1,5 +1,5 @@
 #pragma once
-// What esptool prints about a chip after connecting (esp-serial-protocol.md 3.6, 3.7, 3.10),
+// What esptool prints about a chip after connecting (docs/reference/esp-loader-protocol.md §6),
 // read with READ_REG: description and revision, features, crystal, MAC.
 
 #include <cstdint>

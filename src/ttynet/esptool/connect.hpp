@@ -1,6 +1,7 @@
 #pragma once
-// Getting hold of the ROM loader: esptool's reset strategies and connect loop (esp-serial-
-// protocol.md 3.3, 3.4), then chip detection (3.5), with esptool's console lines.
+// Getting hold of the ROM loader: esptool's reset strategies and connect loop
+// (docs/reference/esp-loader-protocol.md §5.1, §5.2), then chip detection (§5.3), with esptool's
+// console lines.
 
 #include <optional>
 #include <string_view>

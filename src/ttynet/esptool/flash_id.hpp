@@ -1,6 +1,7 @@
 #pragma once
 // The SPI flash's JEDEC ID through the chip's SPI controller, with READ_REG/WRITE_REG as
-// esptool drives it (esp-serial-protocol.md 3.9), and what the ID says about the size.
+// esptool drives it (docs/reference/esp-loader-protocol.md §7), and what the ID says about the
+// size.
 
 #include <cstdint>
 #include <optional>

@@ -1,9 +1,9 @@
 #pragma once
 // The ROM serial loader's client side, over any port (port::BlockingPort): one request out,
-// the matching response in, as esptool's loader does it (esp-serial-protocol.md 1.6): frames
-// that are too short or not responses are skipped, a reply to another opcode with status
-// "invalid message" means the command is not supported, anything else is read past (at most
-// max_skipped_frames). Every wait has its own deadline from the command table
+// the matching response in, as esptool's loader does it (docs/reference/esp-loader-protocol.md
+// §3): frames that are too short or not responses are skipped, a reply to another opcode with
+// status "invalid message" means the command is not supported, anything else is read past (at
+// most max_skipped_frames). Every wait has its own deadline from the command table
 // (esp::command_timeout); nothing is stored on the port.
 //
 // Bytes outside frames (a boot log, an application's output) are kept apart: they never

@@ -100,7 +100,7 @@ struct OpenOptions {
   std::optional<LineSettings> initial_settings;
 };
 
-// Opens any port by URL (see product.md "Port URLs"): a path, or scheme://... for the
+// Opens any port by URL (see README.md, "Port URLs"): a path, or scheme://... for the
 // schemes registered in url.cpp.
 asio::awaitable<Result<std::unique_ptr<Port>, OpenError>> open_port(asio::any_io_executor executor,
                                                                     std::string_view url,

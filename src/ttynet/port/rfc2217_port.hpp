@@ -1,7 +1,7 @@
 #pragma once
 // rfc2217://HOST:PORT[?OPTS]: a serial port on an RFC 2217 server, with pyserial's rfc2217://
-// semantics (rfc2217.md 3.4). The protocol is rfc2217::Client's; this backend gives it a TCP
-// connection, a clock and the Port interface.
+// semantics (docs/reference/rfc2217-peers.md §3). The protocol is rfc2217::Client's; this
+// backend gives it a TCP connection, a clock and the Port interface.
 //
 // Opening connects (within `timeout`, at least 5 s), then runs the client's open sequence:
 // COM-PORT agreement, the four line settings, flow control, DTR and RTS on (pyserial's

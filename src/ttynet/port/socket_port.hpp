@@ -1,6 +1,7 @@
 #pragma once
 // socket://HOST:PORT: a raw TCP connection used as a serial port, with pyserial's socket://
-// semantics (rfc2217.md 3.5). Bytes pass untouched both ways: no Telnet, 0xFF is data.
+// semantics (docs/reference/rfc2217-peers.md §4). Bytes pass untouched both ways: no Telnet,
+// 0xFF is data.
 //
 // There is no serial line behind a TCP socket, so line settings, DTR/RTS and BREAK are accepted,
 // remembered (settings(), control_lines(), break_state() report what was asked) and logged at

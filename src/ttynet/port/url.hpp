@@ -1,5 +1,5 @@
 #pragma once
-// Port URLs (product.md "Port URLs"): the grammar, one option table per scheme, and the registry
+// Port URLs (README.md, "Port URLs"): the grammar, one option table per scheme, and the registry
 // of schemes that open_port() dispatches on. Adding a backend means adding a row to the registry
 // in url.cpp; callers of open_port() and parse_port_url() do not change.
 //

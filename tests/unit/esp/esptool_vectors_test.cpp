@@ -33,7 +33,7 @@ using port::SimTraceEvent;
 using test::Bytes;
 using Kind = SimTraceEvent::Kind;
 
-// esptool's two ways of finding the status bytes (docs/esp-serial-protocol.md 1.4).
+// esptool's two ways of finding the status bytes (docs/reference/esp-loader-protocol.md §2).
 enum class Dialect : std::uint8_t {
   v4,  // the last STATUS_BYTES_LENGTH bytes (4 from ESP32-family ROMs, 2 from a stub)
   v5,  // the two bytes right after the data the command returns

@@ -9,7 +9,8 @@ constexpr MacAddress mac = {0x24, 0x6F, 0x28, 0x7A, 0xD8, 0x84};
 
 const ChipInfo& chip(std::string_view name) { return **find_chip(name); }
 
-// esptool's run_spiflash_command as the fact sheet traces it, ESP32 RDID: returns W0.
+// esptool's run_spiflash_command as docs/reference/esp-loader-protocol.md §7 traces it, ESP32
+// RDID: returns W0.
 std::uint32_t rdid(SimRegisters& registers, SimFlash& flash, const SpiRegisters& spi) {
   const std::uint32_t old_usr = registers.read(spi.usr());
   const std::uint32_t old_usr2 = registers.read(spi.usr2());

@@ -523,7 +523,8 @@ TEST(Rfc2217Client, DoublesIacInRequestValuesAndUndoesItInReplies) {
   EXPECT_EQ(harness.take_output(), hex(control_request(Control::flow_none)));
 }
 
-// --- Reference vector: rfc2217.md 6.1, pyserial's client against pyserial's server ---------------
+// --- Reference vector: pyserial's client against pyserial's server -------------------------------
+// (docs/reference/rfc2217-peers.md §7.1)
 
 // Client to server, 169 bytes.
 const Bytes pyserial_client_stream = from_hex(R"(
@@ -543,7 +544,7 @@ const Bytes pyserial_server_stream = from_hex(R"(
     2c 65 00 07 08 00 ff f0 ff fa 2c 66 08 ff f0 ff fa 2c 67 01 ff f0 ff fa 2c 68 01 ff f0 ff fa 2c
     69 01 ff f0 41 42 ff ff 43 ff fa 2c 69 05 ff f0 ff fa 2c 69 06 ff f0 ff fa 2c 6b 83 ff f0)");
 
-// The 6.1 script, one step per action: what the application does, then what the server
+// The §7.1 script, one step per action: what the application does, then what the server
 // answered to it (the two streams above, cut where each answer ends).
 struct ScriptStep {
   std::function<void(Client&, TimePoint)> action;
@@ -772,7 +773,7 @@ TEST(Rfc2217Client, NamesTheOptionAndBothValuesInRejections) {
 }
 
 TEST(Rfc2217Client, RejectsAControlAnsweredWithAConstant) {
-  // rfc2217.md 6.3: a server answering every SET-CONTROL with `69 01`.
+  // docs/reference/rfc2217-peers.md §7.2: a server answering every SET-CONTROL with `69 01`.
   Harness harness;
   harness.start();
   harness.feed(server_do_com_port);
