@@ -3,14 +3,22 @@
 // spellings; the work is ttynet::esptool's.
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
 #include "ttynet/esptool/commands.hpp"
+#include "ttynet/util/parse.hpp"
+#include "ttynet/util/result.hpp"
 
 namespace ttynet::app {
 namespace {
@@ -39,8 +47,39 @@ CLI::App* add_command(CLI::App& parent, const std::string& name, const std::stri
   return sub;
 }
 
+// esptool's numbers: "0x10000", "65536", and with a size suffix "4K", "1MB" (powers of 1024).
+Result<std::uint32_t, std::string> parse_number(std::string_view text) {
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  std::string_view digits = lower;
+  int base = 10;
+  std::uint64_t scale = 1;
+  if (digits.starts_with("0x")) {
+    base = 16;
+    digits.remove_prefix(2);
+  } else {
+    for (const auto& [suffix, factor] : {std::pair<std::string_view, std::uint64_t>{"kb", 1024},
+                                         {"k", 1024},
+                                         {"mb", 1024 * 1024},
+                                         {"m", 1024 * 1024}}) {
+      if (digits.ends_with(suffix)) {
+        digits.remove_suffix(suffix.size());
+        scale = factor;
+        break;
+      }
+    }
+  }
+  const auto value = parse_whole<std::uint64_t>(digits, base);
+  if (!value) return fmt::format("'{}' is not a number", text);
+  if (*value > std::numeric_limits<std::uint32_t>::max() / scale) {
+    return fmt::format("'{}' is too large", text);
+  }
+  return static_cast<std::uint32_t>(*value * scale);
+}
+
 std::uint32_t number(const std::string& text, const std::string& what) {
-  auto value = esptool::parse_number(text);
+  auto value = parse_number(text);
   if (!value) throw CLI::ValidationError(what, value.error());
   return *value;
 }
@@ -168,7 +207,7 @@ void add_esptool_command(CLI::App& app) {
     cli->options.before = *before;
     cli->options.after = *after;
     if (!cli->flash_size.empty() && cli->flash_size != "detect" && cli->flash_size != "keep") {
-      auto size = esptool::parse_number(cli->flash_size);
+      auto size = parse_number(cli->flash_size);
       if (!size || *size == 0) {
         print_error("--flash_size: expected detect, keep or a size such as 4MB");
         exit_code() = esptool::exit_bad_argument;

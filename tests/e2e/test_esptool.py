@@ -194,6 +194,23 @@ class Direct(EveryCommand):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("missing.bin", result.stderr)
 
+    def test_numbers_in_hex_or_with_a_size_suffix(self):
+        _, text_path = self.images()
+        text = self.read("text.bin")
+        chip = DirectChip(self, "esp32")
+        self.ok("-p", chip.url(), "write_flash", "0X1F000", text_path)
+        self.ok("-p", chip.url(), "--after", "no_reset", "read_flash", "0x1f000", "4K",
+                self.path("back.bin"), "--flash_size", "1MB")
+        self.assertEqual(self.read("back.bin"), text[:4096])
+        self.ok("-p", chip.url(), "erase_region", "0x20000", "4kb")
+        self.assertEqual(chip.flash()[0x1F000:0x21000], text[:4096] + b"\xff" * 4096)
+        for bad, why in [("0x", "is not a number"), ("12z", "is not a number"),
+                         ("0x100000000", "is too large"), ("8192MB", "is too large")]:
+            with self.subTest(number=bad):
+                result = esptool("-p", "sim://esp32", "erase_region", bad, "0x1000")
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn(f"'{bad}' {why}", result.stderr)
+
 
 class ThroughServe(EveryCommand):
     """`ttynet serve` exporting the chip; esptool resets it over the network."""

@@ -1,20 +1,17 @@
 #pragma once
 // esptool's commands over the ROM loader, each with esptool's console output: one run opens
-// the port, connects (reset, sync, detection), prints the chip, switches baud, attaches the
-// flash, runs the command and then the --after action. ttynet never uploads a flasher stub:
-// erases are ROM FLASH_BEGINs, reads are READ_FLASH_SLOW, every write is checked with
-// SPI_FLASH_MD5.
+// a session (session.hpp: port, connect, chip, baud, flash), runs the command (info_commands,
+// flash_commands) and then the --after action. ttynet never uploads a flasher stub: erases
+// are ROM FLASH_BEGINs, reads are READ_FLASH_SLOW, every write is checked with SPI_FLASH_MD5.
 
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <variant>
 #include <vector>
 
 #include "ttynet/esptool/connect.hpp"
 #include "ttynet/esptool/console.hpp"
-#include "ttynet/util/result.hpp"
 
 namespace ttynet::esptool {
 
@@ -67,8 +64,5 @@ inline constexpr int exit_bad_argument = 1;
 inline constexpr int exit_fatal = 2;
 
 int run_esptool(const GlobalOptions& options, const Command& command, Console& console);
-
-// "0x10000", "65536", and with a size suffix "4K", "1MB" (powers of 1024).
-Result<std::uint32_t, std::string> parse_number(std::string_view text);
 
 }  // namespace ttynet::esptool

@@ -178,18 +178,6 @@ TEST_P(EsptoolCommands, ASilentChipFailsWithEsptoolsMessage) {
 
 INSTANTIATE_TEST_SUITE_P(Chips, EsptoolCommands, ::testing::Values("esp32", "esp32c3", "esp32s3"));
 
-TEST(EsptoolCommandLine, ParsesNumbersAndSizes) {
-  EXPECT_EQ(*parse_number("0x10000"), 0x10000u);
-  EXPECT_EQ(*parse_number("0X1f"), 0x1Fu);
-  EXPECT_EQ(*parse_number("4096"), 4096u);
-  EXPECT_EQ(*parse_number("4K"), 4096u);
-  EXPECT_EQ(*parse_number("1MB"), 1u << 20);
-  EXPECT_FALSE(parse_number("0x"));
-  EXPECT_FALSE(parse_number("12z"));
-  EXPECT_FALSE(parse_number("0x100000000"));
-  EXPECT_FALSE(parse_number("8192MB"));
-}
-
 TEST(EsptoolCommandLine, AnUnopenablePortIsAFatalError) {
   std::string output;
   auto console = Console::capture(output);

@@ -1,0 +1,193 @@
+// Opening a Session: port, connect and chip detection, baud switch, flash attach and ID;
+// and closing it with the --after action.
+
+#include "ttynet/esptool/session.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "ttynet/esptool/chip_facts.hpp"
+#include "ttynet/esptool/connect.hpp"
+#include "ttynet/port/reset_player.hpp"
+#include "ttynet/version.hpp"
+
+namespace ttynet::esptool {
+namespace {
+
+constexpr std::uint32_t initial_baud = 115200;
+constexpr std::uint32_t default_flash_size = 4u << 20;
+constexpr auto baud_settle = std::chrono::milliseconds(50);
+constexpr std::string_view troubleshooting =
+    "\nFor troubleshooting steps visit: "
+    "https://docs.espressif.com/projects/esptool/en/latest/troubleshooting.html";
+
+ConnectOptions connect_options(const GlobalOptions& options, const esp::ChipInfo* requested,
+                               PortKind kind, Console& console) {
+  ConnectOptions connect;
+  connect.before = options.before;
+  connect.attempts = options.connect_attempts;
+  connect.chip = requested;
+  connect.kind = kind;
+  if (kind == PortKind::socket && (connect.before == BeforeAction::default_reset ||
+                                   connect.before == BeforeAction::usb_reset)) {
+    console.line(
+        "Note: It's not possible to reset the chip over a TCP socket. Automatic "
+        "resetting to bootloader has been disabled, reset the chip manually.");
+    connect.before = BeforeAction::no_reset;
+  } else if (connect.before == BeforeAction::no_reset) {
+    console.line(
+        "WARNING: Pre-connection option \"no_reset\" was selected. Connection may fail "
+        "if the chip is not in bootloader or flasher stub mode.");
+  }
+  return connect;
+}
+
+// The ESP32 ROM measures its own clock wrongly by the ratio of its RC oscillator to the
+// crystal; esptool asks for a rate skewed by the inverse ratio so the result comes out right.
+Outcome<std::uint32_t> rom_baud_word(Loader& loader, const esp::ChipInfo& chip,
+                                     std::uint32_t baud) {
+  if (chip.efuse_layout != esp::EfuseLayout::esp32) return baud;
+  constexpr std::uint32_t rtc_cali_cfg1 = 0x3FF5F06C;
+  auto cali_reg = loader.read_reg(rtc_cali_cfg1);
+  if (!cali_reg) return cali_reg.error();
+  auto word4 = loader.read_reg(chip.efuse_base + 0x10);
+  if (!word4) return word4.error();
+  const double cali = static_cast<double>((*cali_reg >> 7) & 0x1FFFFFF);
+  const double ck8m = static_cast<double>(*word4 & 0xFF);
+  const double rom_freq = cali * 15625.0 * ck8m / 40.0;
+  if (rom_freq <= 0) return baud;
+  const double xtal = rom_freq > 33e6 ? 40e6 : 26e6;
+  return static_cast<std::uint32_t>(static_cast<double>(baud) * rom_freq / xtal);
+}
+
+MaybeError change_baud(Session& s, std::uint32_t baud) {
+  s.console.line(fmt::format("Changing baud rate to {}", baud));
+  auto word = rom_baud_word(s.loader, s.chip, baud);
+  if (!word) return word.error();
+  if (auto error = s.loader.change_baudrate(*word)) return error;
+  if (auto ec = s.port->set_baud(baud)) {
+    return make_error(errc::port_failed,
+                      fmt::format("Could not set the port to {} baud: {}", baud, ec.message()));
+  }
+  s.port->pause(baud_settle);
+  if (auto error = s.loader.purge()) return error;
+  s.console.line("Changed.");
+  return std::nullopt;
+}
+
+MaybeError attach_flash(Session& s) {
+  std::uint32_t config = 0;
+  if (s.chip.efuse_layout == esp::EfuseLayout::esp32) {
+    auto w5 = s.loader.read_reg(s.chip.efuse_base + 0x14);
+    if (!w5) return w5.error();
+    auto w3 = s.loader.read_reg(s.chip.efuse_base + 0x0C);
+    if (!w3) return w3.error();
+    const std::uint32_t clk = *w5 & 0x1F, q = *w5 >> 5 & 0x1F, d = *w5 >> 10 & 0x1F,
+                        cs = *w5 >> 15 & 0x1F, hd = *w3 >> 4 & 0x1F;
+    if (clk | q | d | cs | hd) {
+      s.console.line(
+          fmt::format("Attaching flash from eFuses' SPI pads configuration(CLK:{}, Q:{}, D:{}, "
+                      "HD:{}, CS:{})...",
+                      clk, q, d, hd, cs));
+      config = hd << 24 | cs << 18 | d << 12 | q << 6 | clk;
+    }
+  }
+  if (config == 0) s.console.line("Enabling default SPI flash mode...");
+  return s.loader.spi_attach(config);
+}
+
+// Reads the flash ID and settles the size the commands may use.
+MaybeError identify_flash(Session& s, const GlobalOptions& options, bool warn_unknown_flash_size) {
+  auto id = read_flash_id(s.loader, s.chip);
+  if (!id) return id.error();
+  s.flash_id = *id;
+  const std::uint32_t raw_id = id->manufacturer | id->memory_type << 8 | id->capacity << 16;
+  if (raw_id == 0xFFFFFF || raw_id == 0) {
+    s.console.line(
+        "WARNING: Failed to communicate with the flash chip, read/write operations "
+        "will fail. Try checking the chip connections or removing any other hardware "
+        "connected to IOs.");
+  }
+  if (options.flash_size) return std::nullopt;
+  if (auto detected = flash_size_bytes(id->capacity)) {
+    s.flash_size = *detected;
+  } else if (warn_unknown_flash_size) {
+    s.console.line(
+        fmt::format("WARNING: Could not auto-detect Flash size (FlashID=0x{:x}, "
+                    "SizeID=0x{:x}), defaulting to 4MB",
+                    raw_id, id->capacity));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Outcome<Session> open_session(const GlobalOptions& options, const esp::ChipInfo* requested,
+                              bool warn_unknown_flash_size, Console& console) {
+  console.line(fmt::format("ttynet esptool {}", version));
+  console.line(fmt::format("Serial port {}", options.port));
+  auto opened = port::BlockingPort::open(options.port);
+  if (!opened) {
+    return make_error(errc::port_failed,
+                      fmt::format("Could not open {}, the port is busy or doesn't exist.\n({})",
+                                  options.port, opened.error().message));
+  }
+  const PortKind kind = port_kind(options.port);
+  const std::uint32_t first_baud = std::min(initial_baud, options.baud);
+  if (auto ec = (*opened)->set_baud(first_baud)) {
+    return make_error(errc::port_failed, fmt::format("Could not set {} baud on {}: {}", first_baud,
+                                                     options.port, ec.message()));
+  }
+
+  Loader loader(**opened);
+  auto chip =
+      connect_and_detect(loader, connect_options(options, requested, kind, console), console);
+  if (!chip) {
+    Error error = chip.error();
+    if (error.code == errc::connect_failed) error.message += troubleshooting;
+    return error;
+  }
+  auto facts = read_chip_facts(loader, **chip, first_baud);
+  if (!facts) return facts.error();
+  console.line(fmt::format("Chip is {}", facts->description));
+  console.line(fmt::format("Features: {}", join_features(facts->features)));
+  console.line(fmt::format("Crystal is {}MHz", facts->crystal_mhz));
+  console.line(fmt::format("MAC: {}", format_mac(facts->mac)));
+
+  Session session{std::move(*opened),
+                  std::move(loader),
+                  **chip,
+                  console,
+                  {},
+                  options.flash_size.value_or(default_flash_size)};
+  if (options.baud > first_baud) {
+    if (kind == PortKind::socket) {
+      console.line(
+          fmt::format("Note: the baud rate of a raw TCP socket is the server's; "
+                      "staying at {}.",
+                      first_baud));
+    } else if (auto error = change_baud(session, options.baud)) {
+      return *error;
+    }
+  }
+  if (auto error = attach_flash(session)) return *error;
+  if (auto error = identify_flash(session, options, warn_unknown_flash_size)) return *error;
+  return session;
+}
+
+void close_session(Session& session, AfterAction after) {
+  if (after == AfterAction::hard_reset) {
+    session.console.line("Hard resetting via RTS pin...");
+    // A port without modem lines cannot reset: esptool says nothing more either.
+    (void)session.port->run(port::play_reset(session.port->port(), esp::hard_reset()));
+  } else {
+    session.console.line("Staying in bootloader.");
+  }
+  session.port->close();
+}
+
+}  // namespace ttynet::esptool
