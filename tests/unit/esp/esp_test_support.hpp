@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -27,8 +28,8 @@ inline Bytes words(std::initializer_list<std::uint32_t> values) {
 }
 
 inline Bytes concat(ByteView a, ByteView b) {
-  Bytes out(a.begin(), a.end());
-  out.insert(out.end(), b.begin(), b.end());
+  Bytes out(a.size() + b.size());
+  std::copy(b.begin(), b.end(), std::copy(a.begin(), a.end(), out.begin()));
   return out;
 }
 

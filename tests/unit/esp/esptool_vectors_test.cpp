@@ -473,8 +473,8 @@ std::vector<std::filesystem::path> recorded_sessions() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vectors, RecordedSession, testing::ValuesIn(recorded_sessions()),
-                         [](const testing::TestParamInfo<std::filesystem::path>& info) {
-                           std::string name = info.param.stem().string();
+                         [](const testing::TestParamInfo<std::filesystem::path>& param_info) {
+                           std::string name = param_info.param.stem().string();
                            std::replace_if(
                                name.begin(), name.end(),
                                [](char c) {

@@ -251,7 +251,9 @@ TEST_F(SimPortTest, PacedBytesTakeTheTimeTheBaudImplies) {
   const ByteBuffer got =
       read_until(*port, [](const ByteBuffer& b) { return count_frames(b) >= 1; });
   const auto elapsed = std::chrono::steady_clock::now() - started;
-  EXPECT_EQ(count_frames(got), 1U);
+  // The SYNC's replies (eight; how many are in by now depends on the machine's speed).
+  EXPECT_GE(count_frames(got), 1U);
+  EXPECT_LE(count_frames(got), 8U);
   EXPECT_GE(elapsed, 80ms);
   EXPECT_LT(elapsed, 2000ms);
 }
