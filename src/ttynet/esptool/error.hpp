@@ -6,6 +6,7 @@
 #include <string>
 #include <system_error>
 
+#include "ttynet/util/error.hpp"
 #include "ttynet/util/result.hpp"
 
 namespace ttynet::esptool {
@@ -28,11 +29,8 @@ enum class errc {
 const std::error_category& error_category();
 std::error_code make_error_code(errc e);
 
-// A code to branch on and the line to show.
-struct Error {
-  std::error_code code;
-  std::string message;
-};
+// A code to branch on and the line to show (the project's one such type).
+using Error = ttynet::Error;
 
 Error make_error(errc code, std::string message);
 

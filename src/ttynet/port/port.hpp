@@ -18,6 +18,7 @@
 #include <tuple>
 
 #include "ttynet/util/bytes.hpp"
+#include "ttynet/util/error.hpp"
 #include "ttynet/util/line_settings.hpp"
 #include "ttynet/util/result.hpp"
 #include "ttynet/util/time.hpp"
@@ -90,10 +91,7 @@ class Port {
 
 // Why an open failed, in words a user can act on ("unknown option 'foo' for loop://; valid:
 // (none)", "/dev/ttyUSB0: No such file or directory").
-struct OpenError {
-  std::error_code code;
-  std::string message;
-};
+using OpenError = ttynet::Error;
 
 struct OpenOptions {
   // Settings to apply right after opening (the server's -b); nothing = leave as found.

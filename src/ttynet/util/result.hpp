@@ -1,7 +1,7 @@
 #pragma once
 // A value or an error: the return type of fallible calls that produce a value
 // (std::expected is not available to g++ 12 in C++20 mode). The error is a std::error_code
-// unless a call needs to say more (see port::OpenError).
+// unless a call needs to say more (ttynet::Error, util/error.hpp).
 
 #include <cassert>
 #include <system_error>
