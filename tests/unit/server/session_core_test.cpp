@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "byte_search.hpp"
 #include "ttynet/esp/error.hpp"
 #include "ttynet/rfc2217/error.hpp"
 #include "ttynet/rfc2217/wire.hpp"
@@ -18,6 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 using rfc2217::Command;
 using rfc2217::Control;
+using test::count;
 using Bytes = std::vector<Byte>;
 
 constexpr Byte iac = 0xFF, will = 0xFB, com_port = 44;
@@ -46,16 +48,6 @@ Bytes baud_bytes(std::uint32_t baud) {
   ByteBuffer out;
   rfc2217::append_baud(out, baud);
   return out;
-}
-
-std::size_t count(const Bytes& haystack, const Bytes& needle) {
-  std::size_t found = 0;
-  for (auto at = haystack.begin();
-       (at = std::search(at, haystack.end(), needle.begin(), needle.end())) != haystack.end();
-       ++at) {
-    ++found;
-  }
-  return found;
 }
 
 std::string hex(ByteView bytes) {

@@ -12,12 +12,15 @@
 #include <asio/write.hpp>
 #include <chrono>
 
+#include "byte_search.hpp"
 #include "ttynet/port/loop_port.hpp"
 
 namespace ttynet::server {
 namespace {
 
 using namespace std::chrono_literals;
+using test::contains;
+using test::count;
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr Byte iac = 0xFF, sb = 0xFA, se = 0xF0, com_port = 44;
 
@@ -62,21 +65,6 @@ ByteBuffer com_port_request(Byte command, const ByteBuffer& value) {
   bytes.push_back(iac);
   bytes.push_back(se);
   return bytes;
-}
-
-bool contains(const ByteBuffer& haystack, const ByteBuffer& needle) {
-  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
-         haystack.end();
-}
-
-std::size_t count(const ByteBuffer& haystack, const ByteBuffer& needle) {
-  std::size_t found = 0;
-  for (auto at = haystack.begin();
-       (at = std::search(at, haystack.end(), needle.begin(), needle.end())) != haystack.end();
-       ++at) {
-    ++found;
-  }
-  return found;
 }
 
 // A session on one end of a loopback TCP connection, the test's client on the other, and
