@@ -48,7 +48,7 @@ void fuzz_detector(const std::uint8_t* data, std::size_t size) {
     check(after.dtr == dtr.value_or(before.dtr));
     check(after.rts == rts.value_or(before.rts));
     if (action != ResetDetector::Action::pass_through) {
-      check(ResetDetector::holds_en_low(before) && !ResetDetector::holds_en_low(after));
+      check(pins_for(before).en_low && !pins_for(after).en_low);
     }
   }
 }

@@ -6,7 +6,7 @@ ResetDetector::Action ResetDetector::on_request(std::optional<bool> dtr, std::op
   const ControlLines before = lines_;
   if (dtr) lines_.dtr = *dtr;
   if (rts) lines_.rts = *rts;
-  if (!holds_en_low(before) || holds_en_low(lines_)) return Action::pass_through;
+  if (!pins_for(before).en_low || pins_for(lines_).en_low) return Action::pass_through;
   // EN is being released: the line that moved tells which sequence this is.
   if (lines_.dtr && lines_.rts) return Action::bootloader_reset;
   if (!lines_.dtr && !lines_.rts) return Action::hard_reset;

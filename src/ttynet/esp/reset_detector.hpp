@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "ttynet/esp/reset_sequence.hpp"
 #include "ttynet/util/line_settings.hpp"
 
 namespace ttynet::esp {
@@ -41,8 +42,6 @@ class ResetDetector {
 
   // What the client asked for last: the value to answer its requests with.
   ControlLines client_lines() const { return lines_; }
-
-  static bool holds_en_low(ControlLines lines) { return !lines.dtr && lines.rts; }
 
  private:
   ControlLines lines_;

@@ -19,10 +19,22 @@
 #include <string_view>
 #include <vector>
 
+#include "ttynet/util/line_settings.hpp"
 #include "ttynet/util/result.hpp"
 #include "ttynet/util/time.hpp"
 
 namespace ttynet::esp {
+
+// The auto-program circuit (two transistors between DTR/RTS and EN/GPIO0): what a pair of
+// line values does to the chip's pins. The one place this rule is written; the reset
+// detector, the simulated chip and the tests read it from here.
+struct ChipPins {
+  bool en_low = false;     // the chip is held in reset
+  bool gpio0_low = false;  // the strap that selects the ROM loader at boot
+};
+constexpr ChipPins pins_for(ControlLines lines) {
+  return {.en_low = !lines.dtr && lines.rts, .gpio0_low = lines.dtr && !lines.rts};
+}
 
 struct ResetStep {
   enum class Kind : std::uint8_t { dtr, rts, both, wait };

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "ttynet/esp/error.hpp"
+#include "ttynet/esp/reset_sequence.hpp"
 
 namespace ttynet::esp {
 namespace {
@@ -229,8 +230,9 @@ void SimChip::fire(TimePoint now) {
 
 void SimChip::set_lines(bool dtr, bool rts, TimePoint now) {
   advance(now);
-  const bool en_high = !(!dtr && rts);
-  gpio0_low_ = dtr && !rts;
+  const ChipPins pins = pins_for({.dtr = dtr, .rts = rts});
+  const bool en_high = !pins.en_low;
+  gpio0_low_ = pins.gpio0_low;
   if (en_high_ && !en_high) {
     enter_reset();
   } else if (!en_high_ && en_high) {

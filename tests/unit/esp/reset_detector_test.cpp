@@ -95,7 +95,7 @@ TEST(ResetDetector, PyserialOpenAndCloseNeverReset) {
 TEST(ResetDetector, HoldingEnLowPassesThrough) {
   ResetDetector detector(idle_off);
   EXPECT_EQ(detector.on_request(std::nullopt, true), Action::pass_through);
-  EXPECT_TRUE(ResetDetector::holds_en_low(detector.client_lines()));
+  EXPECT_TRUE(pins_for(detector.client_lines()).en_low);
   // Repeats while held change nothing.
   EXPECT_EQ(detector.on_request(false, std::nullopt), Action::pass_through);
   EXPECT_EQ(detector.on_request(std::nullopt, true), Action::pass_through);

@@ -350,13 +350,13 @@ TEST(TermKeyHandler, EspResetPulsesEnWithGpio0HighFromAnyLines) {
       if (step.kind == Kind::dtr || step.kind == Kind::both) lines.dtr = step.dtr;
       if (step.kind == Kind::rts || step.kind == Kind::both) lines.rts = step.rts;
       if (step.kind == Kind::wait) {
-        EXPECT_TRUE(esp::ResetDetector::holds_en_low(lines));
+        EXPECT_TRUE(esp::pins_for(lines).en_low);
         held_in_reset += step.wait;
       }
-      EXPECT_FALSE(lines.dtr && !lines.rts) << "GPIO0 pulled low";
+      EXPECT_FALSE(esp::pins_for(lines).gpio0_low) << "GPIO0 pulled low";
     }
     EXPECT_EQ(held_in_reset, std::chrono::milliseconds(100));
-    EXPECT_FALSE(esp::ResetDetector::holds_en_low(lines));
+    EXPECT_FALSE(esp::pins_for(lines).en_low);
     EXPECT_FALSE(lines.dtr);
   }
 }
