@@ -141,7 +141,7 @@ void fuzz_encoders(ByteView input) {
   const auto response = decode_response(packet);
   check(response && response->op == op && response->value == word &&
         response->size == data.size() && same(response->data, data));
-  for (const std::size_t length : {esp8266_rom_status_length, esp32_rom_status_length}) {
+  for (const std::size_t length : {stub_status_length, esp32_rom_status_length}) {
     ByteBuffer with_status(data.begin(), data.end());
     const Status status{input[1], input[2]};
     append_status(with_status, status, length);
