@@ -11,6 +11,8 @@ template <typename... Handlers>
 struct Overloaded : Handlers... {
   using Handlers::operator()...;
 };
+template <typename... Handlers>
+Overloaded(Handlers...) -> Overloaded<Handlers...>;
 
 using Level = action::Log::Level;
 using rfc2217::Control;
@@ -115,7 +117,7 @@ std::optional<Action> SessionCore::next_action() {
       continue;
     }
     if (!to_device_.empty()) {
-      held_ = std::move(event);
+      held_ = event;
       return in_flight_ = action::Write{to_device_};
     }
     std::visit([this](const auto& e) { on_event(e); }, *event);
