@@ -168,9 +168,11 @@ void SimLoader::corrupt_read_data(MutableByteView data, std::uint32_t offset_in_
   }
 }
 
-void SimLoader::note_mem_begin(const Request& request) {
+void SimLoader::begin_mem(const Request& request) {
+  const auto begin = body_of<BeginRequest>(request);
+  mem_.active = true;
+  mem_.remaining = begin.size;
   if (uploaded_.size() < max_uploaded_segments) {
-    const auto begin = body_of<BeginRequest>(request);
     uploaded_.push_back({begin.offset, begin.size});
   }
 }
@@ -286,9 +288,7 @@ LoaderEffect SimLoader::handle_rom(const Request& request, SimHardware& hardware
         status = invalid;
         break;
       }
-      mem_.active = true;
-      mem_.remaining = body_of<BeginRequest>(request).size;
-      note_mem_begin(request);
+      begin_mem(request);
       break;
     case Op::mem_data:
       status = rom_mem_data(request);

@@ -153,7 +153,8 @@ class SimLoader {
   StubError erase_region(SimHardware& hardware, std::uint32_t offset, std::uint32_t size,
                          EraseRule rule);
   StubError stub_md5(const Request& request, const SimHardware& hardware);
-  void note_mem_begin(const Request& request);
+  // MEM_BEGIN accepted (ROM and stubs alike): RAM loading starts, the segment is noted.
+  void begin_mem(const Request& request);
   LoaderEffect stub_started(std::uint32_t entry);
 
   // Flash work, counted into work_ for the busy time.

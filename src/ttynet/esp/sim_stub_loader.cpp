@@ -178,9 +178,7 @@ LoaderEffect SimLoader::handle_stub(const Request& request, SimHardware& hardwar
     case Op::mem_begin:
       error = length_is(16);
       if (error == StubError::ok) {
-        mem_.active = true;
-        mem_.remaining = body_of<BeginRequest>(request).size;
-        note_mem_begin(request);
+        begin_mem(request);
       }
       break;
     case Op::mem_data:

@@ -50,12 +50,7 @@ Bytes baud_bytes(std::uint32_t baud) {
   return out;
 }
 
-std::string hex(ByteView bytes) {
-  std::string text;
-  for (const Byte byte : bytes) text += fmt::format("{:02x} ", byte);
-  if (!text.empty()) text.pop_back();
-  return text;
-}
+std::string hex(ByteView bytes) { return fmt::format("{:02x}", fmt::join(bytes, " ")); }
 
 // The device as the core sees it, performing actions at once (time is only in Wait actions,
 // which are recorded, not waited for). Failures are injected per action kind.
