@@ -104,6 +104,7 @@ struct ChipInfo {
   std::uint32_t xtal_mhz;
   std::uint32_t xtal_clk_divider;
   bool has_fixed_crystal;  // esptool does not estimate it (C3/S3: always 40 MHz)
+  std::uint8_t cpu_cores;  // the 2nd stage bootloader says "Multicore" for more than one
   std::uint32_t gpio_strap_reg;
   std::uint8_t strap_download;   // GPIO_STRAP / "boot:0x.." in download mode
   std::uint8_t strap_spi_boot;   // ... and when booting from flash

@@ -34,8 +34,11 @@
 #include <system_error>
 
 #include "ttynet/esp/chips.hpp"
+#include "ttynet/esp/sim_boot_text.hpp"
 #include "ttynet/esp/sim_flash.hpp"
 #include "ttynet/esp/sim_loader.hpp"
+#include "ttynet/esp/sim_timers.hpp"
+#include "ttynet/esp/sim_uart.hpp"
 #include "ttynet/esp/slip.hpp"
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/time.hpp"
@@ -116,23 +119,23 @@ class SimChip {
   void restart(PowerOn mode, TimePoint now);
 
   // Bytes the chip sent on its TX pin. Valid until the next call into the chip.
-  ByteView pending_output() const { return ByteView{out_}.subspan(out_start_); }
+  ByteView pending_output() const { return uart_.pending_output(); }
   void consume_output(std::size_t n);  // n <= pending_output().size()
 
-  std::uint32_t uart_baud() const { return uart_baud_; }
-  void set_host_baud(std::uint32_t baud);
-  std::uint32_t host_baud() const { return host_baud_; }
+  std::uint32_t uart_baud() const { return uart_.baud(); }
+  void set_host_baud(std::uint32_t baud) { uart_.set_host_baud(baud); }
+  std::uint32_t host_baud() const { return uart_.host_baud(); }
 
   SimState state() const { return state_; }
   bool is_en_high() const { return en_high_; }
   // The loader works on a frame (busy times) and takes no input from its UART.
-  bool is_busy() const { return busy_until_.has_value(); }
+  bool is_busy() const { return timers_.is_set(SimTimer::loader_free); }
   const SimLoader& loader() const { return loader_; }
   bool is_gpio0_low() const { return gpio0_low_; }
   const ChipInfo& chip() const { return chip_; }
   const MacAddress& mac() const { return mac_; }
   ChipRevision revision() const { return revision_; }
-  const SimCounters& counters() const { return counters_; }
+  SimCounters counters() const;
 
   // Flash contents, for a backing file kept by the I/O layer: what changed since the last
   // clear_flash_changes() is one range (or nothing).
@@ -141,32 +144,27 @@ class SimChip {
   void clear_flash_changes() { hardware_.flash.clear_changes(); }
 
  private:
-  enum class ResetReason : std::uint8_t { power_on, software };
   enum class AppStage : std::uint8_t { bootloader, starting, running };
 
   void advance(TimePoint now);
-  void fire(TimePoint now);
+  void fire(SimTimer timer, TimePoint at, TimePoint now);
   void enter_reset();
   void power_on(PowerOn mode);
   void begin_boot(std::optional<TimePoint> latch_at, ResetReason reason);
   void latch_straps(TimePoint at);
   void start_app(TimePoint at);
-  void app_tick(TimePoint now);
+  void app_tick(TimePoint at, TimePoint now);
   void take_input(ByteView input, TimePoint now);
   void take_input_while_busy(ByteView input);
   void handle_frame(ByteView frame, TimePoint now);
-  void finish_work();
+  void finish_work(TimePoint at);
   void apply(const LoaderEffect& effect, TimePoint now);
   void clear_work();
   void pump_stream();
   void set_uart_baud(std::uint32_t baud);
   bool is_listening() const { return state_ == SimState::download || state_ == SimState::stub; }
-  bool is_baud_mismatched() const;
   void emit(ByteView bytes);
-  void emit_text(std::string_view text) { emit(as_bytes(text)); }
-  std::string rom_boot_text(bool download) const;
-  std::string bootloader_log() const;
-  std::string app_start_log(TimePoint at) const;
+  SimBootFacts boot_facts() const { return {chip_, revision_, hardware_.flash.size(), mac_}; }
   std::uint64_t ms_since_boot(TimePoint at) const;
 
   ChipInfo chip_;
@@ -176,23 +174,22 @@ class SimChip {
   SimHardware hardware_;
   SimLoader loader_;
   slip::Decoder decoder_;
+  SimUart uart_;
+  SimTimers timers_;
 
   SimState state_ = SimState::download;
   bool en_high_ = true;
   bool gpio0_low_ = false;
   ResetReason reset_reason_ = ResetReason::power_on;
-  std::optional<TimePoint> latch_at_;    // booting: when straps are sampled (unset: first call)
   std::optional<bool> forced_download_;  // boot mode not taken from GPIO0 (power-on, reboot)
   bool latched_download_ = true;         // the boot mode the straps last latched
-  std::optional<TimePoint> reboot_at_;
+  bool baud_locked_ = false;             // the ROM has auto-bauded (or heard a frame)
   TimePoint boot_time_{};
   AppStage app_stage_ = AppStage::bootloader;
-  std::optional<TimePoint> next_app_at_;
 
-  // The loader at work (busy times): its reply goes out at reply_at_, input is taken again
-  // at busy_until_. Meanwhile the ROM's FIFO fills; a stub receives into its second buffer.
-  std::optional<TimePoint> reply_at_;
-  std::optional<TimePoint> busy_until_;
+  // The loader at work (busy times): its reply waits for SimTimer::loader_reply, input for
+  // SimTimer::loader_free. Meanwhile the ROM's FIFO fills; a stub receives into its second
+  // buffer.
   ByteBuffer deferred_reply_;
   LoaderEffect deferred_effect_;
   ByteBuffer rx_fifo_;
@@ -205,18 +202,8 @@ class SimChip {
   ByteBuffer overwritten_;           // what landed in the buffer being written from
   std::uint64_t loader_frames_ = 0;  // since the last reset (SimFaults::stop_after)
 
-  std::uint32_t uart_baud_ = 115200;
-  std::uint32_t host_baud_ = 115200;
-  bool baud_locked_ = false;
-  std::uint64_t garble_count_ = 0;
-  std::uint64_t rx_garble_carry_ = 0;
-  std::uint64_t tx_garble_carry_ = 0;
-
-  ByteBuffer out_;
-  std::size_t out_start_ = 0;  // consumed prefix not yet erased, to avoid a memmove per read
-  ByteBuffer rx_garbled_;
   ByteBuffer scratch_;
-  SimCounters counters_;
+  SimCounters counters_;  // garbled_bytes and dropped_output are the UART's
 };
 
 }  // namespace ttynet::esp
