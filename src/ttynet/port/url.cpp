@@ -235,6 +235,45 @@ std::optional<OpenError> parse_host_port(std::string_view address, const SchemeS
   return std::nullopt;
 }
 
+// Checks one option against the scheme's table and adds it to `url`.
+std::optional<OpenError> add_option(const SchemeSpec& spec, const std::string& name,
+                                    const std::string& value, PortUrl& url) {
+  const OptionSpec* option = find_option(spec, name);
+  if (option == nullptr) {
+    return fail(errc::unknown_option, fmt::format("unknown option '{}' for {}; valid: {}", name,
+                                                  display_name(spec), valid_options(spec)));
+  }
+  if (!is_valid(*option, value)) {
+    if (value.empty()) {
+      return fail(errc::bad_option_value, fmt::format("option '{}' of {} needs a value ({})", name,
+                                                      display_name(spec), expected_value(*option)));
+    }
+    return fail(errc::bad_option_value,
+                fmt::format("bad value '{}' for option '{}' of {}: expected {}", value, name,
+                            display_name(spec), expected_value(*option)));
+  }
+  if (url.options.contains(name)) {
+    return fail(errc::bad_url, fmt::format("option '{}' given twice in '{}'", name, url.text));
+  }
+  url.options.emplace(name, value);
+  return std::nullopt;
+}
+
+// %-escapes everything but unreserved characters and '/', for a value inside a URL.
+std::string percent_encode(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~' || c == '/') {
+      out += c;
+    } else {
+      out += fmt::format("%{:02X}", u);
+    }
+  }
+  return out;
+}
+
 std::optional<OpenError> parse_options(std::string_view query, const SchemeSpec& spec,
                                        PortUrl& url) {
   while (!query.empty()) {
@@ -248,11 +287,6 @@ std::optional<OpenError> parse_options(std::string_view query, const SchemeSpec&
     if (!name) {
       return fail(errc::bad_url, fmt::format("bad %-escape in option '{}'", item));
     }
-    const OptionSpec* option = find_option(spec, *name);
-    if (option == nullptr) {
-      return fail(errc::unknown_option, fmt::format("unknown option '{}' for {}; valid: {}", *name,
-                                                    display_name(spec), valid_options(spec)));
-    }
     const auto value = equals == std::string_view::npos ? std::optional<std::string>(std::string{})
                                                         : percent_decode(item.substr(equals + 1));
     if (!value) {
@@ -260,20 +294,9 @@ std::optional<OpenError> parse_options(std::string_view query, const SchemeSpec&
           errc::bad_option_value,
           fmt::format("bad %-escape in the value of option '{}' of {}", *name, display_name(spec)));
     }
-    if (!is_valid(*option, *value)) {
-      if (value->empty()) {
-        return fail(errc::bad_option_value,
-                    fmt::format("option '{}' of {} needs a value ({})", *name, display_name(spec),
-                                expected_value(*option)));
-      }
-      return fail(errc::bad_option_value,
-                  fmt::format("bad value '{}' for option '{}' of {}: expected {}", *value, *name,
-                              display_name(spec), expected_value(*option)));
+    if (auto error = add_option(spec, *name, *value, url)) {
+      return error;
     }
-    if (url.options.contains(*name)) {
-      return fail(errc::bad_url, fmt::format("option '{}' given twice in '{}'", *name, url.text));
-    }
-    url.options.emplace(*name, *value);
   }
   return std::nullopt;
 }
@@ -353,6 +376,27 @@ Result<PortUrl, OpenError> parse_port_url(std::string_view text,
   }
 
   if (auto error = parse_options(query, *spec, url)) return std::move(*error);
+  return url;
+}
+
+Result<PortUrl, OpenError> make_port_url(std::string_view scheme, std::string_view name,
+                                         std::span<const UrlOption> options) {
+  const auto spec = std::find_if(registry.begin(), registry.end(), [&](const SchemeSpec& row) {
+    return row.form == UrlForm::name && row.scheme == scheme;
+  });
+  if (spec == registry.end() || name.empty() || name.find('/') != std::string_view::npos) {
+    return fail(errc::bad_url, fmt::format("no port URL {}://{}", scheme, name));
+  }
+  PortUrl url;
+  url.scheme = std::string(scheme);
+  url.spec = &*spec;
+  url.path = std::string(name);
+  url.text = fmt::format("{}://{}", scheme, name);
+  for (const auto& [option, value] : options) {
+    url.text +=
+        fmt::format("{}{}={}", url.options.empty() ? '?' : '&', option, percent_encode(value));
+    if (auto error = add_option(*spec, option, value, url)) return std::move(*error);
+  }
   return url;
 }
 

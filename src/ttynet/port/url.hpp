@@ -91,6 +91,15 @@ Result<PortUrl, OpenError> parse_port_url(std::string_view text);
 Result<PortUrl, OpenError> parse_port_url(std::string_view text,
                                           std::span<const SchemeSpec> schemes);
 
+// A URL of the form SCHEME://NAME?OPTS made from its parts (a front end's own flags), checked
+// as parse_port_url() checks text; its text spells it out, values %-escaped.
+struct UrlOption {
+  std::string name;
+  std::string value;
+};
+Result<PortUrl, OpenError> make_port_url(std::string_view scheme, std::string_view name,
+                                         std::span<const UrlOption> options);
+
 // Every scheme with its options and their help, for --help.
 std::string port_url_help();
 

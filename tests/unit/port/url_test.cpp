@@ -230,3 +230,34 @@ TEST(PortUrl, RegistryRowsAllHaveAnOpener) {
 
 }  // namespace
 }  // namespace ttynet::port
+
+namespace ttynet::port {
+namespace {
+
+TEST(MakePortUrl, BuildsANamedUrlThatReadsAsIfParsed) {
+  const std::array<UrlOption, 2> options = {{{"flash_file", "/tmp/my flash&1.bin"}, {"pace", "1"}}};
+  const auto made = make_port_url("sim", "esp32s3", options);
+  ASSERT_TRUE(made) << made.error().message;
+  EXPECT_EQ(made->path, "esp32s3");
+  EXPECT_EQ(made->option("flash_file"), "/tmp/my flash&1.bin");
+  EXPECT_TRUE(made->flag("pace"));
+  EXPECT_EQ(made->option("flash_size"), "4MB");  // the table's default
+  // Its text parses back to the same URL.
+  const auto parsed = parse_port_url(made->text);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->path, made->path);
+  EXPECT_EQ(parsed->options, made->options);
+}
+
+TEST(MakePortUrl, ChecksOptionsAsTheParserDoes) {
+  const std::array<UrlOption, 1> unknown = {{{"colour", "red"}}};
+  const auto refused = make_port_url("sim", "esp32", unknown);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, errc::unknown_option);
+  const std::array<UrlOption, 1> bad_flag = {{{"pace", "maybe"}}};
+  EXPECT_EQ(make_port_url("sim", "esp32", bad_flag).error().code, errc::bad_option_value);
+  EXPECT_EQ(make_port_url("loop", "x", {}).error().code, errc::bad_url);  // not a named scheme
+}
+
+}  // namespace
+}  // namespace ttynet::port
