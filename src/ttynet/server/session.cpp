@@ -135,7 +135,7 @@ asio::awaitable<void> Session::client_to_device() {
       }
       co_return;
     }
-    const ByteView received{from_client_.get(), n};
+    const MutableByteView received{from_client_.get(), n};
     log().trace("{}: {} bytes from the client", peer_, n);
     if (!core_) {
       if (auto write_error = co_await port_.write(received)) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cassert>
+#include <cstring>
 
 namespace ttynet::server {
 namespace {
@@ -87,9 +88,23 @@ SessionCore::SessionCore(SessionPolicy policy, const DeviceState& device)
   if (policy_.esp_reset) reset_detector_.emplace(device.lines);
 }
 
-void SessionCore::receive(ByteView from_client) {
+void SessionCore::receive(MutableByteView from_client) {
   assert(!held_ && !in_flight_);
+  receive_buffer_ = from_client;
   protocol_.receive(from_client);
+}
+
+// Runs come in order from the receive() buffer, each after the one before; moving a run down to
+// the end of the data gathered so far only overwrites bytes already parsed.
+void SessionCore::gather(ByteView run) {
+  if (to_device_.empty()) {
+    to_device_ = receive_buffer_.subspan(
+        static_cast<std::size_t>(run.data() - receive_buffer_.data()), run.size());
+    return;
+  }
+  Byte* const end = to_device_.data() + to_device_.size();
+  if (run.data() != end) std::memmove(end, run.data(), run.size());
+  to_device_ = {to_device_.data(), to_device_.size() + run.size()};
 }
 
 std::optional<Action> SessionCore::next_action() {
@@ -113,7 +128,7 @@ std::optional<Action> SessionCore::next_action() {
     if (const auto* data = std::get_if<rfc2217::DataReceived>(&*event)) {
       // Data runs are split at every doubled IAC; gathered, the device gets one write per read
       // from the client instead of one per run.
-      append(to_device_, data->data);
+      gather(data->data);
       continue;
     }
     if (!to_device_.empty()) {
@@ -131,7 +146,7 @@ void SessionCore::complete(const ActionResult& result) {
   if (result.modem_lines) protocol_.update_modem_state(*result.modem_lines);
   assert(in_flight_);
   const Action done = *std::exchange(in_flight_, std::nullopt);
-  if (std::holds_alternative<action::Write>(done)) to_device_.clear();
+  if (std::holds_alternative<action::Write>(done)) to_device_ = {};
   if (!result.error) return;
   const std::string reason = result.error.message();
   std::visit(

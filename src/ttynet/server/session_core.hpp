@@ -105,8 +105,9 @@ class SessionCore {
   SessionCore(SessionPolicy policy, const DeviceState& device);
 
   // Same contract as rfc2217::Server::receive(): call next_action() until it returns nothing
-  // before the next receive().
-  void receive(ByteView from_client);
+  // before the next receive(). The buffer is the core's until then: client data is gathered
+  // in it, the doubled IACs squeezed out, so a Write carries it uncopied.
+  void receive(MutableByteView from_client);
   std::optional<Action> next_action();
   void complete(const ActionResult& result);
 
@@ -133,6 +134,7 @@ class SessionCore {
     ttynet::Purge purge{};
   };
 
+  void gather(ByteView run);
   void on_event(const rfc2217::DataReceived& event);
   void on_event(const rfc2217::ComPortStarted& event);
   void on_event(const rfc2217::SignatureRequested& event);
@@ -163,7 +165,8 @@ class SessionCore {
   std::size_t next_queued_ = 0;
   std::optional<Reply> reply_;                 // sent once queued_ is done
   std::optional<rfc2217::Event> held_;         // waits until the gathered data is written
-  ByteBuffer to_device_;                       // client data gathered for one Write
+  MutableByteView receive_buffer_;             // the last receive()'s
+  MutableByteView to_device_;                  // client data gathered for one Write, in it
   std::optional<Action> in_flight_;            // handed out by next_action(), not complete yet
   std::set<std::error_code> protocol_errors_;  // kinds already logged
   std::size_t protocol_error_count_ = 0;

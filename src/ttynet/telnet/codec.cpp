@@ -353,6 +353,13 @@ ByteView Codec::pending_output() {
 void Codec::consume_output(std::size_t n) {
   assert(n <= sending_.size() - sending_start_);
   sending_start_ += n;
+  if (sending_start_ == sending_.size() && output_.empty()) {
+    // Written, and nothing queued behind: new output goes into the storage that just served,
+    // so a session whose writes keep up touches one buffer, not two.
+    sending_.clear();
+    sending_start_ = 0;
+    std::swap(sending_, output_);
+  }
 }
 
 }  // namespace ttynet::telnet

@@ -140,7 +140,8 @@ class SessionCoreTest : public ::testing::Test {
 
   // The client's bytes in; every action performed; the output collected.
   void client_sends(const Bytes& bytes) {
-    core_.receive(bytes);
+    Bytes buffer = bytes;  // the core's until drained: it gathers client data in place
+    core_.receive(buffer);
     drive();
   }
   void drive() {
@@ -300,6 +301,13 @@ TEST_F(AgreedSessionTest, GathersDataIntoOneWriteBeforeTheNextRequestActs) {
   EXPECT_EQ(performed(),
             (std::vector<std::string>{"write 61 62 ff 63", "lines dtr=1", "modem?", "write 64"}));
   EXPECT_EQ(device_.written, (Bytes{'a', 'b', iac, 'c', 'd'}));
+}
+
+TEST_F(AgreedSessionTest, SqueezesEveryDoubledIacOutOfOneWrite) {
+  client_sends({iac, iac, iac, iac, 'x', iac, iac});
+  EXPECT_EQ(performed(), (std::vector<std::string>{"write ff ff 78 ff"}));
+  client_sends({'y'});  // a later receive() gathers in its own buffer
+  EXPECT_EQ(device_.written, (Bytes{iac, iac, 'x', iac, 'y'}));
 }
 
 TEST_F(AgreedSessionTest, AFailedDeviceWriteEndsTheSession) {

@@ -776,6 +776,16 @@ TEST(TelnetCodec, KeepsAHandedOutBatchInPlaceWhileMoreIsQueued) {
   EXPECT_EQ(codec.pending_output_size(), 0u);
 }
 
+TEST(TelnetCodec, ReusesOneBufferWhileEachBatchIsWrittenBeforeMoreIsQueued) {
+  Codec codec = server();
+  codec.send_data(Bytes(64, 0x41));
+  const Byte* const storage = codec.pending_output().data();
+  codec.consume_output(64);
+  codec.send_data(Bytes(64, 0x42));
+  EXPECT_EQ(codec.pending_output().data(), storage);  // not the second buffer
+  EXPECT_EQ(codec.pending_output_size(), 64u);
+}
+
 TEST(TelnetCodec, KeepsOutputInOrderAcrossManyPartialConsumes) {
   Codec codec = server();
   Bytes expected;
