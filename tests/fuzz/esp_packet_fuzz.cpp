@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <system_error>
 
+#include "fuzz_support.hpp"
 #include "ttynet/esp/error.hpp"
 #include "ttynet/esp/packet.hpp"
 
@@ -18,10 +19,7 @@ namespace {
 
 using namespace ttynet;
 using namespace ttynet::esp;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
+using ttynet::fuzz::check;
 
 bool same(ByteView a, ByteView b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz_support.hpp"
 #include "ttynet/esp/reset_detector.hpp"
 #include "ttynet/esp/reset_sequence.hpp"
 
@@ -16,10 +17,7 @@ namespace {
 
 using namespace ttynet;
 using namespace ttynet::esp;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
+using ttynet::fuzz::check;
 
 void fuzz_parser(std::string_view text) {
   auto parsed = parse_reset_sequence(text);

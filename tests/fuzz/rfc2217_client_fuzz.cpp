@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "fuzz_support.hpp"
 #include "ttynet/rfc2217/client.hpp"
 #include "ttynet/rfc2217/error.hpp"
 
@@ -29,23 +30,8 @@ namespace {
 
 using namespace ttynet;
 using rfc2217::Client;
-
-// Deterministic choices from the configuration byte; no clock, no global state.
-class Choices {
- public:
-  explicit Choices(std::uint8_t seed) : state_(seed * 2654435761u + 1) {}
-  std::uint32_t next(std::uint32_t bound) {  // 0 .. bound-1
-    state_ = state_ * 1664525u + 1013904223u;
-    return (state_ >> 8) % bound;
-  }
-
- private:
-  std::uint32_t state_;
-};
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
+using ttynet::fuzz::check;
+using ttynet::fuzz::Choices;
 
 const TimePoint t0 = TimePoint{} + std::chrono::hours{1};
 

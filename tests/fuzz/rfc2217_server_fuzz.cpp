@@ -13,28 +13,14 @@
 #include <type_traits>
 #include <variant>
 
+#include "fuzz_support.hpp"
 #include "ttynet/rfc2217/server.hpp"
 
 namespace {
 
 using namespace ttynet;
-
-// Deterministic choices from the configuration byte; no clock, no global state.
-class Choices {
- public:
-  explicit Choices(std::uint8_t seed) : state_(seed * 2654435761u + 1) {}
-  std::uint32_t next(std::uint32_t bound) {  // 0 .. bound-1
-    state_ = state_ * 1664525u + 1013904223u;
-    return (state_ >> 8) % bound;
-  }
-
- private:
-  std::uint32_t state_;
-};
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
+using ttynet::fuzz::check;
+using ttynet::fuzz::Choices;
 
 // Follows the output stream across drains to count sub-negotiations started.
 class OutputScanner {

@@ -8,24 +8,20 @@
 #include <variant>
 #include <vector>
 
+#include "fuzz_support.hpp"
 #include "ttynet/esp/slip.hpp"
 
 namespace {
 
 using namespace ttynet;
 using namespace ttynet::esp;
+using ttynet::fuzz::check;
 
 struct Seen {
   int kind;  // 0 frame, 1 noise (merged), 2 error
   std::vector<Byte> bytes;
   bool operator==(const Seen&) const = default;
 };
-
-void check(bool condition) {
-  if (!condition) {
-    std::abort();
-  }
-}
 
 std::vector<Seen> decode(std::initializer_list<ByteView> parts, slip::Limits limits) {
   slip::Decoder decoder(limits);

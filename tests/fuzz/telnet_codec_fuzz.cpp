@@ -17,6 +17,7 @@
 #include <span>
 #include <variant>
 
+#include "fuzz_support.hpp"
 #include "ttynet/telnet/codec.hpp"
 
 namespace {
@@ -26,12 +27,7 @@ using ttynet::Byte;
 using ttynet::ByteBuffer;
 using ttynet::ByteView;
 using namespace ttynet::telnet;
-
-void check(bool condition) {
-  if (!condition) {
-    __builtin_trap();
-  }
-}
+using ttynet::fuzz::check;
 
 constexpr OptionSupport server_support[] = {
     {option::binary, true, true},

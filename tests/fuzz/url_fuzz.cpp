@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_support.hpp"
 #include "ttynet/port/error.hpp"
 #include "ttynet/port/url.hpp"
 
@@ -34,10 +35,7 @@ asio::awaitable<OpenResult> open_sim_url(asio::any_io_executor, const PortUrl&) 
 namespace {
 
 using namespace ttynet::port;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
+using ttynet::fuzz::check;
 
 ttynet::Result<PortUrl, OpenError> parse(std::string_view text) {
   try {

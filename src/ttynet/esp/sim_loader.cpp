@@ -41,6 +41,16 @@ void SimLoader::start_rom(const SimHardware& hardware) {
   kind_ = LoaderKind::rom;
   configured_size_ = hardware.flash.size();
   rom_value_ = 0;
+  forget_transfers();
+}
+
+void SimLoader::start_stub(const SimHardware&) {
+  kind_ = LoaderKind::stub;
+  configured_size_ = chip_.stub_max_flash_size;  // until SPI_SET_PARAMS says otherwise
+  forget_transfers();
+}
+
+void SimLoader::forget_transfers() {
   write_ = {};
   mem_ = {};
   uploaded_.clear();
@@ -49,15 +59,18 @@ void SimLoader::start_rom(const SimHardware& hardware) {
   inflater_.reset();
 }
 
-void SimLoader::start_stub(const SimHardware&) {
-  kind_ = LoaderKind::stub;
-  configured_size_ = chip_.stub_max_flash_size;  // until SPI_SET_PARAMS says otherwise
+void SimLoader::start_flash_write(std::uint32_t total, std::uint32_t block_size,
+                                  std::uint32_t offset, bool compressed) {
   write_ = {};
-  mem_ = {};
-  uploaded_.clear();
-  read_ = {};
-  deferred_error_ = StubError::ok;
-  inflater_.reset();
+  write_.active = true;
+  write_.compressed = compressed;
+  write_.offset = offset;
+  write_.block_size = block_size;
+  write_.next_write = offset;
+  write_.remaining = total;
+  if (compressed) {
+    inflater_.reset();
+  }
 }
 
 LoaderEffect SimLoader::handle_frame(ByteView frame, SimHardware& hardware, ByteBuffer& out) {
@@ -346,16 +359,7 @@ Status SimLoader::rom_flash_begin(const Request& request, SimHardware& hardware,
     erase_region(hardware, first, static_cast<std::uint32_t>(sectors * flash_sector_size),
                  EraseRule::whole_blocks_that_fit);
   }
-  write_ = {};
-  write_.active = true;
-  write_.compressed = compressed;
-  write_.offset = offset;
-  write_.block_size = block_size;
-  write_.next_write = offset;
-  write_.remaining = erase_size;
-  if (compressed) {
-    inflater_.reset();
-  }
+  start_flash_write(erase_size, block_size, offset, compressed);
   return ok_status;
 }
 

@@ -141,6 +141,10 @@ class SimLoader {
   Status rom_read_flash_slow(const Request& request, const SimHardware& hardware);
   Status rom_mem_data(const Request& request);
 
+  void forget_transfers();  // a loader (re)starts: no write, upload or read in progress
+  // A flash write from *_BEGIN on (ROM and stubs; the stubs also erase as data arrives).
+  void start_flash_write(std::uint32_t total, std::uint32_t block_size, std::uint32_t offset,
+                         bool compressed);
   // Shared by both stubs.
   void begin_write(std::uint32_t total, std::uint32_t block_size, std::uint32_t offset,
                    bool compressed);

@@ -328,13 +328,7 @@ StubError SimLoader::stub_mem_data(const Request& request) {
 
 void SimLoader::begin_write(std::uint32_t total, std::uint32_t block_size, std::uint32_t offset,
                             bool compressed) {
-  write_ = {};
-  write_.active = true;
-  write_.compressed = compressed;
-  write_.offset = offset;
-  write_.block_size = block_size;
-  write_.next_write = offset;
-  write_.remaining = total;
+  start_flash_write(total, block_size, offset, compressed);
   // Erased just in time, sector by sector (64 KiB blocks where aligned), as data arrives.
   const std::uint64_t first = offset & ~(flash_sector_size - 1);
   const std::uint64_t sectors =
@@ -342,9 +336,6 @@ void SimLoader::begin_write(std::uint32_t total, std::uint32_t block_size, std::
       flash_sector_size;
   write_.erase_next = first;
   write_.erase_end = first + sectors * flash_sector_size;
-  if (compressed) {
-    inflater_.reset();
-  }
 }
 
 StubError SimLoader::stub_write(SimHardware& hardware, ByteView data) {

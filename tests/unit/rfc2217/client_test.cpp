@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "loop_device.hpp"
+#include "wire_bytes.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -29,47 +30,14 @@ namespace ttynet::rfc2217 {
 namespace {
 
 using namespace std::chrono_literals;
-using Bytes = std::vector<Byte>;
+using ttynet::test::Bytes;
+using ttynet::test::com_port_sb;
+using ttynet::test::concat;
+using ttynet::test::from_hex;
+using ttynet::test::hex;
 using Events = std::vector<std::string>;
 
 const TimePoint t0 = TimePoint{} + std::chrono::hours{1};
-
-Bytes from_hex(std::string_view text) {
-  Bytes bytes;
-  int high = -1;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isxdigit(u) == 0) continue;
-    const int digit = std::isdigit(u) != 0 ? c - '0' : std::tolower(u) - 'a' + 10;
-    if (high < 0) {
-      high = digit;
-    } else {
-      bytes.push_back(static_cast<Byte>(high * 16 + digit));
-      high = -1;
-    }
-  }
-  return bytes;
-}
-
-std::string hex(ByteView bytes) { return fmt::format("{:02x}", fmt::join(bytes, " ")); }
-
-Bytes concat(std::initializer_list<Bytes> parts) {
-  Bytes all;
-  for (const Bytes& part : parts) all.insert(all.end(), part.begin(), part.end());
-  return all;
-}
-
-// IAC SB COM-PORT <payload, 0xFF doubled> IAC SE.
-Bytes com_port_sb(const Bytes& payload) {
-  Bytes out = {0xFF, 0xFA, 0x2C};
-  for (const Byte byte : payload) {
-    out.push_back(byte);
-    if (byte == 0xFF) out.push_back(0xFF);
-  }
-  out.push_back(0xFF);
-  out.push_back(0xF0);
-  return out;
-}
 
 // The server's answer to `command`: code + 100, then the value.
 Bytes reply(Command command, Bytes value) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "loop_device.hpp"
+#include "wire_bytes.hpp"
 
 #include <algorithm>
 #include <array>
@@ -21,32 +22,15 @@
 namespace ttynet::rfc2217 {
 namespace {
 
-using Bytes = std::vector<Byte>;
+using ttynet::test::Bytes;
+using ttynet::test::com_port_sb;
+using ttynet::test::hex;
 
 // The server's own option requests at construction.
 // WILL BINARY, DO BINARY, WILL COM-PORT: BINARY both ways, COM-PORT on our side only.
 const Bytes own_offers = {0xFF, 0xFB, 0x00, 0xFF, 0xFD, 0x00, 0xFF, 0xFB, 0x2C};
 const Bytes client_do_com_port = {0xFF, 0xFD, 0x2C};
 const Bytes client_will_com_port = {0xFF, 0xFB, 0x2C};
-
-// IAC SB COM-PORT <payload, 0xFF doubled> IAC SE.
-Bytes com_port_sb(const Bytes& payload) {
-  Bytes out = {0xFF, 0xFA, 0x2C};
-  for (const Byte byte : payload) {
-    out.push_back(byte);
-    if (byte == 0xFF) out.push_back(0xFF);
-  }
-  out.push_back(0xFF);
-  out.push_back(0xF0);
-  return out;
-}
-
-std::string hex(ByteView bytes) {
-  std::string text;
-  for (const Byte byte : bytes) text += fmt::format("{:02x} ", byte);
-  if (!text.empty()) text.pop_back();
-  return text;
-}
 
 std::string describe(const Event& event) {
   return std::visit(

@@ -12,6 +12,7 @@
 #include "ttynet/esp/error.hpp"
 #include "ttynet/rfc2217/error.hpp"
 #include "ttynet/rfc2217/wire.hpp"
+#include "wire_bytes.hpp"
 
 namespace ttynet::server {
 namespace {
@@ -20,27 +21,19 @@ using namespace std::chrono_literals;
 using rfc2217::Command;
 using rfc2217::Control;
 using test::count;
-using Bytes = std::vector<Byte>;
+using ttynet::test::Bytes;
+using ttynet::test::com_port_sb;
+using ttynet::test::concat;
+using ttynet::test::hex;
 
 constexpr Byte iac = 0xFF, will = 0xFB, com_port = 44;
 const Bytes will_com_port = {iac, will, com_port};
 
-// IAC SB COM-PORT <code> <value, 0xFF doubled> IAC SE.
-Bytes com_port_message(Byte code, const Bytes& value) {
-  Bytes out = {iac, 0xFA, com_port, code};
-  for (const Byte byte : value) {
-    out.push_back(byte);
-    if (byte == iac) out.push_back(iac);
-  }
-  out.push_back(iac);
-  out.push_back(0xF0);
-  return out;
-}
 Bytes request(Command command, const Bytes& value) {
-  return com_port_message(static_cast<Byte>(command), value);
+  return com_port_sb(concat({{static_cast<Byte>(command)}, value}));
 }
 Bytes reply(Command command, const Bytes& value) {
-  return com_port_message(rfc2217::server_code(command), value);
+  return com_port_sb(concat({{rfc2217::server_code(command)}, value}));
 }
 Bytes set_control(Control value) { return request(Command::set_control, {Byte(value)}); }
 Bytes control_reply(Control value) { return reply(Command::set_control, {Byte(value)}); }
@@ -49,8 +42,6 @@ Bytes baud_bytes(std::uint32_t baud) {
   rfc2217::append_baud(out, baud);
   return out;
 }
-
-std::string hex(ByteView bytes) { return fmt::format("{:02x}", fmt::join(bytes, " ")); }
 
 // The device as the core sees it, performing actions at once (time is only in Wait actions,
 // which are recorded, not waited for). Failures are injected per action kind.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "wire_bytes.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
@@ -18,7 +20,9 @@
 namespace ttynet::telnet {
 namespace {
 
-using Bytes = std::vector<Byte>;
+using ttynet::test::Bytes;
+using ttynet::test::from_hex;
+using ttynet::test::hex;
 
 // What an RFC 2217 server agrees to: BINARY, SGA and COM-PORT both ways; ECHO refused.
 constexpr OptionSupport server_support[] = {
@@ -33,28 +37,6 @@ constexpr OptionSupport client_support[] = {
     {option::sga, true, true},
     {option::com_port, true, true},
 };
-
-Bytes from_hex(std::string_view text) {
-  Bytes bytes;
-  int high = -1;
-  for (const char c : text) {
-    if (std::isxdigit(static_cast<unsigned char>(c)) == 0) {
-      continue;
-    }
-    const int digit = std::isdigit(static_cast<unsigned char>(c)) != 0
-                          ? c - '0'
-                          : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
-    if (high < 0) {
-      high = digit;
-    } else {
-      bytes.push_back(static_cast<Byte>(high * 16 + digit));
-      high = -1;
-    }
-  }
-  return bytes;
-}
-
-std::string hex(ByteView bytes) { return fmt::format("{:02x}", fmt::join(bytes, " ")); }
 
 std::string error_name(std::error_code error) {
   for (const errc e : {errc::subnegotiation_too_long, errc::se_without_sb, errc::command_inside_sb,

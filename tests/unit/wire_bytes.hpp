@@ -1,0 +1,58 @@
+#pragma once
+// Bytes on the wire as the protocol tests write and show them: hex in and out, and the
+// RFC 2217 COM-PORT subnegotiation framing.
+
+#include <cctype>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "ttynet/util/bytes.hpp"
+
+namespace ttynet::test {
+
+using Bytes = std::vector<Byte>;
+
+// "ff fb 2c" or "fffb2c": every pair of hex digits is a byte; anything else is ignored.
+inline Bytes from_hex(std::string_view text) {
+  Bytes bytes;
+  int high = -1;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isxdigit(u) == 0) continue;
+    const int digit = std::isdigit(u) != 0 ? c - '0' : std::tolower(u) - 'a' + 10;
+    if (high < 0) {
+      high = digit;
+    } else {
+      bytes.push_back(static_cast<Byte>(high * 16 + digit));
+      high = -1;
+    }
+  }
+  return bytes;
+}
+
+inline std::string hex(ByteView bytes) { return fmt::format("{:02x}", fmt::join(bytes, " ")); }
+
+inline Bytes concat(std::initializer_list<Bytes> parts) {
+  Bytes all;
+  for (const Bytes& part : parts) all.insert(all.end(), part.begin(), part.end());
+  return all;
+}
+
+// IAC SB COM-PORT <payload, 0xFF doubled> IAC SE.
+inline Bytes com_port_sb(const Bytes& payload) {
+  Bytes out = {0xFF, 0xFA, 0x2C};
+  for (const Byte byte : payload) {
+    out.push_back(byte);
+    if (byte == 0xFF) out.push_back(0xFF);
+  }
+  out.push_back(0xFF);
+  out.push_back(0xF0);
+  return out;
+}
+
+}  // namespace ttynet::test
