@@ -4,6 +4,7 @@
 // after seq 3 (result was 0107: ...)"). Opening a port and the flasher report it; calls whose
 // callers only branch return a plain std::error_code.
 
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -13,5 +14,8 @@ struct Error {
   std::error_code code;
   std::string message;
 };
+
+// Operations that return no value: nothing on success.
+using MaybeError = std::optional<Error>;
 
 }  // namespace ttynet
