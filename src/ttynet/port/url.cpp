@@ -46,7 +46,7 @@ constexpr std::array<SchemeSpec, 5> registry = {{
 // are surely a typo).
 constexpr double max_seconds = 1e9;
 
-OpenError fail(errc code, std::string message) { return OpenError{code, std::move(message)}; }
+Error fail(errc code, std::string message) { return Error{code, std::move(message)}; }
 
 std::string display_name(const SchemeSpec& spec) {
   return spec.form == UrlForm::device_path ? "a device path" : fmt::format("{}://", spec.scheme);
@@ -185,8 +185,8 @@ std::optional<std::uint16_t> parse_tcp_port(std::string_view text) {
 }
 
 // HOST:PORT, [V6]:PORT, with one optional trailing '/'.
-std::optional<OpenError> parse_host_port(std::string_view address, const SchemeSpec& spec,
-                                         PortUrl& url) {
+std::optional<Error> parse_host_port(std::string_view address, const SchemeSpec& spec,
+                                     PortUrl& url) {
   const auto bad = [&](std::string_view why) {
     return fail(errc::bad_url, fmt::format("{}: {} in '{}'; expected {}HOST:PORT",
                                            display_name(spec), why, url.text, display_name(spec)));
@@ -235,8 +235,7 @@ std::optional<OpenError> parse_host_port(std::string_view address, const SchemeS
   return std::nullopt;
 }
 
-std::optional<OpenError> parse_options(std::string_view query, const SchemeSpec& spec,
-                                       PortUrl& url) {
+std::optional<Error> parse_options(std::string_view query, const SchemeSpec& spec, PortUrl& url) {
   while (!query.empty()) {
     const auto amp = query.find('&');
     const std::string_view item = query.substr(0, amp);
@@ -282,12 +281,11 @@ std::optional<OpenError> parse_options(std::string_view query, const SchemeSpec&
 
 std::span<const SchemeSpec> port_schemes() { return registry; }
 
-Result<PortUrl, OpenError> parse_port_url(std::string_view text) {
+Result<PortUrl, Error> parse_port_url(std::string_view text) {
   return parse_port_url(text, registry);
 }
 
-Result<PortUrl, OpenError> parse_port_url(std::string_view text,
-                                          std::span<const SchemeSpec> schemes) {
+Result<PortUrl, Error> parse_port_url(std::string_view text, std::span<const SchemeSpec> schemes) {
   PortUrl url;
   url.text = std::string(text);
   if (text.empty()) {
