@@ -156,7 +156,7 @@ class Parser {
       field = text->get();
       if (field.empty()) return std::nullopt;
       auto parsed = esp::parse_reset_sequence(field);
-      if (!parsed) return fail(value, at, parsed.error());
+      if (!parsed) return fail(value, at, parsed.error().message);
     }
     return std::nullopt;
   }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace ttynet {
 
@@ -17,5 +18,9 @@ struct Error {
 
 // Operations that return no value: nothing on success.
 using MaybeError = std::optional<Error>;
+
+inline Error make_error(std::errc code, std::string message) {
+  return {std::make_error_code(code), std::move(message)};
+}
 
 }  // namespace ttynet
