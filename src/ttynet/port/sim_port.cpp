@@ -194,7 +194,7 @@ Result<std::unique_ptr<SimPort>, Error> SimPort::open(const asio::any_io_executo
     auto created = SimTraceWriter::create(std::string(url.option("trace")), url.text, Clock::now());
     if (!created) {
       if (fd >= 0) ::close(fd);
-      return open_error(errc::bad_option_value, fmt::format("sim://: {}", created.error()));
+      return open_error(errc::bad_option_value, fmt::format("sim://: {}", created.error().message));
     }
     trace = std::move(*created);
   }
