@@ -137,7 +137,7 @@ int run_serve(const ServeOptions& options) {
       io,
       [&]() -> asio::awaitable<void> {
         if (auto error = co_await host.start()) {
-          print_error(*error);
+          print_error(error->message);
           code = 1;
         } else {
           co_await host.run();
