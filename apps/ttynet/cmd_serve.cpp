@@ -51,7 +51,7 @@ int run_serve_config(const ServeOptions& options) {
   configure_logging(options.verbosity);
   auto config = server::load_config(options.config_file);
   if (!config) {
-    print_error(config.error());
+    print_error(config.error().message);
     return 1;
   }
   asio::io_context io(1);
@@ -73,7 +73,7 @@ int run_serve_config(const ServeOptions& options) {
       if (ec) return;
       auto reloaded = server::load_config(options.config_file);
       if (!reloaded) {
-        spdlog::error("SIGHUP: keeping the running configuration: {}", reloaded.error());
+        spdlog::error("SIGHUP: keeping the running configuration: {}", reloaded.error().message);
       } else {
         spdlog::info("SIGHUP: reloading {}", options.config_file);
         manager.reload(std::move(*reloaded));
