@@ -35,6 +35,7 @@
 #include "commands.hpp"
 #include "ttynet/port/sim_port.hpp"
 #include "ttynet/port/url.hpp"
+#include "ttynet/util/error.hpp"
 
 namespace ttynet::app {
 namespace {
@@ -95,17 +96,26 @@ struct Pty {
   std::string slave_path;
 };
 
-Result<Pty, std::string> open_pty() {
+// The errno of a failed call and the sentence for it.
+Error system_error(int error, std::string message) {
+  return {std::error_code(error, std::generic_category()), std::move(message)};
+}
+
+Result<Pty, Error> open_pty() {
   Pty pty;
   pty.master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (pty.master < 0)
-    return fmt::format("cannot create a pseudo-terminal: {}", std::strerror(errno));
+  if (pty.master < 0) {
+    const int error = errno;
+    return system_error(error,
+                        fmt::format("cannot create a pseudo-terminal: {}", std::strerror(error)));
+  }
   std::array<char, 128> name{};
   if (::grantpt(pty.master) != 0 || ::unlockpt(pty.master) != 0 ||
       ::ptsname_r(pty.master, name.data(), name.size()) != 0) {
-    const std::string why = std::strerror(errno);
+    const int error = errno;
     ::close(pty.master);
-    return fmt::format("cannot set up the pseudo-terminal: {}", why);
+    return system_error(error,
+                        fmt::format("cannot set up the pseudo-terminal: {}", std::strerror(error)));
   }
   pty.slave_path = name.data();
   const int slave = ::open(pty.slave_path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -122,16 +132,19 @@ Result<Pty, std::string> open_pty() {
 }
 
 // Points `link` at `target`; a stale symlink is replaced, anything else is left alone.
-std::optional<std::string> make_link(const std::string& link, const std::string& target) {
+MaybeError make_link(const std::string& link, const std::string& target) {
   struct stat status {};
   if (::lstat(link.c_str(), &status) == 0) {
     if (!S_ISLNK(status.st_mode)) {
-      return fmt::format("{} exists and is not a symlink; not replacing it", link);
+      return make_error(std::errc::file_exists,
+                        fmt::format("{} exists and is not a symlink; not replacing it", link));
     }
     ::unlink(link.c_str());
   }
   if (::symlink(target.c_str(), link.c_str()) != 0) {
-    return fmt::format("cannot link {} to {}: {}", link, target, std::strerror(errno));
+    const int error = errno;
+    return system_error(
+        error, fmt::format("cannot link {} to {}: {}", link, target, std::strerror(error)));
   }
   return std::nullopt;
 }
@@ -212,12 +225,12 @@ int run_sim(const SimOptions& options) {
 
   auto pty = open_pty();
   if (!pty) {
-    print_error(pty.error());
+    print_error(pty.error().message);
     return 1;
   }
   if (auto error = make_link(options.link, pty->slave_path)) {
     ::close(pty->master);
-    print_error(*error);
+    print_error(error->message);
     return 1;
   }
   spdlog::info("simulated {} on {} (linked as {}); ROM download mode: a pty has no DTR/RTS",
