@@ -17,6 +17,7 @@
 
 #include "commands.hpp"
 #include "ttynet/esptool/commands.hpp"
+#include "ttynet/util/error.hpp"
 #include "ttynet/util/parse.hpp"
 #include "ttynet/util/result.hpp"
 
@@ -48,7 +49,7 @@ CLI::App* add_command(CLI::App& parent, const std::string& name, const std::stri
 }
 
 // esptool's numbers: "0x10000", "65536", and with a size suffix "4K", "1MB" (powers of 1024).
-Result<std::uint32_t, std::string> parse_number(std::string_view text) {
+Result<std::uint32_t, Error> parse_number(std::string_view text) {
   std::string lower(text);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
@@ -71,16 +72,17 @@ Result<std::uint32_t, std::string> parse_number(std::string_view text) {
     }
   }
   const auto value = parse_whole<std::uint64_t>(digits, base);
-  if (!value) return fmt::format("'{}' is not a number", text);
+  if (!value)
+    return make_error(std::errc::invalid_argument, fmt::format("'{}' is not a number", text));
   if (*value > std::numeric_limits<std::uint32_t>::max() / scale) {
-    return fmt::format("'{}' is too large", text);
+    return make_error(std::errc::result_out_of_range, fmt::format("'{}' is too large", text));
   }
   return static_cast<std::uint32_t>(*value * scale);
 }
 
 std::uint32_t number(const std::string& text, const std::string& what) {
   auto value = parse_number(text);
-  if (!value) throw CLI::ValidationError(what, value.error());
+  if (!value) throw CLI::ValidationError(what, value.error().message);
   return *value;
 }
 

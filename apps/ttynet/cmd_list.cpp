@@ -33,7 +33,7 @@ int run_list_remote(const ListOptions& options) {
   const auto wait = std::chrono::milliseconds(static_cast<long>(options.wait_seconds * 1000));
   auto found = server::browse_remote_ports(wait);
   if (!found) {
-    print_error(found.error());
+    print_error(found.error().message);
     return 1;
   }
   if (found->empty()) {

@@ -38,12 +38,14 @@ struct ServeOptions {
 };
 
 // The --esp sequences, or why the options do not make one.
-Result<server::EspResetConfig, std::string> esp_reset_config(const ServeOptions& options) {
+Result<server::EspResetConfig, Error> esp_reset_config(const ServeOptions& options) {
   auto config = server::make_esp_reset_config(
       {options.r0, options.reset_sequence, options.hard_reset_sequence});
   if (config) return std::move(*config);
   const bool is_hard = config.error().field == server::EspOptionError::Field::hard_reset_sequence;
-  return (is_hard ? "--hard-reset-sequence: " : "--reset-sequence: ") + config.error().message;
+  return make_error(
+      std::errc::invalid_argument,
+      (is_hard ? "--hard-reset-sequence: " : "--reset-sequence: ") + config.error().message);
 }
 
 // `serve --config FILE`: every port of the file on one io_context; SIGHUP reads it again.
@@ -51,7 +53,7 @@ int run_serve_config(const ServeOptions& options) {
   configure_logging(options.verbosity);
   auto config = server::load_config(options.config_file);
   if (!config) {
-    print_error(config.error());
+    print_error(config.error().message);
     return 1;
   }
   asio::io_context io(1);
@@ -73,7 +75,7 @@ int run_serve_config(const ServeOptions& options) {
       if (ec) return;
       auto reloaded = server::load_config(options.config_file);
       if (!reloaded) {
-        spdlog::error("SIGHUP: keeping the running configuration: {}", reloaded.error());
+        spdlog::error("SIGHUP: keeping the running configuration: {}", reloaded.error().message);
       } else {
         spdlog::info("SIGHUP: reloading {}", options.config_file);
         manager.reload(std::move(*reloaded));
@@ -119,7 +121,7 @@ int run_serve(const ServeOptions& options) {
     }
     auto esp_reset = esp_reset_config(options);
     if (!esp_reset) {
-      print_error(esp_reset.error());
+      print_error(esp_reset.error().message);
       return 1;
     }
     config.esp_reset = std::move(*esp_reset);
@@ -137,7 +139,7 @@ int run_serve(const ServeOptions& options) {
       io,
       [&]() -> asio::awaitable<void> {
         if (auto error = co_await host.start()) {
-          print_error(*error);
+          print_error(error->message);
           code = 1;
         } else {
           co_await host.run();

@@ -18,6 +18,7 @@
 #include "ttynet/port/sim_port.hpp"
 #include "ttynet/port/sim_pty.hpp"
 #include "ttynet/port/url.hpp"
+#include "ttynet/util/error.hpp"
 
 namespace ttynet::app {
 namespace {

@@ -15,8 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto parsed = ttynet::server::parse_config(text, "fuzz.toml");
   if (!parsed) {
-    check(parsed.error().rfind("fuzz.toml", 0) == 0);
-    check(parsed.error().find('\n') == std::string::npos);
+    check(parsed.error().message.rfind("fuzz.toml", 0) == 0);
+    check(parsed.error().message.find('\n') == std::string::npos);
     return 0;
   }
   for (const auto& entry : parsed->ports) {

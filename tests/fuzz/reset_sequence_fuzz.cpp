@@ -22,7 +22,7 @@ using ttynet::fuzz::check;
 void fuzz_parser(std::string_view text) {
   auto parsed = parse_reset_sequence(text);
   if (!parsed) {
-    check(!parsed.error().empty());
+    check(!parsed.error().message.empty());
     return;
   }
   for (const auto& step : *parsed) check(step.wait <= std::chrono::seconds(10));

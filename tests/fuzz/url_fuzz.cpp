@@ -37,11 +37,11 @@ namespace {
 using namespace ttynet::port;
 using ttynet::fuzz::check;
 
-ttynet::Result<PortUrl, OpenError> parse(std::string_view text) {
+ttynet::Result<PortUrl, ttynet::Error> parse(std::string_view text) {
   try {
     return parse_port_url(text);
   } catch (...) {
-    std::abort();  // the parser reports every problem as an OpenError
+    std::abort();  // the parser reports every problem as a ttynet::Error
   }
 }
 

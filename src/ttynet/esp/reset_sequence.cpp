@@ -110,7 +110,7 @@ ResetSequence usb_jtag_reset() {
 
 ResetSequence hard_reset() { return {rts(true, true), wait(milliseconds(100)), rts(false, true)}; }
 
-Result<ResetSequence, std::string> parse_reset_sequence(std::string_view text) {
+Result<ResetSequence, Error> parse_reset_sequence(std::string_view text) {
   ResetSequence sequence;
   std::size_t number = 0;
   for (;;) {
@@ -119,9 +119,11 @@ Result<ResetSequence, std::string> parse_reset_sequence(std::string_view text) {
     const std::string_view step = trim(text.substr(0, bar));
     const auto parsed = parse_step(step);
     if (!parsed) {
-      return fmt::format(
-          "bad reset step '{}' (step {}); expected D0/D1, R0/R1, U<0|1>,<0|1> or W<seconds>", step,
-          number);
+      return make_error(
+          std::errc::invalid_argument,
+          fmt::format(
+              "bad reset step '{}' (step {}); expected D0/D1, R0/R1, U<0|1>,<0|1> or W<seconds>",
+              step, number));
     }
     sequence.push_back(*parsed);
     if (bar == std::string_view::npos) break;

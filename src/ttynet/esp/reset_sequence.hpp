@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ttynet/util/error.hpp"
 #include "ttynet/util/line_settings.hpp"
 #include "ttynet/util/result.hpp"
 #include "ttynet/util/time.hpp"
@@ -68,8 +69,8 @@ ResetSequence usb_jtag_reset();
 ResetSequence hard_reset();
 
 // Parses the custom syntax. Errors name the offending step: "bad reset step 'X1' (step 3);
-// expected D0/D1, R0/R1, U<0|1>,<0|1> or W<seconds>".
-Result<ResetSequence, std::string> parse_reset_sequence(std::string_view text);
+// expected D0/D1, R0/R1, U<0|1>,<0|1> or W<seconds>" (code std::errc::invalid_argument).
+Result<ResetSequence, Error> parse_reset_sequence(std::string_view text);
 // The custom syntax for `sequence` (dummy DTR writes not shown).
 std::string to_string(const ResetSequence& sequence);
 // The time the sequence takes, waits added up.

@@ -120,7 +120,7 @@ std::string join_features(const std::vector<std::string>& features) {
   return out;
 }
 
-Outcome<esp::MacAddress> read_mac(Loader& loader, const esp::ChipInfo& chip) {
+Result<esp::MacAddress, Error> read_mac(Loader& loader, const esp::ChipInfo& chip) {
   auto low = loader.read_reg(chip.mac_low_reg);
   if (!low) return low.error();
   auto high = loader.read_reg(chip.mac_high_reg);
@@ -128,8 +128,8 @@ Outcome<esp::MacAddress> read_mac(Loader& loader, const esp::ChipInfo& chip) {
   return esp::mac_from_words(*low, *high);
 }
 
-Outcome<ChipFacts> read_chip_facts(Loader& loader, const esp::ChipInfo& chip,
-                                   std::uint32_t host_baud) {
+Result<ChipFacts, Error> read_chip_facts(Loader& loader, const esp::ChipInfo& chip,
+                                         std::uint32_t host_baud) {
   ChipFacts facts;
   Reader read(loader);
   std::vector<std::uint32_t> words;

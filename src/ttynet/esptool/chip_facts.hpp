@@ -20,9 +20,9 @@ struct ChipFacts {
 };
 
 // `host_baud`: the rate the port runs at now (the crystal estimate scales with it).
-Outcome<ChipFacts> read_chip_facts(Loader& loader, const esp::ChipInfo& chip,
-                                   std::uint32_t host_baud);
-Outcome<esp::MacAddress> read_mac(Loader& loader, const esp::ChipInfo& chip);
+Result<ChipFacts, Error> read_chip_facts(Loader& loader, const esp::ChipInfo& chip,
+                                         std::uint32_t host_baud);
+Result<esp::MacAddress, Error> read_mac(Loader& loader, const esp::ChipInfo& chip);
 // "24:6f:28:7a:d8:84"
 std::string format_mac(const esp::MacAddress& mac);
 // "WiFi, BT, Dual Core"

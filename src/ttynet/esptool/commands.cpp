@@ -42,7 +42,7 @@ MaybeError run_command(Session& s, const Command& command, const std::vector<Byt
       command);
 }
 
-Outcome<ByteBuffer> read_file(const std::string& path) {
+Result<ByteBuffer, Error> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return make_error(errc::file_error,
@@ -52,7 +52,7 @@ Outcome<ByteBuffer> read_file(const std::string& path) {
 }
 
 // The files a command reads, read before touching the port (a typo fails at once).
-Outcome<std::vector<ByteBuffer>> load_images(const Command& command) {
+Result<std::vector<ByteBuffer>, Error> load_images(const Command& command) {
   const std::vector<FlashFile>* files = nullptr;
   if (const auto* write = std::get_if<WriteFlashCommand>(&command)) files = &write->files;
   if (const auto* verify = std::get_if<VerifyFlashCommand>(&command)) files = &verify->files;

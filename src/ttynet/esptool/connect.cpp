@@ -87,7 +87,7 @@ void use_chip(Loader& loader, const esp::ChipInfo& chip) {
   loader.set_begin_takes_encrypt_flag(chip.rom_begin_has_encrypt_word);
 }
 
-Outcome<const esp::ChipInfo*> chip_from_magic(Loader& loader) {
+Result<const esp::ChipInfo*, Error> chip_from_magic(Loader& loader) {
   auto magic = loader.read_reg(esp::chip_detect_magic_reg);
   if (!magic) return magic.error();
   auto chip = esp::find_chip_by_magic(*magic);
@@ -171,8 +171,9 @@ MaybeError connect_loader(Loader& loader, const ConnectOptions& options, Console
   return make_error(errc::connect_failed, last.message);
 }
 
-Outcome<const esp::ChipInfo*> connect_and_detect(Loader& loader, const ConnectOptions& options,
-                                                 Console& console) {
+Result<const esp::ChipInfo*, Error> connect_and_detect(Loader& loader,
+                                                       const ConnectOptions& options,
+                                                       Console& console) {
   const std::string_view target =
       options.chip != nullptr ? options.chip->chip_name : std::string_view("Espressif device");
   const bool syncs = options.before != BeforeAction::no_reset_no_sync;

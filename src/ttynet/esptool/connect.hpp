@@ -52,7 +52,8 @@ MaybeError connect_loader(Loader& loader, const ConnectOptions& options, Console
 // connect_loader() and chip detection: prints "Detecting chip type... ESP32". The error of a
 // failed connection is "Failed to connect to <chip>: <reason>". Sets the loader's status
 // length for the chip found.
-Outcome<const esp::ChipInfo*> connect_and_detect(Loader& loader, const ConnectOptions& options,
-                                                 Console& console);
+Result<const esp::ChipInfo*, Error> connect_and_detect(Loader& loader,
+                                                       const ConnectOptions& options,
+                                                       Console& console);
 
 }  // namespace ttynet::esptool

@@ -6,7 +6,7 @@
 
 namespace ttynet::esptool {
 
-Outcome<ByteBuffer> deflate(ByteView image) {
+Result<ByteBuffer, Error> deflate(ByteView image) {
   uLongf size = compressBound(static_cast<uLong>(image.size()));
   ByteBuffer out(size);
   if (compress2(out.data(), &size, image.data(), static_cast<uLong>(image.size()), 9) != Z_OK) {

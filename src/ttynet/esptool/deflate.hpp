@@ -11,7 +11,7 @@
 namespace ttynet::esptool {
 
 // The whole image as one zlib stream, at zlib's best compression (as esptool sends it).
-Outcome<ByteBuffer> deflate(ByteView image);
+Result<ByteBuffer, Error> deflate(ByteView image);
 
 // Follows a zlib stream given block by block, in order.
 class InflatedSize {

@@ -2,7 +2,6 @@
 // Errors of the flasher: what went wrong talking to the loader, with the sentence esptool
 // prints for it (so scripts that grep esptool's output keep working).
 
-#include <optional>
 #include <string>
 #include <system_error>
 
@@ -29,16 +28,9 @@ enum class errc {
 const std::error_category& error_category();
 std::error_code make_error_code(errc e);
 
-// A code to branch on and the line to show (the project's one such type).
-using Error = ttynet::Error;
-
+// The flasher's errors are ttynet::Error (util/error.hpp): a code to branch on and the line
+// to show.
 Error make_error(errc code, std::string message);
-
-// Operations that return no value: nothing on success.
-using MaybeError = std::optional<Error>;
-
-template <typename T>
-using Outcome = Result<T, Error>;
 
 }  // namespace ttynet::esptool
 

@@ -27,8 +27,8 @@ constexpr std::array<SizeCode, 23> size_codes = {{
 
 }  // namespace
 
-Outcome<std::uint32_t> run_spiflash_command(Loader& loader, const esp::ChipInfo& chip,
-                                            std::uint8_t command, unsigned read_bits) {
+Result<std::uint32_t, Error> run_spiflash_command(Loader& loader, const esp::ChipInfo& chip,
+                                                  std::uint8_t command, unsigned read_bits) {
   const esp::SpiRegisters& spi = chip.spi;
   auto old_usr = loader.read_reg(spi.usr());
   if (!old_usr) return old_usr.error();
@@ -62,7 +62,7 @@ Outcome<std::uint32_t> run_spiflash_command(Loader& loader, const esp::ChipInfo&
   return *result;
 }
 
-Outcome<FlashId> read_flash_id(Loader& loader, const esp::ChipInfo& chip) {
+Result<FlashId, Error> read_flash_id(Loader& loader, const esp::ChipInfo& chip) {
   auto id = run_spiflash_command(loader, chip, esp::flash_opcode::jedec_id, 24);
   if (!id) return id.error();
   return FlashId{static_cast<std::uint8_t>(*id & 0xFF), static_cast<std::uint8_t>(*id >> 8 & 0xFF),
@@ -86,7 +86,8 @@ std::string flash_size_name(std::uint8_t capacity) {
   return bytes ? size_name(*bytes) : "Unknown";
 }
 
-Outcome<std::optional<std::string>> read_flash_voltage(Loader& loader, const esp::ChipInfo& chip) {
+Result<std::optional<std::string>, Error> read_flash_voltage(Loader& loader,
+                                                             const esp::ChipInfo& chip) {
   if (chip.efuse_layout != esp::EfuseLayout::esp32) return std::optional<std::string>{};
   auto sdio = loader.read_reg(esp32_rtc_sdio_conf);
   if (!sdio) return sdio.error();

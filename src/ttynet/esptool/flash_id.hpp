@@ -17,15 +17,15 @@ namespace ttynet::esptool {
 
 // Runs one SPI "user" command with no address and no data out; returns up to 32 bits read
 // (first byte in bits 7:0). Saves and restores USR and USR2 as esptool does.
-Outcome<std::uint32_t> run_spiflash_command(Loader& loader, const esp::ChipInfo& chip,
-                                            std::uint8_t command, unsigned read_bits);
+Result<std::uint32_t, Error> run_spiflash_command(Loader& loader, const esp::ChipInfo& chip,
+                                                  std::uint8_t command, unsigned read_bits);
 
 struct FlashId {
   std::uint8_t manufacturer = 0;
   std::uint8_t memory_type = 0;
   std::uint8_t capacity = 0;
 };
-Outcome<FlashId> read_flash_id(Loader& loader, const esp::ChipInfo& chip);
+Result<FlashId, Error> read_flash_id(Loader& loader, const esp::ChipInfo& chip);
 
 // Bytes for an RDID capacity code (0x16 -> 4 MiB), nothing for an unknown code.
 std::optional<std::uint32_t> flash_size_bytes(std::uint8_t capacity);
@@ -35,6 +35,7 @@ std::string flash_size_name(std::uint8_t capacity);
 std::string size_name(std::uint32_t bytes);
 
 // ESP32: "Flash voltage set by a strapping pin to 3.3V"; nothing on other chips.
-Outcome<std::optional<std::string>> read_flash_voltage(Loader& loader, const esp::ChipInfo& chip);
+Result<std::optional<std::string>, Error> read_flash_voltage(Loader& loader,
+                                                             const esp::ChipInfo& chip);
 
 }  // namespace ttynet::esptool

@@ -40,7 +40,7 @@ void Loader::feed(ByteView input) {
   }
 }
 
-Outcome<ByteBuffer> Loader::read_frame(TimePoint deadline) {
+Result<ByteBuffer, Error> Loader::read_frame(TimePoint deadline) {
   for (;;) {
     if (!frames_.empty()) {
       ByteBuffer frame = std::move(frames_.front());
@@ -80,7 +80,7 @@ MaybeError Loader::send(Op op, ByteView data, std::uint32_t checksum) {
   return std::nullopt;
 }
 
-Outcome<esp::Response> Loader::next_response(Duration timeout) {
+Result<esp::Response, Error> Loader::next_response(Duration timeout) {
   for (std::size_t i = 0; i < max_skipped_frames; ++i) {
     auto frame = read_frame(Clock::now() + std::min(timeout, esp::max_timeout));
     if (!frame) return frame.error();
@@ -91,8 +91,8 @@ Outcome<esp::Response> Loader::next_response(Duration timeout) {
   return make_error(errc::response_mismatch, "Response doesn't match request");
 }
 
-Outcome<esp::Response> Loader::command(Op op, ByteView data, Duration timeout,
-                                       std::uint32_t checksum) {
+Result<esp::Response, Error> Loader::command(Op op, ByteView data, Duration timeout,
+                                             std::uint32_t checksum) {
   if (auto error = send(op, data, checksum)) return *error;
   const auto limit = std::min(timeout, esp::max_timeout);
   for (std::size_t i = 0; i < max_skipped_frames; ++i) {
@@ -114,8 +114,8 @@ Outcome<esp::Response> Loader::command(Op op, ByteView data, Duration timeout,
   return make_error(errc::response_mismatch, "Response doesn't match request");
 }
 
-Outcome<Reply> Loader::check_command(std::string_view what, Op op, ByteView data, Duration timeout,
-                                     std::uint32_t checksum) {
+Result<Reply, Error> Loader::check_command(std::string_view what, Op op, ByteView data,
+                                           Duration timeout, std::uint32_t checksum) {
   auto response = command(op, data, timeout, checksum);
   if (!response) return response.error();
   auto body = esp::split_status(response->data, status_length_);
@@ -156,7 +156,7 @@ MaybeError Loader::sync() {
   return std::nullopt;
 }
 
-Outcome<std::uint32_t> Loader::read_reg(std::uint32_t address) {
+Result<std::uint32_t, Error> Loader::read_reg(std::uint32_t address) {
   const auto data = esp::encode_body(esp::ReadRegRequest{address});
   auto reply = check_command(fmt::format("read register address {:08x}", address), Op::read_reg,
                              data, esp::command_timeout(Op::read_reg, false));
@@ -222,7 +222,7 @@ MaybeError Loader::flash_end(bool compressed, bool run_user_code) {
   return std::nullopt;
 }
 
-Outcome<std::string> Loader::flash_md5(std::uint32_t address, std::uint32_t size) {
+Result<std::string, Error> Loader::flash_md5(std::uint32_t address, std::uint32_t size) {
   const auto data = esp::encode_body(esp::Md5Request{.address = address, .size = size});
   auto reply = check_command("calculate md5 of flash", Op::spi_flash_md5, data,
                              esp::command_timeout(Op::spi_flash_md5, false, size));
@@ -234,7 +234,7 @@ Outcome<std::string> Loader::flash_md5(std::uint32_t address, std::uint32_t size
   return std::string(as_chars(ByteView{reply->payload}.first(32)));
 }
 
-Outcome<ByteBuffer> Loader::read_flash_slow(std::uint32_t address, std::uint32_t size) {
+Result<ByteBuffer, Error> Loader::read_flash_slow(std::uint32_t address, std::uint32_t size) {
   const auto data = esp::encode_body(esp::RegionRequest{.offset = address, .size = size});
   auto reply = check_command("read flash block", Op::read_flash_slow, data,
                              esp::command_timeout(Op::read_flash_slow, false));
@@ -256,7 +256,7 @@ MaybeError Loader::change_baudrate(std::uint32_t baud_word) {
   return std::nullopt;
 }
 
-Outcome<ByteBuffer> Loader::get_security_info() {
+Result<ByteBuffer, Error> Loader::get_security_info() {
   auto reply = check_command("get security info", Op::get_security_info, {},
                              esp::command_timeout(Op::get_security_info, false));
   if (!reply) return reply.error();

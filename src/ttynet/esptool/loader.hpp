@@ -49,13 +49,13 @@ class Loader {
   void set_begin_takes_encrypt_flag(bool takes) { begin_takes_encrypt_flag_ = takes; }
 
   // Sends a request and returns the response answering it (status not checked).
-  Outcome<esp::Response> command(esp::Op op, ByteView data, Duration timeout,
-                                 std::uint32_t checksum = 0);
+  Result<esp::Response, Error> command(esp::Op op, ByteView data, Duration timeout,
+                                       std::uint32_t checksum = 0);
   // The next response frame, whatever its opcode (the extra SYNC replies).
-  Outcome<esp::Response> next_response(Duration timeout);
+  Result<esp::Response, Error> next_response(Duration timeout);
   // command() and its status: a failure becomes "Failed to <what> (result was 0105: ...)".
-  Outcome<Reply> check_command(std::string_view what, esp::Op op, ByteView data, Duration timeout,
-                               std::uint32_t checksum = 0);
+  Result<Reply, Error> check_command(std::string_view what, esp::Op op, ByteView data,
+                                     Duration timeout, std::uint32_t checksum = 0);
 
   // Purges the port both ways and forgets partial frames and queued replies.
   MaybeError purge();
@@ -64,7 +64,7 @@ class Loader {
 
   // SYNC, then the seven further replies the ROM sends for it.
   MaybeError sync();
-  Outcome<std::uint32_t> read_reg(std::uint32_t address);
+  Result<std::uint32_t, Error> read_reg(std::uint32_t address);
   MaybeError write_reg(std::uint32_t address, std::uint32_t value, std::uint32_t mask = 0xFFFFFFFF,
                        std::uint32_t delay_us = 0);
   // The ROM form: config word and a zero "legacy" word.
@@ -78,18 +78,18 @@ class Loader {
   // FLASH_END / FLASH_DEFL_END: run_user_code leaves the loader for the application.
   MaybeError flash_end(bool compressed, bool run_user_code);
   // The ROM's answer: 32 lower-case hex digits.
-  Outcome<std::string> flash_md5(std::uint32_t address, std::uint32_t size);
+  Result<std::string, Error> flash_md5(std::uint32_t address, std::uint32_t size);
   // At most 64 bytes (read_flash_slow_block).
-  Outcome<ByteBuffer> read_flash_slow(std::uint32_t address, std::uint32_t size);
+  Result<ByteBuffer, Error> read_flash_slow(std::uint32_t address, std::uint32_t size);
   // ROM form: the rate word (already skewed for the ESP32 ROM) and 0.
   MaybeError change_baudrate(std::uint32_t baud_word);
-  Outcome<ByteBuffer> get_security_info();
+  Result<ByteBuffer, Error> get_security_info();
 
   // The first byte that arrived outside any frame since the last purge, if any.
   std::optional<Byte> first_noise() const { return first_noise_; }
 
  private:
-  Outcome<ByteBuffer> read_frame(TimePoint deadline);
+  Result<ByteBuffer, Error> read_frame(TimePoint deadline);
   void feed(ByteView input);
   MaybeError send(esp::Op op, ByteView data, std::uint32_t checksum);
 

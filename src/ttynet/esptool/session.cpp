@@ -48,8 +48,8 @@ ConnectOptions connect_options(const GlobalOptions& options, const esp::ChipInfo
 
 // The ESP32 ROM measures its own clock wrongly by the ratio of its RC oscillator to the
 // crystal; esptool asks for a rate skewed by the inverse ratio so the result comes out right.
-Outcome<std::uint32_t> rom_baud_word(Loader& loader, const esp::ChipInfo& chip,
-                                     std::uint32_t baud) {
+Result<std::uint32_t, Error> rom_baud_word(Loader& loader, const esp::ChipInfo& chip,
+                                           std::uint32_t baud) {
   if (chip.efuse_layout != esp::EfuseLayout::esp32) return baud;
   constexpr std::uint32_t rtc_cali_cfg1 = 0x3FF5F06C;
   auto cali_reg = loader.read_reg(rtc_cali_cfg1);
@@ -126,8 +126,8 @@ MaybeError identify_flash(Session& s, const GlobalOptions& options, bool warn_un
 
 }  // namespace
 
-Outcome<Session> open_session(const GlobalOptions& options, const esp::ChipInfo* requested,
-                              bool warn_unknown_flash_size, Console& console) {
+Result<Session, Error> open_session(const GlobalOptions& options, const esp::ChipInfo* requested,
+                                    bool warn_unknown_flash_size, Console& console) {
   console.line(fmt::format("ttynet esptool {}", version));
   console.line(fmt::format("Serial port {}", options.port));
   auto opened = port::BlockingPort::open(options.port);

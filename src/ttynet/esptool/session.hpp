@@ -29,8 +29,8 @@ struct Session {
 // `requested`: the --chip, nullptr to detect. `warn_unknown_flash_size`: say so when neither
 // --flash_size nor the flash ID gives the size (flash_id prints the size itself). The error
 // is fatal, its message the one esptool prints.
-Outcome<Session> open_session(const GlobalOptions& options, const esp::ChipInfo* requested,
-                              bool warn_unknown_flash_size, Console& console);
+Result<Session, Error> open_session(const GlobalOptions& options, const esp::ChipInfo* requested,
+                                    bool warn_unknown_flash_size, Console& console);
 
 // The --after action, then the port closes.
 void close_session(Session& session, AfterAction after);

@@ -33,8 +33,8 @@ bool BlockingPort::run_until(Done done, TimePoint deadline) {
   return true;
 }
 
-Result<std::unique_ptr<BlockingPort>, OpenError> BlockingPort::open(std::string_view url,
-                                                                    OpenOptions options) {
+Result<std::unique_ptr<BlockingPort>, Error> BlockingPort::open(std::string_view url,
+                                                                OpenOptions options) {
   std::unique_ptr<BlockingPort> blocking(new BlockingPort());
   auto opened = blocking->run(open_port(blocking->io_.get_executor(), url, std::move(options)));
   if (!opened) return opened.error();

@@ -32,8 +32,8 @@ class BlockingPort {
   static constexpr std::size_t read_buffer_limit = 1024 * 1024;
 
   // Opens `url` (open_port()); the error names the URL and the cause.
-  static Result<std::unique_ptr<BlockingPort>, OpenError> open(std::string_view url,
-                                                               OpenOptions options = {});
+  static Result<std::unique_ptr<BlockingPort>, Error> open(std::string_view url,
+                                                           OpenOptions options = {});
   ~BlockingPort();
   BlockingPort(const BlockingPort&) = delete;
   BlockingPort& operator=(const BlockingPort&) = delete;

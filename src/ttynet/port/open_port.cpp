@@ -6,9 +6,9 @@
 
 namespace ttynet::port {
 
-asio::awaitable<Result<std::unique_ptr<Port>, OpenError>> open_port(asio::any_io_executor executor,
-                                                                    std::string_view url,
-                                                                    OpenOptions options) {
+asio::awaitable<Result<std::unique_ptr<Port>, Error>> open_port(asio::any_io_executor executor,
+                                                                std::string_view url,
+                                                                OpenOptions options) {
   auto parsed = parse_port_url(url);
   if (!parsed) co_return parsed.error();
   const PortUrl& port_url = *parsed;
@@ -20,8 +20,8 @@ asio::awaitable<Result<std::unique_ptr<Port>, OpenError>> open_port(asio::any_io
   if (options.initial_settings) {
     if (auto ec = co_await port->apply_settings(*options.initial_settings)) {
       port->close();
-      co_return OpenError{ec, fmt::format("{}: cannot apply {}: {}", port_url.text,
-                                          to_string(*options.initial_settings), ec.message())};
+      co_return Error{ec, fmt::format("{}: cannot apply {}: {}", port_url.text,
+                                      to_string(*options.initial_settings), ec.message())};
     }
   }
   logger("port")->info("opened {} ({})", describe(port->info()), to_string(port->settings()));

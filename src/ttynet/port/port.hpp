@@ -89,19 +89,16 @@ class Port {
   }
 };
 
-// Why an open failed, in words a user can act on ("unknown option 'foo' for loop://; valid:
-// (none)", "/dev/ttyUSB0: No such file or directory").
-using OpenError = ttynet::Error;
-
 struct OpenOptions {
   // Settings to apply right after opening (the server's -b); nothing = leave as found.
   std::optional<LineSettings> initial_settings;
 };
 
 // Opens any port by URL (see README.md, "Port URLs"): a path, or scheme://... for the
-// schemes registered in url.cpp.
-asio::awaitable<Result<std::unique_ptr<Port>, OpenError>> open_port(asio::any_io_executor executor,
-                                                                    std::string_view url,
-                                                                    OpenOptions options = {});
+// schemes registered in url.cpp. The error says why in words a user can act on ("unknown
+// option 'foo' for loop://; valid: (none)", "/dev/ttyUSB0: No such file or directory").
+asio::awaitable<Result<std::unique_ptr<Port>, Error>> open_port(asio::any_io_executor executor,
+                                                                std::string_view url,
+                                                                OpenOptions options = {});
 
 }  // namespace ttynet::port

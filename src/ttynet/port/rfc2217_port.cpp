@@ -243,7 +243,7 @@ Rfc2217Port::Rfc2217Port(std::shared_ptr<State> state) : state_(std::move(state)
 
 Rfc2217Port::~Rfc2217Port() { close(); }
 
-asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, OpenError>> Rfc2217Port::connect(
+asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, Error>> Rfc2217Port::connect(
     asio::any_io_executor executor, TcpTarget target, Rfc2217ConnectOptions options) {
   std::string url = options.url.empty() ? tcp_url("rfc2217", target) : options.url;
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -262,20 +262,20 @@ asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, OpenError>> Rfc2217Port::co
   while (!state->open_outcome && state->is_usable()) {
     if (auto ec = co_await state->changed.wait_while_open(state->closed)) {
       state->close();
-      co_return OpenError{ec, fmt::format("{}: open cancelled", url)};
+      co_return Error{ec, fmt::format("{}: open cancelled", url)};
     }
   }
   if (!state->open_outcome) {
     const auto ec = state->link_error;
     state->close();
-    co_return OpenError{ec, fmt::format("{}: the server closed the connection during the "
-                                        "RFC 2217 negotiation ({})",
-                                        url, ec.message())};
+    co_return Error{ec, fmt::format("{}: the server closed the connection during the "
+                                    "RFC 2217 negotiation ({})",
+                                    url, ec.message())};
   }
   if (state->open_outcome->error) {
     const Outcome outcome = *state->open_outcome;
     state->close();
-    co_return OpenError{outcome.error, fmt::format("{}: {}", url, outcome.what)};
+    co_return Error{outcome.error, fmt::format("{}: {}", url, outcome.what)};
   }
   state->log->debug("{}: open ({})", url, to_string(state->core.settings()));
   co_return std::unique_ptr<Rfc2217Port>(new Rfc2217Port(std::move(state)));

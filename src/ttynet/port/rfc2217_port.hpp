@@ -66,7 +66,7 @@ struct Rfc2217ConnectOptions {
 
 class Rfc2217Port final : public Port {
  public:
-  static asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, OpenError>> connect(
+  static asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, Error>> connect(
       asio::any_io_executor executor, TcpTarget target, Rfc2217ConnectOptions options = {});
   ~Rfc2217Port() override;
 

@@ -60,7 +60,7 @@ std::string valid_chips() {
   return "esp32, esp32c3, esp32s3";
 }
 
-OpenError open_error(errc code, std::string message) { return {code, std::move(message)}; }
+Error open_error(errc code, std::string message) { return {code, std::move(message)}; }
 
 // Reads the whole file if it has exactly `size` bytes; nothing otherwise.
 std::optional<ByteBuffer> read_exact_file(int fd, std::uint32_t size) {
@@ -100,7 +100,7 @@ struct SimPort::Signals {
   bool closed = false;
 };
 
-Result<esp::SimConfig, OpenError> sim_config(const PortUrl& url) {
+Result<esp::SimConfig, Error> sim_config(const PortUrl& url) {
   esp::SimConfig config;
   // Option values were checked against sim_url_options by the URL parser.
   config.flash_size = parse_flash_size(url.option("flash_size")).value_or(4u << 20);
@@ -140,9 +140,8 @@ Result<esp::SimConfig, OpenError> sim_config(const PortUrl& url) {
   return config;
 }
 
-Result<std::unique_ptr<SimPort>, OpenError> SimPort::open(const asio::any_io_executor& executor,
-                                                          const PortUrl& url,
-                                                          SimPortLimits limits) {
+Result<std::unique_ptr<SimPort>, Error> SimPort::open(const asio::any_io_executor& executor,
+                                                      const PortUrl& url, SimPortLimits limits) {
   auto chip = esp::find_chip(url.path);
   if (!chip) {
     return open_error(errc::bad_url, fmt::format("sim://: unknown chip '{}' in '{}'; valid: {}",
@@ -195,7 +194,7 @@ Result<std::unique_ptr<SimPort>, OpenError> SimPort::open(const asio::any_io_exe
     auto created = SimTraceWriter::create(std::string(url.option("trace")), url.text, Clock::now());
     if (!created) {
       if (fd >= 0) ::close(fd);
-      return open_error(errc::bad_option_value, fmt::format("sim://: {}", created.error()));
+      return open_error(errc::bad_option_value, fmt::format("sim://: {}", created.error().message));
     }
     trace = std::move(*created);
   }

@@ -86,9 +86,9 @@ struct SimPortLimits {
 class SimPort final : public Port {
  public:
   // Parses the options of `url` (a validated sim:// URL), loads the flash file, powers the chip.
-  static Result<std::unique_ptr<SimPort>, OpenError> open(const asio::any_io_executor& executor,
-                                                          const PortUrl& url,
-                                                          SimPortLimits limits = {});
+  static Result<std::unique_ptr<SimPort>, Error> open(const asio::any_io_executor& executor,
+                                                      const PortUrl& url,
+                                                      SimPortLimits limits = {});
   ~SimPort() override;
 
   asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(
@@ -155,7 +155,7 @@ class SimPort final : public Port {
 
 // The chip's configuration from a sim:// URL's options (not flash_file, trace): for the port,
 // and for replaying a trace (sim_trace.hpp) into a chip.
-Result<esp::SimConfig, OpenError> sim_config(const PortUrl& url);
+Result<esp::SimConfig, Error> sim_config(const PortUrl& url);
 
 // The registry's opener for sim:// (url.hpp).
 asio::awaitable<OpenResult> open_sim_url(asio::any_io_executor executor, const PortUrl& url);

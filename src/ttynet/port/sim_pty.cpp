@@ -51,12 +51,12 @@ void make_raw(const std::string& slave_path) {
   ::close(slave);
 }
 
-std::optional<Error> make_link(const std::string& link, const std::string& target) {
+MaybeError make_link(const std::string& link, const std::string& target) {
   struct stat status {};
   if (::lstat(link.c_str(), &status) == 0) {
     if (!S_ISLNK(status.st_mode)) {
-      return Error{std::make_error_code(std::errc::file_exists),
-                   fmt::format("{} exists and is not a symlink; not replacing it", link)};
+      return make_error(std::errc::file_exists,
+                        fmt::format("{} exists and is not a symlink; not replacing it", link));
     }
     ::unlink(link.c_str());
   }

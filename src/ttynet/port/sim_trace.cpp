@@ -77,7 +77,10 @@ std::optional<SimTraceEvent> parse_event(std::string_view line) {
 
 }  // namespace
 
-Result<SimTrace, std::string> parse_sim_trace(std::string_view text) {
+Result<SimTrace, Error> parse_sim_trace(std::string_view text) {
+  const auto invalid = [](std::string message) {
+    return make_error(std::errc::invalid_argument, std::move(message));
+  };
   SimTrace trace;
   std::size_t number = 0;
   while (!text.empty()) {
@@ -87,23 +90,25 @@ Result<SimTrace, std::string> parse_sim_trace(std::string_view text) {
     ++number;
     if (number == 1) {
       if (next_word(line) != magic || next_word(line) != version) {
-        return fmt::format("line 1: not a version {} {} header", version, magic);
+        return invalid(fmt::format("line 1: not a version {} {} header", version, magic));
       }
       trace.url = std::string(next_word(line));
       if (trace.url.empty() || !next_word(line).empty()) {
-        return std::string("line 1: expected one sim:// URL after the version");
+        return invalid("line 1: expected one sim:// URL after the version");
       }
       continue;
     }
     if (line.empty()) continue;
     auto event = parse_event(line);
-    if (!event) return fmt::format("line {}: not an event: '{}'", number, line.substr(0, 80));
+    if (!event) {
+      return invalid(fmt::format("line {}: not an event: '{}'", number, line.substr(0, 80)));
+    }
     if (!trace.events.empty() && event->at < trace.events.back().at) {
-      return fmt::format("line {}: time goes backwards", number);
+      return invalid(fmt::format("line {}: time goes backwards", number));
     }
     trace.events.push_back(std::move(*event));
   }
-  if (number == 0) return std::string("empty trace");
+  if (number == 0) return invalid("empty trace");
   return trace;
 }
 
@@ -125,17 +130,21 @@ std::string url_without_trace(std::string_view url) {
   return out;
 }
 
-Result<std::unique_ptr<SimTraceWriter>, std::string> SimTraceWriter::create(const std::string& path,
-                                                                            std::string_view url,
-                                                                            TimePoint start) {
+Result<std::unique_ptr<SimTraceWriter>, Error> SimTraceWriter::create(const std::string& path,
+                                                                      std::string_view url,
+                                                                      TimePoint start) {
   std::FILE* file = std::fopen(path.c_str(), "we");
   if (file == nullptr) {
-    return fmt::format("cannot create trace file {}: {}", path, std::strerror(errno));
+    const int error = errno;
+    return Error{std::error_code(error, std::generic_category()),
+                 fmt::format("cannot create trace file {}: {}", path, std::strerror(error))};
   }
   std::unique_ptr<SimTraceWriter> writer(new SimTraceWriter(file, start));
   fmt::print(file, "{} {} {}\n", magic, version, url_without_trace(url));
   if (std::ferror(file) != 0) {
-    return fmt::format("cannot write trace file {}: {}", path, std::strerror(errno));
+    const int error = errno;
+    return Error{std::error_code(error, std::generic_category()),
+                 fmt::format("cannot write trace file {}: {}", path, std::strerror(error))};
   }
   return writer;
 }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ttynet/util/bytes.hpp"
+#include "ttynet/util/error.hpp"
 #include "ttynet/util/result.hpp"
 #include "ttynet/util/time.hpp"
 
@@ -47,17 +48,18 @@ struct SimTrace {
   std::vector<SimTraceEvent> events;
 };
 
-// Parses a whole trace; the error names the line.
-Result<SimTrace, std::string> parse_sim_trace(std::string_view text);
+// Parses a whole trace; the error names the line (code std::errc::invalid_argument).
+Result<SimTrace, Error> parse_sim_trace(std::string_view text);
 
 // Appends events to a trace file as they happen. Writes are buffered by stdio and flushed
 // when the writer is destroyed; a failed write is reported once by failed().
 class SimTraceWriter {
  public:
-  // Creates (truncates) `path` and writes the header; the error is a one-line message.
-  static Result<std::unique_ptr<SimTraceWriter>, std::string> create(const std::string& path,
-                                                                     std::string_view url,
-                                                                     TimePoint start);
+  // Creates (truncates) `path` and writes the header; the error carries the system's code
+  // and a one-line message.
+  static Result<std::unique_ptr<SimTraceWriter>, Error> create(const std::string& path,
+                                                               std::string_view url,
+                                                               TimePoint start);
   ~SimTraceWriter();
   SimTraceWriter(const SimTraceWriter&) = delete;
   SimTraceWriter& operator=(const SimTraceWriter&) = delete;

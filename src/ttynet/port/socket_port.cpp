@@ -47,7 +47,7 @@ std::size_t discard_received(tcp::socket& socket) {
 
 }  // namespace
 
-asio::awaitable<Result<std::unique_ptr<SocketPort>, OpenError>> SocketPort::connect(
+asio::awaitable<Result<std::unique_ptr<SocketPort>, Error>> SocketPort::connect(
     asio::any_io_executor executor, SocketTarget target, SocketConnectOptions options) {
   std::string url = options.url.empty() ? tcp_url("socket", target) : options.url;
   auto connected = co_await connect_tcp(std::move(executor), std::move(target), options.timeout,

@@ -60,7 +60,7 @@ class SocketPort final : public Port {
   // URL: "socket://127.0.0.1:4000: connection refused", "socket://box:4000: cannot resolve
   // 'box': ...", "socket://10.0.0.9:4000: no connection within 5 s" (std::errc::timed_out).
   // Cancelling the calling coroutine ends the open with asio::error::operation_aborted.
-  static asio::awaitable<Result<std::unique_ptr<SocketPort>, OpenError>> connect(
+  static asio::awaitable<Result<std::unique_ptr<SocketPort>, Error>> connect(
       asio::any_io_executor executor, SocketTarget target, SocketConnectOptions options = {});
   ~SocketPort() override;
 

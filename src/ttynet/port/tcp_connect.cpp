@@ -123,13 +123,13 @@ std::string tcp_url(std::string_view scheme, const TcpTarget& target) {
   return fmt::format("{}://{}:{}", scheme, target.host, target.port);
 }
 
-asio::awaitable<Result<TcpConnection, OpenError>> connect_tcp(asio::any_io_executor executor,
-                                                              TcpTarget target,
-                                                              std::chrono::milliseconds timeout,
-                                                              std::string url,
-                                                              std::shared_ptr<spdlog::logger> log) {
+asio::awaitable<Result<TcpConnection, Error>> connect_tcp(asio::any_io_executor executor,
+                                                          TcpTarget target,
+                                                          std::chrono::milliseconds timeout,
+                                                          std::string url,
+                                                          std::shared_ptr<spdlog::logger> log) {
   const auto failed = [&](std::error_code code, std::string_view why) {
-    return OpenError{code, fmt::format("{}: {}", url, why)};
+    return Error{code, fmt::format("{}: {}", url, why)};
   };
   timeout = std::max(timeout, std::chrono::milliseconds::zero());
   const auto deadline = Clock::now() + timeout;

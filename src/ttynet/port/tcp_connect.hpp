@@ -36,11 +36,11 @@ struct TcpConnection {
 // "socket://127.0.0.1:4000: connection refused", "rfc2217://box:4000: cannot resolve 'box':
 // ...", "socket://10.0.0.9:4000: no connection within 5 s" (std::errc::timed_out). Cancelling
 // the calling coroutine ends it with asio::error::operation_aborted ("open cancelled").
-asio::awaitable<Result<TcpConnection, OpenError>> connect_tcp(asio::any_io_executor executor,
-                                                              TcpTarget target,
-                                                              std::chrono::milliseconds timeout,
-                                                              std::string url,
-                                                              std::shared_ptr<spdlog::logger> log);
+asio::awaitable<Result<TcpConnection, Error>> connect_tcp(asio::any_io_executor executor,
+                                                          TcpTarget target,
+                                                          std::chrono::milliseconds timeout,
+                                                          std::string url,
+                                                          std::shared_ptr<spdlog::logger> log);
 
 // "socket://HOST:PORT", with brackets around an IPv6 literal.
 std::string tcp_url(std::string_view scheme, const TcpTarget& target);

@@ -66,12 +66,11 @@ std::string real_path(const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<TtyPort>, OpenError> TtyPort::open(asio::any_io_executor executor,
-                                                          std::string_view path,
-                                                          ModemIo& modem_io) {
+Result<std::unique_ptr<TtyPort>, Error> TtyPort::open(asio::any_io_executor executor,
+                                                      std::string_view path, ModemIo& modem_io) {
   const std::string given(path);
   const auto failed = [&](std::error_code ec, std::string_view why) {
-    return OpenError{ec, fmt::format("{}: {}", given, why)};
+    return Error{ec, fmt::format("{}: {}", given, why)};
   };
   const auto busy = [&] {
     return failed(std::make_error_code(std::errc::device_or_resource_busy),
@@ -137,7 +136,7 @@ Result<std::unique_ptr<TtyPort>, OpenError> TtyPort::open(asio::any_io_executor 
   } else {
     port->lose_modem_lines(lines.error());
   }
-  return Result<std::unique_ptr<TtyPort>, OpenError>(std::move(port));
+  return Result<std::unique_ptr<TtyPort>, Error>(std::move(port));
 }
 
 TtyPort::TtyPort(asio::posix::stream_descriptor stream, PortInfo info, ModemIo& modem_io)

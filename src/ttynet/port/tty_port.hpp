@@ -38,9 +38,9 @@ class TtyPort final : public Port {
   // baud and stop bits as found, 8 data bits, no parity, no flow control. `modem_io` is the
   // OS seam for the modem-line ioctls and must outlive the port. Errors name the path:
   // "/dev/ttyUSB0: device busy (another program has it open)".
-  static Result<std::unique_ptr<TtyPort>, OpenError> open(asio::any_io_executor executor,
-                                                          std::string_view path,
-                                                          ModemIo& modem_io = system_modem_io());
+  static Result<std::unique_ptr<TtyPort>, Error> open(asio::any_io_executor executor,
+                                                      std::string_view path,
+                                                      ModemIo& modem_io = system_modem_io());
   ~TtyPort() override;
 
   asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(

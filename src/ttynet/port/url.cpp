@@ -46,7 +46,7 @@ constexpr std::array<SchemeSpec, 5> registry = {{
 // are surely a typo).
 constexpr double max_seconds = 1e9;
 
-OpenError fail(errc code, std::string message) { return OpenError{code, std::move(message)}; }
+Error fail(errc code, std::string message) { return Error{code, std::move(message)}; }
 
 std::string display_name(const SchemeSpec& spec) {
   return spec.form == UrlForm::device_path ? "a device path" : fmt::format("{}://", spec.scheme);
@@ -185,8 +185,7 @@ std::optional<std::uint16_t> parse_tcp_port(std::string_view text) {
 }
 
 // HOST:PORT, [V6]:PORT, with one optional trailing '/'.
-std::optional<OpenError> parse_host_port(std::string_view address, const SchemeSpec& spec,
-                                         PortUrl& url) {
+MaybeError parse_host_port(std::string_view address, const SchemeSpec& spec, PortUrl& url) {
   const auto bad = [&](std::string_view why) {
     return fail(errc::bad_url, fmt::format("{}: {} in '{}'; expected {}HOST:PORT",
                                            display_name(spec), why, url.text, display_name(spec)));
@@ -236,8 +235,8 @@ std::optional<OpenError> parse_host_port(std::string_view address, const SchemeS
 }
 
 // Checks one option against the scheme's table and adds it to `url`.
-std::optional<OpenError> add_option(const SchemeSpec& spec, const std::string& name,
-                                    const std::string& value, PortUrl& url) {
+MaybeError add_option(const SchemeSpec& spec, const std::string& name, const std::string& value,
+                      PortUrl& url) {
   const OptionSpec* option = find_option(spec, name);
   if (option == nullptr) {
     return fail(errc::unknown_option, fmt::format("unknown option '{}' for {}; valid: {}", name,
@@ -274,8 +273,7 @@ std::string percent_encode(std::string_view text) {
   return out;
 }
 
-std::optional<OpenError> parse_options(std::string_view query, const SchemeSpec& spec,
-                                       PortUrl& url) {
+MaybeError parse_options(std::string_view query, const SchemeSpec& spec, PortUrl& url) {
   while (!query.empty()) {
     const auto amp = query.find('&');
     const std::string_view item = query.substr(0, amp);
@@ -305,12 +303,11 @@ std::optional<OpenError> parse_options(std::string_view query, const SchemeSpec&
 
 std::span<const SchemeSpec> port_schemes() { return registry; }
 
-Result<PortUrl, OpenError> parse_port_url(std::string_view text) {
+Result<PortUrl, Error> parse_port_url(std::string_view text) {
   return parse_port_url(text, registry);
 }
 
-Result<PortUrl, OpenError> parse_port_url(std::string_view text,
-                                          std::span<const SchemeSpec> schemes) {
+Result<PortUrl, Error> parse_port_url(std::string_view text, std::span<const SchemeSpec> schemes) {
   PortUrl url;
   url.text = std::string(text);
   if (text.empty()) {
@@ -379,8 +376,8 @@ Result<PortUrl, OpenError> parse_port_url(std::string_view text,
   return url;
 }
 
-Result<PortUrl, OpenError> make_port_url(std::string_view scheme, std::string_view name,
-                                         std::span<const UrlOption> options) {
+Result<PortUrl, Error> make_port_url(std::string_view scheme, std::string_view name,
+                                     std::span<const UrlOption> options) {
   const auto spec = std::find_if(registry.begin(), registry.end(), [&](const SchemeSpec& row) {
     return row.form == UrlForm::name && row.scheme == scheme;
   });

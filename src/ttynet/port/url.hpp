@@ -68,7 +68,7 @@ struct PortUrl {
   std::chrono::milliseconds seconds(std::string_view name) const;
 };
 
-using OpenResult = Result<std::unique_ptr<Port>, OpenError>;
+using OpenResult = Result<std::unique_ptr<Port>, Error>;
 using Opener = asio::awaitable<OpenResult> (*)(asio::any_io_executor executor, const PortUrl& url);
 
 struct SchemeSpec {
@@ -86,10 +86,9 @@ std::span<const SchemeSpec> port_schemes();
 // "unknown URL scheme 'foo'; valid: loop://, or a device path",
 // "unknown option 'x' for loop://; valid: (none)",
 // "bad value 'abc' for option 'timeout' of rfc2217://: expected a number of seconds".
-Result<PortUrl, OpenError> parse_port_url(std::string_view text);
+Result<PortUrl, Error> parse_port_url(std::string_view text);
 // The same against any table of schemes (tests, fuzzing). PortUrl::spec points into `schemes`.
-Result<PortUrl, OpenError> parse_port_url(std::string_view text,
-                                          std::span<const SchemeSpec> schemes);
+Result<PortUrl, Error> parse_port_url(std::string_view text, std::span<const SchemeSpec> schemes);
 
 // A URL of the form SCHEME://NAME?OPTS made from its parts (a front end's own flags), checked
 // as parse_port_url() checks text; its text spells it out, values %-escaped.
@@ -97,7 +96,7 @@ struct UrlOption {
   std::string name;
   std::string value;
 };
-Result<PortUrl, OpenError> make_port_url(std::string_view scheme, std::string_view name,
+Result<PortUrl, Error> make_port_url(std::string_view scheme, std::string_view name,
                                          std::span<const UrlOption> options);
 
 // Every scheme with its options and their help, for --help.

@@ -25,10 +25,14 @@ class Loader {
   std::string missing_;
 };
 
-Result<const AvahiLibrary*, std::string> load() {
+// Without the library (or with one too old) DNS-SD is not supported on this system.
+Result<const AvahiLibrary*, Error> load() {
   // Never closed: callbacks into the library may run until the process ends.
   void* handle = ::dlopen(library_name, RTLD_NOW | RTLD_LOCAL);
-  if (!handle) return fmt::format("cannot load {}: {}", library_name, ::dlerror());
+  if (!handle) {
+    return make_error(std::errc::not_supported,
+                      fmt::format("cannot load {}: {}", library_name, ::dlerror()));
+  }
   static AvahiLibrary library;
   Loader loader(handle);
   loader.resolve("avahi_client_new", library.client_new);
@@ -53,15 +57,16 @@ Result<const AvahiLibrary*, std::string> load() {
   loader.resolve("avahi_string_list_get_next", library.string_list_get_next);
   loader.resolve("avahi_string_list_get_pair", library.string_list_get_pair);
   if (!loader.missing().empty()) {
-    return fmt::format("cannot use {}: it has no {}", library_name, loader.missing());
+    return make_error(std::errc::not_supported,
+                      fmt::format("cannot use {}: it has no {}", library_name, loader.missing()));
   }
   return &library;
 }
 
 }  // namespace
 
-const Result<const AvahiLibrary*, std::string>& avahi_library() {
-  static const Result<const AvahiLibrary*, std::string> loaded = load();
+const Result<const AvahiLibrary*, Error>& avahi_library() {
+  static const Result<const AvahiLibrary*, Error> loaded = load();
   return loaded;
 }
 

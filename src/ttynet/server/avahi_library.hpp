@@ -15,6 +15,7 @@
 
 #include <string>
 
+#include "ttynet/util/error.hpp"
 #include "ttynet/util/result.hpp"
 
 namespace ttynet::server::detail {
@@ -45,7 +46,8 @@ struct AvahiLibrary {
 };
 
 // Loads the library once per process (thread-safe) and keeps it; later calls return the same
-// result. The error is a sentence: "cannot load libavahi-client.so.3: <why>".
-const Result<const AvahiLibrary*, std::string>& avahi_library();
+// result. The error (std::errc::not_supported) says why: "cannot load libavahi-client.so.3:
+// <why>".
+const Result<const AvahiLibrary*, Error>& avahi_library();
 
 }  // namespace ttynet::server::detail

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 #include <tuple>
@@ -67,7 +68,7 @@ class Parser {
  public:
   explicit Parser(std::string_view source_name) : source_name_(source_name) {}
 
-  Result<ServerConfig, std::string> parse(const toml::table& root) {
+  Result<ServerConfig, Error> parse(const toml::table& root) {
     Settings defaults;
     const toml::array* ports = nullptr;
     for (auto&& [key, node] : root) {
@@ -94,7 +95,8 @@ class Parser {
     }
     ServerConfig config;
     if (!ports || ports->empty()) {
-      return fmt::format("{}: no [[port]] entries", source_name_);
+      return make_error(std::errc::invalid_argument,
+                        fmt::format("{}: no [[port]] entries", source_name_));
     }
     std::size_t index = 0;
     for (const auto& node : *ports) {
@@ -114,15 +116,16 @@ class Parser {
   }
 
  private:
-  std::string fail(const toml::node& node, std::string_view where, std::string_view message) {
+  Error fail(const toml::node& node, std::string_view where, std::string_view message) {
     const auto& begin = node.source().begin;
     // The message may quote the file's text, line breaks included.
-    return fmt::format("{}:{}:{}: {}: {}", source_name_, begin.line, begin.column, where,
-                       one_line(message));
+    return make_error(std::errc::invalid_argument,
+                      fmt::format("{}:{}:{}: {}: {}", source_name_, begin.line, begin.column, where,
+                                  one_line(message)));
   }
 
-  std::optional<std::string> parse_setting(Settings& settings, std::string_view key,
-                                           const toml::node& value, std::string_view where) {
+  MaybeError parse_setting(Settings& settings, std::string_view key, const toml::node& value,
+                           std::string_view where) {
     const std::string at = fmt::format("{} '{}'", where, key);
     if (key == "protocol") {
       const auto text = value.value<std::string>();
@@ -156,7 +159,7 @@ class Parser {
       field = text->get();
       if (field.empty()) return std::nullopt;
       auto parsed = esp::parse_reset_sequence(field);
-      if (!parsed) return fail(value, at, parsed.error());
+      if (!parsed) return fail(value, at, parsed.error().message);
     }
     return std::nullopt;
   }
@@ -167,8 +170,7 @@ class Parser {
     return static_cast<std::uint16_t>(number->get());
   }
 
-  std::optional<std::string> parse_match(DeviceMatch& match, const toml::node& node,
-                                         std::string_view where) {
+  MaybeError parse_match(DeviceMatch& match, const toml::node& node, std::string_view where) {
     const auto* table = node.as_table();
     if (!table)
       return fail(node, where, "expected a table such as { vid = \"10c4\", pid = \"ea60\" }");
@@ -200,8 +202,8 @@ class Parser {
     return std::nullopt;
   }
 
-  Result<PortEntry, std::string> parse_entry(const toml::table& table, const Settings& defaults,
-                                             std::size_t index) {
+  Result<PortEntry, Error> parse_entry(const toml::table& table, const Settings& defaults,
+                                       std::size_t index) {
     PortEntry entry;
     entry.line = table.source().begin.line;
     Settings settings = defaults;
@@ -298,23 +300,30 @@ bool operator==(const PortEntry& a, const PortEntry& b) {
   return fields(a) == fields(b);
 }
 
-Result<ServerConfig, std::string> parse_config(std::string_view text,
-                                               std::string_view source_name) {
+Result<ServerConfig, Error> parse_config(std::string_view text, std::string_view source_name) {
   auto root = parse_toml(text);
   if (!root) {
     const TomlError& error = root.error();
-    return fmt::format("{}:{}:{}: {}", source_name, error.line, error.column,
-                       one_line(error.description));
+    return make_error(std::errc::invalid_argument,
+                      fmt::format("{}:{}:{}: {}", source_name, error.line, error.column,
+                                  one_line(error.description)));
   }
   return Parser(source_name).parse(*root);
 }
 
-Result<ServerConfig, std::string> load_config(const std::filesystem::path& file) {
+Result<ServerConfig, Error> load_config(const std::filesystem::path& file) {
+  // The streams do not report why; errno from the failed open or read does, where set.
+  const auto cannot_read = [&] {
+    const std::error_code code = errno != 0 ? std::error_code(errno, std::generic_category())
+                                            : std::make_error_code(std::errc::io_error);
+    return Error{code, fmt::format("{}: cannot read the config file", file.string())};
+  };
+  errno = 0;
   std::ifstream in(file, std::ios::binary);
-  if (!in) return fmt::format("{}: cannot read the config file", file.string());
+  if (!in) return cannot_read();
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) return fmt::format("{}: cannot read the config file", file.string());
+  if (in.bad()) return cannot_read();
   return parse_config(text.str(), file.string());
 }
 

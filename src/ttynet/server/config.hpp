@@ -19,7 +19,8 @@
 //   tcp_port_base = 4100
 //
 // Errors are one line naming the file, the line, the column and the key:
-// "ports.toml:7:8: port 1, 'baud': expected an integer from 1 to 100000000".
+// "ports.toml:7:8: port 1, 'baud': expected an integer from 1 to 100000000", with the code
+// std::errc::invalid_argument (or the system's error when the file cannot be read).
 //
 // The devices an entry finds, and the names they are served under: device_identity.hpp.
 
@@ -32,6 +33,7 @@
 
 #include "ttynet/server/device_identity.hpp"
 #include "ttynet/server/options.hpp"
+#include "ttynet/util/error.hpp"
 #include "ttynet/util/result.hpp"
 
 namespace ttynet::server {
@@ -72,8 +74,8 @@ struct ServerConfig {
 };
 
 // Parses the text of a config file; `source_name` is the file name used in errors.
-Result<ServerConfig, std::string> parse_config(std::string_view text, std::string_view source_name);
+Result<ServerConfig, Error> parse_config(std::string_view text, std::string_view source_name);
 // Reads and parses a file. Errors start with the file name.
-Result<ServerConfig, std::string> load_config(const std::filesystem::path& file);
+Result<ServerConfig, Error> load_config(const std::filesystem::path& file);
 
 }  // namespace ttynet::server

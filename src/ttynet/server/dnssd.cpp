@@ -167,7 +167,7 @@ void DnsSdPublisher::publish(const ServedPort& port) {
     if (library) {
       impl_ = std::make_unique<Impl>(**library, executor_);
     } else {
-      log().info("DNS-SD: ports are not announced: {}", library.error());
+      log().info("DNS-SD: ports are not announced: {}", library.error().message);
     }
   }
   if (!impl_ || !impl_->client) return;
@@ -260,17 +260,21 @@ struct Browse {
 
 }  // namespace
 
-Result<std::vector<RemotePort>, std::string> browse_remote_ports(std::chrono::milliseconds wait) {
+Result<std::vector<RemotePort>, Error> browse_remote_ports(std::chrono::milliseconds wait) {
   const auto& library = detail::avahi_library();
-  if (!library) return fmt::format("cannot browse DNS-SD: {}", library.error());
+  if (!library) {
+    return Error{library.error().code,
+                 fmt::format("cannot browse DNS-SD: {}", library.error().message)};
+  }
   Browse browse(**library);
   int error = 0;
   browse.client = browse.avahi.client_new(
       browse.poll.api(), static_cast<AvahiClientFlags>(0),
       [](AvahiClient*, AvahiClientState, void*) {}, nullptr, &error);
   if (!browse.client) {
-    return fmt::format("cannot browse DNS-SD: {} (is avahi-daemon running?)",
-                       browse.avahi.strerror(error));
+    return make_error(std::errc::io_error,
+                      fmt::format("cannot browse DNS-SD: {} (is avahi-daemon running?)",
+                                  browse.avahi.strerror(error)));
   }
   const std::string type(serial_port_service_type);
   browse.browser = browse.avahi.service_browser_new(
@@ -281,13 +285,13 @@ Result<std::vector<RemotePort>, std::string> browse_remote_ports(std::chrono::mi
         fmt::format("cannot browse DNS-SD: {}",
                     browse.avahi.strerror(browse.avahi.client_errno(browse.client)));
     browse.avahi.client_free(browse.client);
-    return message;
+    return make_error(std::errc::io_error, message);
   }
   browse.io.run_for(wait);
   for (auto* resolver : browse.resolvers) browse.avahi.service_resolver_free(resolver);
   browse.avahi.service_browser_free(browse.browser);
   browse.avahi.client_free(browse.client);
-  if (!browse.error.empty()) return browse.error;
+  if (!browse.error.empty()) return make_error(std::errc::io_error, browse.error);
   // One line per service even when it answers on several interfaces or protocols; an IPv4
   // address first, since an IPv6 one may be link-local and useless without its interface.
   std::sort(browse.found.begin(), browse.found.end(), [](const auto& a, const auto& b) {

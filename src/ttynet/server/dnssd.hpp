@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ttynet/server/port_manager.hpp"
+#include "ttynet/util/error.hpp"
 #include "ttynet/util/result.hpp"
 
 namespace ttynet::server {
@@ -56,7 +57,8 @@ struct RemotePort {
 };
 
 // Browses the local network for serial port services for up to `wait` (less when the daemon
-// says it has reported everything). The error is a sentence for the user.
-Result<std::vector<RemotePort>, std::string> browse_remote_ports(std::chrono::milliseconds wait);
+// says it has reported everything). The error is a sentence for the user; its code is
+// std::errc::not_supported without Avahi's library, std::errc::io_error when Avahi fails.
+Result<std::vector<RemotePort>, Error> browse_remote_ports(std::chrono::milliseconds wait);
 
 }  // namespace ttynet::server

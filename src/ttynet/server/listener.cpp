@@ -29,7 +29,7 @@ std::string describe_endpoint(const asio::ip::tcp::endpoint& endpoint) {
   return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
 }
 
-Result<std::vector<asio::ip::tcp::acceptor>, std::string> open_listeners(
+Result<std::vector<asio::ip::tcp::acceptor>, Error> open_listeners(
     const asio::any_io_executor& executor, const std::optional<std::string>& bind_address,
     std::uint16_t port) {
   std::vector<asio::ip::tcp::acceptor> acceptors;
@@ -39,7 +39,7 @@ Result<std::vector<asio::ip::tcp::acceptor>, std::string> open_listeners(
     acceptors.clear();
     acceptors.emplace_back(executor);
     if (auto ec = listen_on(acceptors.back(), {asio::ip::address_v4::any(), port}, false)) {
-      return fmt::format("cannot listen on port {}: {}", port, ec.message());
+      return Error{ec, fmt::format("cannot listen on port {}: {}", port, ec.message())};
     }
     return acceptors;
   }
@@ -51,14 +51,14 @@ Result<std::vector<asio::ip::tcp::acceptor>, std::string> open_listeners(
   const auto results = resolver.resolve(
       host, std::to_string(port),
       asio::ip::tcp::resolver::passive | asio::ip::tcp::resolver::numeric_service, ec);
-  if (ec) return fmt::format("cannot resolve bind address '{}': {}", host, ec.message());
+  if (ec) return Error{ec, fmt::format("cannot resolve bind address '{}': {}", host, ec.message())};
   for (const auto& entry : results) {
     auto endpoint = entry.endpoint();
     endpoint.port(port);
     acceptors.emplace_back(executor);
     if (auto listen_error = listen_on(acceptors.back(), endpoint, false)) {
-      return fmt::format("cannot listen on {}: {}", describe_endpoint(endpoint),
-                         listen_error.message());
+      return Error{listen_error, fmt::format("cannot listen on {}: {}", describe_endpoint(endpoint),
+                                             listen_error.message())};
     }
     // A port chosen by the system for the first address is kept for the others.
     if (port == 0) port = acceptors.back().local_endpoint().port();

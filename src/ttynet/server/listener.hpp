@@ -8,14 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "ttynet/util/error.hpp"
 #include "ttynet/util/result.hpp"
 
 namespace ttynet::server {
 
 // With no bind address: one dual-stack socket on [::] (IPv4 clients too), or 0.0.0.0 where
 // IPv6 is off. With an address (a literal or a host name): one socket per resolved address.
-// Port 0 picks a free port (see local_port). The error is a sentence for the user.
-Result<std::vector<asio::ip::tcp::acceptor>, std::string> open_listeners(
+// Port 0 picks a free port (see local_port). The error is the resolver's or the socket's code
+// with a sentence for the user.
+Result<std::vector<asio::ip::tcp::acceptor>, Error> open_listeners(
     const asio::any_io_executor& executor, const std::optional<std::string>& bind_address,
     std::uint16_t port);
 

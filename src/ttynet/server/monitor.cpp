@@ -48,10 +48,10 @@ MonitorHub::MonitorHub(asio::any_io_executor executor, std::string device_name,
       device_name_(std::move(device_name)),
       queue_limit_(queue_limit) {}
 
-std::optional<std::string> MonitorHub::listen(const std::optional<std::string>& bind_address,
-                                              std::uint16_t port) {
+MaybeError MonitorHub::listen(const std::optional<std::string>& bind_address, std::uint16_t port) {
   auto listeners = open_listeners(executor_, bind_address, port);
-  if (!listeners) return "monitor port: " + listeners.error();
+  if (!listeners)
+    return Error{listeners.error().code, "monitor port: " + listeners.error().message};
   acceptors_ = std::move(*listeners);
   for (const auto& endpoint : local_endpoints()) {
     log().info("monitoring {} on {} (read-only)", device_name_, describe_endpoint(endpoint));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ttynet/util/bytes.hpp"
+#include "ttynet/util/error.hpp"
 
 namespace ttynet::server {
 
@@ -26,9 +27,8 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
   MonitorHub(asio::any_io_executor executor, std::string device_name,
              std::size_t queue_limit = default_queue_limit);
 
-  // Opens the listening sockets (see open_listeners). The error is a sentence for the user.
-  std::optional<std::string> listen(const std::optional<std::string>& bind_address,
-                                    std::uint16_t port);
+  // Opens the listening sockets (see open_listeners). The error's message is for the user.
+  MaybeError listen(const std::optional<std::string>& bind_address, std::uint16_t port);
   // Starts accepting monitors; the coroutines keep this object alive until they end.
   void start();
   // Copies `data` to every monitor's queue; never waits.

@@ -8,12 +8,14 @@ Result<EspResetConfig, EspOptionError> make_esp_reset_config(const EspOptions& o
       esp::tight_reset(options.r0 ? esp::extra_reset_delay : esp::default_reset_delay);
   if (!options.reset_sequence.empty()) {
     auto parsed = esp::parse_reset_sequence(options.reset_sequence);
-    if (!parsed) return EspOptionError{EspOptionError::Field::reset_sequence, parsed.error()};
+    if (!parsed)
+      return EspOptionError{EspOptionError::Field::reset_sequence, parsed.error().message};
     config.bootloader = std::move(*parsed);
   }
   if (!options.hard_reset_sequence.empty()) {
     auto parsed = esp::parse_reset_sequence(options.hard_reset_sequence);
-    if (!parsed) return EspOptionError{EspOptionError::Field::hard_reset_sequence, parsed.error()};
+    if (!parsed)
+      return EspOptionError{EspOptionError::Field::hard_reset_sequence, parsed.error().message};
     config.hard = std::move(*parsed);
   }
   return config;

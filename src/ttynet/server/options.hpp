@@ -31,7 +31,7 @@ struct EspOptions {
 };
 
 // Which option a bad sequence came from, so the command line and the config file can each
-// name it their own way.
+// name it their own way; a ttynet::Error would hold only the finished sentence.
 struct EspOptionError {
   enum class Field : std::uint8_t { reset_sequence, hard_reset_sequence };
   Field field = Field::reset_sequence;

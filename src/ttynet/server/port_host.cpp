@@ -40,10 +40,10 @@ PortHost::PortHost(asio::any_io_executor executor, PortHostConfig config)
 
 PortHost::~PortHost() = default;
 
-asio::awaitable<std::optional<std::string>> PortHost::start() {
+asio::awaitable<MaybeError> PortHost::start() {
   auto opened = co_await port::open_port(executor_, config_.device_url,
                                          {.initial_settings = config_.initial_settings});
-  if (!opened) co_return opened.error().message;
+  if (!opened) co_return opened.error();
   port_ = std::move(*opened);
   is_device_up_ = true;
   auto listeners = open_listeners(executor_, config_.bind_address, config_.tcp_port);

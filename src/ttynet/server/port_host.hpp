@@ -21,6 +21,7 @@
 #include "ttynet/port/port.hpp"
 #include "ttynet/server/monitor.hpp"
 #include "ttynet/server/session.hpp"
+#include "ttynet/util/error.hpp"
 
 namespace ttynet::server {
 
@@ -42,8 +43,9 @@ class PortHost {
   PortHost(asio::any_io_executor executor, PortHostConfig config);
   ~PortHost();
 
-  // Opens the device and the listening sockets. The error is one sentence for the user.
-  asio::awaitable<std::optional<std::string>> start();
+  // Opens the device and the listening sockets. The error's message is one sentence for the
+  // user.
+  asio::awaitable<MaybeError> start();
   // Serves until stop(). Call after a successful start().
   asio::awaitable<void> run();
   // Ends the client session (restoring the device), closes the device and the listeners.

@@ -285,12 +285,12 @@ asio::awaitable<void> PortManager::serve(std::shared_ptr<Instance> instance) {
   auto error = co_await instance->host->start();
   if (error) {
     // Tried again at every rescan; said once until the reason changes.
-    if (*error != instance->error) {
-      log().error("port {}: {} (retrying)", instance->port.name, *error);
+    if (error->message != instance->error) {
+      log().error("port {}: {} (retrying)", instance->port.name, error->message);
     } else {
-      log().debug("port {}: {}", instance->port.name, *error);
+      log().debug("port {}: {}", instance->port.name, error->message);
     }
-    instance->error = *error;
+    instance->error = error->message;
     // Dropped so the next rescan tries again; the entry keeps the slot if still found.
     instance->host.reset();
   } else if (!instance->is_stop_requested) {

@@ -19,7 +19,8 @@
 namespace ttynet::server {
 
 // Where the text was refused, and why; the description may quote the text, line breaks
-// included.
+// included. Not a ttynet::Error: parse_config() puts the file name before line and column and
+// makes the description one line, so it needs the parts, not a finished sentence.
 struct TomlError {
   std::size_t line = 0;
   std::size_t column = 0;

@@ -1,7 +1,8 @@
 #pragma once
 // A value or an error: the return type of fallible calls that produce a value
-// (std::expected is not available to g++ 12 in C++20 mode). The error is a std::error_code
-// unless a call needs to say more (ttynet::Error, util/error.hpp).
+// (std::expected is not available to g++ 12 in C++20 mode). Result<T> carries a
+// std::error_code for callers that only branch; Result<T, Error> (util/error.hpp) carries the
+// line to show the user too.
 
 #include <cassert>
 #include <system_error>

@@ -381,7 +381,7 @@ std::string rom_session(ByteView read_reg_reply) {
 TEST(EsptoolVectors, AGoodSessionPasses) {
   const auto trace =
       port::parse_sim_trace(rom_session(framed_reply(Op::read_reg, 0x00F01D83, Bytes{0, 0, 0, 0})));
-  ASSERT_TRUE(trace) << trace.error();
+  ASSERT_TRUE(trace) << trace.error().message;
   for (const Dialect dialect : {Dialect::v4, Dialect::v5}) {
     const Findings findings = replay(*trace, dialect);
     EXPECT_TRUE(findings.problems.empty()) << findings.problems.front();
@@ -453,7 +453,7 @@ class RecordedSession : public testing::TestWithParam<std::filesystem::path> {};
 
 TEST_P(RecordedSession, RepliesPassEsptoolsChecksAndMatchTheRecording) {
   const auto trace = port::parse_sim_trace(text_of(GetParam()));
-  ASSERT_TRUE(trace) << trace.error();
+  ASSERT_TRUE(trace) << trace.error().message;
   const std::string name = GetParam().filename().string();
   const Dialect dialect = name.starts_with("v4") ? Dialect::v4 : Dialect::v5;
   const Findings findings = replay(*trace, dialect);

@@ -26,7 +26,7 @@ TEST(ResetSequence, ClassicRepeatsDtrAfterEachRtsChange) {
 
 TEST(ResetSequence, ParsesEsptoolsExamples) {
   auto parsed = parse_reset_sequence("D0|R1|W0.1|D1|R0|W0.05|D0");
-  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
   ASSERT_EQ(parsed->size(), 7u);
   EXPECT_EQ((*parsed)[2].kind, ResetStep::Kind::wait);
   EXPECT_EQ((*parsed)[2].wait, 100ms);
@@ -34,14 +34,14 @@ TEST(ResetSequence, ParsesEsptoolsExamples) {
   EXPECT_EQ(to_string(*parsed), "D0|R1|W0.1|D1|R0|W0.05|D0");
 
   parsed = parse_reset_sequence(" U1,1 | U0,1|W0.1|U1,0|W0.05|U0,0 ");
-  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
   EXPECT_EQ(to_string(*parsed), "U1,1|U0,1|W0.1|U1,0|W0.05|U0,0");
   EXPECT_EQ((*parsed)[1], (ResetStep{.kind = ResetStep::Kind::both, .dtr = false, .rts = true}));
 }
 
 TEST(ResetSequence, TinyAndLongWaitsPrintAsPlainDecimals) {
   auto parsed = parse_reset_sequence("W0.00004|W4|W01|W0.000|W0.123456789|W4.1");
-  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
   EXPECT_EQ(to_string(*parsed), "W0.00004|W4|W1|W0|W0.123456789|W4.1");
   EXPECT_TRUE(parse_reset_sequence(to_string(*parsed)).has_value());
 }
@@ -54,7 +54,8 @@ TEST(ResetSequence, RejectsBadStepsNamingThem) {
   }
   auto parsed = parse_reset_sequence("D0|R1|Q5");
   ASSERT_FALSE(parsed.has_value());
-  EXPECT_EQ(parsed.error(),
+  EXPECT_EQ(parsed.error().code, std::errc::invalid_argument);
+  EXPECT_EQ(parsed.error().message,
             "bad reset step 'Q5' (step 3); expected D0/D1, R0/R1, U<0|1>,<0|1> or W<seconds>");
 }
 

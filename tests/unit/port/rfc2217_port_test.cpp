@@ -66,14 +66,14 @@ class Rfc2217PortTest : public ::testing::Test {
         asio::detached);
   }
 
-  Result<std::unique_ptr<Rfc2217Port>, OpenError> open(Rfc2217ConnectOptions options = {}) {
+  Result<std::unique_ptr<Rfc2217Port>, Error> open(Rfc2217ConnectOptions options = {}) {
     auto opened =
         run(io_,
             Rfc2217Port::connect(io_.get_executor(),
                                  TcpTarget{"127.0.0.1", acceptor_.local_endpoint().port()},
                                  std::move(options)),
             10s);
-    if (!opened) return OpenError{std::make_error_code(std::errc::timed_out), "open hung"};
+    if (!opened) return Error{std::make_error_code(std::errc::timed_out), "open hung"};
     return std::move(*opened);
   }
 

@@ -324,7 +324,7 @@ TEST_F(SimPortTest, TraceRecordsWhatTheChipSawAndReadsBack) {
   text << file.rdbuf();
   std::remove(path.c_str());
   const auto trace = parse_sim_trace(text.str());
-  ASSERT_TRUE(trace) << trace.error();
+  ASSERT_TRUE(trace) << trace.error().message;
   EXPECT_EQ(trace->url, "sim://esp32?mac=24:6f:28:00:00:01");  // without the trace option
   ByteBuffer rx;
   ByteBuffer tx;

@@ -88,10 +88,10 @@ class SocketPortTest : public ::testing::Test {
     return std::move(opened->value());
   }
 
-  OpenError open_error(const std::string& url) {
+  Error open_error(const std::string& url) {
     auto opened = run(io_, open_port(io_.get_executor(), url));
-    if (!opened) return OpenError{{}, "did not complete"};
-    if (opened->has_value()) return OpenError{{}, "opened"};
+    if (!opened) return Error{{}, "did not complete"};
+    if (opened->has_value()) return Error{{}, "opened"};
     return opened->error();
   }
 
@@ -214,7 +214,7 @@ TEST_F(SocketPortTest, CloseEndsAPendingReadAndLaterOperations) {
 TEST_F(SocketPortTest, ReportsConnectionRefused) {
   ASSERT_TRUE(listen());
   acceptor_.close();  // the port number is now free: nothing listens there
-  const OpenError error = open_error(url());
+  const Error error = open_error(url());
   EXPECT_EQ(error.code, asio::error::connection_refused);
   EXPECT_EQ(error.message, url() + ": connection refused");
 }
@@ -263,7 +263,7 @@ TEST_F(SocketPortTest, ACancelledOpenEndsAtOnce) {
   if (!fillers) GTEST_SKIP() << "no pending connect on loopback (accept queue not enforced)";
 
   asio::cancellation_signal cancel;
-  std::optional<Result<std::unique_ptr<SocketPort>, OpenError>> result;
+  std::optional<Result<std::unique_ptr<SocketPort>, Error>> result;
   asio::co_spawn(
       io_,
       [&]() -> asio::awaitable<void> {
@@ -342,7 +342,7 @@ TEST_F(SocketPortTest, RefusesBadUrls) {
        "socket://HOST:PORT"},
   };
   for (const auto& c : cases) {
-    const OpenError error = open_error(c.url);
+    const Error error = open_error(c.url);
     EXPECT_EQ(error.code, c.code) << c.url;
     EXPECT_EQ(error.message, c.message) << c.url;
   }

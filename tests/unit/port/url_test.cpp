@@ -35,11 +35,10 @@ PortUrl parse_ok(std::string_view text, std::span<const SchemeSpec> schemes = fu
   return url ? *url : PortUrl{};
 }
 
-OpenError parse_error(std::string_view text,
-                      std::span<const SchemeSpec> schemes = future_registry) {
+Error parse_error(std::string_view text, std::span<const SchemeSpec> schemes = future_registry) {
   auto url = parse_port_url(text, schemes);
   EXPECT_FALSE(url.has_value()) << text;
-  return url ? OpenError{} : url.error();
+  return url ? Error{} : url.error();
 }
 
 TEST(PortUrl, TakesAnAbsoluteOrRelativePathAsADevice) {
@@ -54,7 +53,7 @@ TEST(PortUrl, TakesAnAbsoluteOrRelativePathAsADevice) {
 }
 
 TEST(PortUrl, RefusesTextThatIsNeitherPathNorUrl) {
-  const OpenError error = parse_error("COM3", port_schemes());
+  const Error error = parse_error("COM3", port_schemes());
   EXPECT_EQ(error.code, errc::bad_url);
   EXPECT_EQ(error.message,
             "'COM3' is neither a URL nor a device path (starting with / or .); valid: loop://, "
@@ -73,7 +72,7 @@ TEST(PortUrl, ParsesLoop) {
 }
 
 TEST(PortUrl, NamesTheValidSchemesForAnUnknownOne) {
-  const OpenError error = parse_error("foo://x", port_schemes());
+  const Error error = parse_error("foo://x", port_schemes());
   EXPECT_EQ(error.code, errc::unknown_scheme);
   EXPECT_EQ(
       error.message,
@@ -83,7 +82,7 @@ TEST(PortUrl, NamesTheValidSchemesForAnUnknownOne) {
 }
 
 TEST(PortUrl, NamesTheValidOptionsForAnUnknownOne) {
-  OpenError error = parse_error("loop://?x", port_schemes());
+  Error error = parse_error("loop://?x", port_schemes());
   EXPECT_EQ(error.code, errc::unknown_option);
   EXPECT_EQ(error.message, "unknown option 'x' for loop://; valid: (none)");
   error = parse_error("rfc2217://host:4000?ign_set_control&polll_modem");
@@ -94,7 +93,7 @@ TEST(PortUrl, NamesTheValidOptionsForAnUnknownOne) {
 }
 
 TEST(PortUrl, RefusesAnAddressForLoop) {
-  const OpenError error = parse_error("loop://host:1", port_schemes());
+  const Error error = parse_error("loop://host:1", port_schemes());
   EXPECT_EQ(error.code, errc::bad_url);
   EXPECT_EQ(error.message, "loop:// takes no address, got 'host:1'");
 }
@@ -161,14 +160,14 @@ TEST(PortUrl, RefusesBadHostsAndPorts) {
        "rfc2217://HOST:PORT"},
   };
   for (const auto& c : cases) {
-    const OpenError error = parse_error(c.text);
+    const Error error = parse_error(c.text);
     EXPECT_EQ(error.code, errc::bad_url) << c.text;
     EXPECT_EQ(error.message, c.message);
   }
 }
 
 TEST(PortUrl, NamesTheOptionWithABadValue) {
-  OpenError error = parse_error("rfc2217://h:1?timeout=abc");
+  Error error = parse_error("rfc2217://h:1?timeout=abc");
   EXPECT_EQ(error.code, errc::bad_option_value);
   EXPECT_EQ(error.message,
             "bad value 'abc' for option 'timeout' of rfc2217://: expected a number of seconds");
@@ -195,7 +194,7 @@ TEST(PortUrl, ReadsFlagValues) {
 }
 
 TEST(PortUrl, RefusesAnOptionGivenTwice) {
-  const OpenError error = parse_error("rfc2217://h:1?timeout=1&timeout=2");
+  const Error error = parse_error("rfc2217://h:1?timeout=1&timeout=2");
   EXPECT_EQ(error.code, errc::bad_url);
   EXPECT_EQ(error.message, "option 'timeout' given twice in 'rfc2217://h:1?timeout=1&timeout=2'");
 }
@@ -213,7 +212,7 @@ TEST(PortUrl, SkipsEmptyOptionsAndDecodesPercentEscapes) {
 TEST(PortUrl, NeedsANameForNamedSchemes) {
   EXPECT_EQ(parse_ok("sim://esp32c3").path, "esp32c3");
   EXPECT_EQ(parse_ok("sim://esp32").integer("seed"), 7);
-  const OpenError error = parse_error("sim://?pace");
+  const Error error = parse_error("sim://?pace");
   EXPECT_EQ(error.code, errc::bad_url);
   EXPECT_EQ(error.message, "sim:// needs a name, as in sim://NAME; got ''");
 }

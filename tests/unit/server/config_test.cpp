@@ -9,14 +9,16 @@ namespace {
 
 ServerConfig parse_ok(std::string_view text) {
   auto parsed = parse_config(text, "ports.toml");
-  EXPECT_TRUE(parsed) << (parsed ? "" : parsed.error());
+  EXPECT_TRUE(parsed) << (parsed ? "" : parsed.error().message);
   return parsed ? *parsed : ServerConfig{};
 }
 
 std::string parse_error(std::string_view text) {
   auto parsed = parse_config(text, "ports.toml");
   EXPECT_FALSE(parsed);
-  return parsed ? std::string() : parsed.error();
+  if (parsed) return std::string();
+  EXPECT_EQ(parsed.error().code, std::errc::invalid_argument);
+  return parsed.error().message;
 }
 
 // The example of the documentation, as written.
@@ -148,6 +150,13 @@ TEST(ConfigParse, KeepsNonAsciiTextInStringsAndComments) {
       "reset_sequence = \"\"\"D0|R1|W0.1|\\\n   D1|R0\"\"\"\n");
   ASSERT_EQ(config.ports.size(), 1u);
   EXPECT_EQ(config.ports[0].name, "caf\u00e9-\u0416");
+}
+
+TEST(ConfigErrors, AMissingFileKeepsTheSystemsCode) {
+  auto loaded = load_config("/nonexistent/ports.toml");
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, std::errc::no_such_file_or_directory);
+  EXPECT_EQ(loaded.error().message, "/nonexistent/ports.toml: cannot read the config file");
 }
 
 TEST(ConfigErrors, NonAsciiOutsideStringsNamesItsPosition) {

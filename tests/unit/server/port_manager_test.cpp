@@ -34,7 +34,7 @@ TEST(PortManagerNumbering, GivesEachKeyTheLowestFreeOffsetOnce) {
 // loop:// entries on ports the system picks: the manager's own behaviour, no devices needed.
 ServerConfig config_of(std::string_view text) {
   auto parsed = parse_config(text, "test.toml");
-  EXPECT_TRUE(parsed) << (parsed ? "" : parsed.error());
+  EXPECT_TRUE(parsed) << (parsed ? "" : parsed.error().message);
   return parsed ? *parsed : ServerConfig{};
 }
 
