@@ -97,7 +97,7 @@ struct UrlOption {
   std::string value;
 };
 Result<PortUrl, Error> make_port_url(std::string_view scheme, std::string_view name,
-                                         std::span<const UrlOption> options);
+                                     std::span<const UrlOption> options);
 
 // Every scheme with its options and their help, for --help.
 std::string port_url_help();
