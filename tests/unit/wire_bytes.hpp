@@ -55,4 +55,18 @@ inline Bytes com_port_sb(const Bytes& payload) {
   return out;
 }
 
+// pyserial's rfc2217:// client against pyserial's server as recorded on the wire, 169 bytes:
+// negotiation, settings, lines and purges, "AB\xffC", a break on and off
+// (docs/reference/rfc2217-peers.md §7.1).
+inline const Bytes& pyserial_client_stream() {
+  static const Bytes stream = from_hex(R"(
+    ff fd 01 ff fb 03 ff fd 03 ff fd 2c ff fb 2c ff fb 00 ff fa 2c 01 00 01 c2 00 ff f0 ff fa 2c 02
+    08 ff f0 ff fa 2c 03 01 ff f0 ff fa 2c 04 01 ff f0 ff fa 2c 05 01 ff f0 ff fa 2c 05 08 ff f0 ff
+    fa 2c 05 0b ff f0 ff fa 2c 0c 01 ff f0 ff fa 2c 0c 02 ff f0 ff fa 2c 05 08 ff f0 ff fa 2c 05 0b
+    ff f0 ff fa 2c 05 09 ff f0 ff fa 2c 05 0c ff f0 ff fa 2c 01 00 07 08 00 ff f0 ff fa 2c 02 08 ff
+    f0 ff fa 2c 03 01 ff f0 ff fa 2c 04 01 ff f0 ff fa 2c 05 01 ff f0 41 42 ff ff 43 ff fa 2c 05 05
+    ff f0 ff fa 2c 05 06 ff f0)");
+  return stream;
+}
+
 }  // namespace ttynet::test

@@ -495,13 +495,7 @@ TEST(Rfc2217Client, DoublesIacInRequestValuesAndUndoesItInReplies) {
 // (docs/reference/rfc2217-peers.md §7.1)
 
 // Client to server, 169 bytes.
-const Bytes pyserial_client_stream = from_hex(R"(
-    ff fd 01 ff fb 03 ff fd 03 ff fd 2c ff fb 2c ff fb 00 ff fa 2c 01 00 01 c2 00 ff f0 ff fa 2c 02
-    08 ff f0 ff fa 2c 03 01 ff f0 ff fa 2c 04 01 ff f0 ff fa 2c 05 01 ff f0 ff fa 2c 05 08 ff f0 ff
-    fa 2c 05 0b ff f0 ff fa 2c 0c 01 ff f0 ff fa 2c 0c 02 ff f0 ff fa 2c 05 08 ff f0 ff fa 2c 05 0b
-    ff f0 ff fa 2c 05 09 ff f0 ff fa 2c 05 0c ff f0 ff fa 2c 01 00 07 08 00 ff f0 ff fa 2c 02 08 ff
-    f0 ff fa 2c 03 01 ff f0 ff fa 2c 04 01 ff f0 ff fa 2c 05 01 ff f0 41 42 ff ff 43 ff fa 2c 05 05
-    ff f0 ff fa 2c 05 06 ff f0)");
+const Bytes& pyserial_client_stream = ttynet::test::pyserial_client_stream();
 
 // Server to client, 190 bytes.
 const Bytes pyserial_server_stream = from_hex(R"(

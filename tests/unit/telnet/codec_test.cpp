@@ -858,13 +858,7 @@ TEST(TelnetCodec, ReportsNoRefusalWhenNothingWasAsked) {
 }
 
 TEST(TelnetCodec, DecodesThePyserialClientSessionStream) {
-  const Bytes stream = from_hex(R"(
-    ff fd 01 ff fb 03 ff fd 03 ff fd 2c ff fb 2c ff fb 00 ff fa 2c 01 00 01 c2 00 ff f0 ff fa 2c 02
-    08 ff f0 ff fa 2c 03 01 ff f0 ff fa 2c 04 01 ff f0 ff fa 2c 05 01 ff f0 ff fa 2c 05 08 ff f0 ff
-    fa 2c 05 0b ff f0 ff fa 2c 0c 01 ff f0 ff fa 2c 0c 02 ff f0 ff fa 2c 05 08 ff f0 ff fa 2c 05 0b
-    ff f0 ff fa 2c 05 09 ff f0 ff fa 2c 05 0c ff f0 ff fa 2c 01 00 07 08 00 ff f0 ff fa 2c 02 08 ff
-    f0 ff fa 2c 03 01 ff f0 ff fa 2c 04 01 ff f0 ff fa 2c 05 01 ff f0 41 42 ff ff 43 ff fa 2c 05 05
-    ff f0 ff fa 2c 05 06 ff f0)");
+  const Bytes& stream = ttynet::test::pyserial_client_stream();
   ASSERT_EQ(stream.size(), 169u);
   const Outcome outcome = feed_all_ways(server(), stream);
   EXPECT_EQ(outcome.output, from_hex("ff fc 01 ff fd 03 ff fb 03 ff fb 2c ff fd 2c ff fd 00"));
