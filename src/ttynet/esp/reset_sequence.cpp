@@ -147,7 +147,8 @@ std::string to_string(const ResetSequence& sequence) {
         text += fmt::format("U{},{}", step.dtr ? 1 : 0, step.rts ? 1 : 0);
         break;
       case Kind::wait:
-        text += "W" + seconds_text(step.wait);
+        text += 'W';
+        text += seconds_text(step.wait);
         break;
     }
   }
