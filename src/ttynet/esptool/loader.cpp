@@ -40,6 +40,13 @@ void Loader::feed(ByteView input) {
   }
 }
 
+// The chip's own time for a reply, plus the time the request and the reply spend on the
+// network when the port crosses one (esptool's timeouts assume a local port: its first SYNC
+// reply must come within 0.1 s, so without this nothing connects from about 95 ms RTT).
+Duration Loader::reply_limit(Duration chip_time) const {
+  return std::min(chip_time, esp::max_timeout) + port_.round_trip().value_or(Duration::zero());
+}
+
 Result<ByteBuffer, Error> Loader::read_frame(TimePoint deadline) {
   for (;;) {
     if (!frames_.empty()) {
@@ -82,7 +89,7 @@ MaybeError Loader::send(Op op, ByteView data, std::uint32_t checksum) {
 
 Result<esp::Response, Error> Loader::next_response(Duration timeout) {
   for (std::size_t i = 0; i < max_skipped_frames; ++i) {
-    auto frame = read_frame(Clock::now() + std::min(timeout, esp::max_timeout));
+    auto frame = read_frame(Clock::now() + reply_limit(timeout));
     if (!frame) return frame.error();
     packet_ = std::move(*frame);
     auto response = esp::decode_response(packet_);
@@ -94,7 +101,7 @@ Result<esp::Response, Error> Loader::next_response(Duration timeout) {
 Result<esp::Response, Error> Loader::command(Op op, ByteView data, Duration timeout,
                                              std::uint32_t checksum) {
   if (auto error = send(op, data, checksum)) return *error;
-  const auto limit = std::min(timeout, esp::max_timeout);
+  const auto limit = reply_limit(timeout);
   for (std::size_t i = 0; i < max_skipped_frames; ++i) {
     auto frame = read_frame(Clock::now() + limit);
     if (!frame) return frame.error();

@@ -4,7 +4,7 @@
 // §3): frames that are too short or not responses are skipped, a reply to another opcode with
 // status "invalid message" means the command is not supported, anything else is read past (at
 // most max_skipped_frames). Every wait has its own deadline from the command table
-// (esp::command_timeout); nothing is stored on the port.
+// (esp::command_timeout), plus the port's network round trip; nothing is stored on the port.
 //
 // Bytes outside frames (a boot log, an application's output) are kept apart: they never
 // break the framing, and a reply that never comes is reported as esptool reports it, "No
@@ -89,6 +89,7 @@ class Loader {
   std::optional<Byte> first_noise() const { return first_noise_; }
 
  private:
+  Duration reply_limit(Duration chip_time) const;
   Result<ByteBuffer, Error> read_frame(TimePoint deadline);
   void feed(ByteView input);
   MaybeError send(esp::Op op, ByteView data, std::uint32_t checksum);

@@ -74,6 +74,7 @@ class BlockingPort {
   // The port itself, for what the facade does not cover; after close() it only reports errors.
   Port& port() { return *port_; }
   const PortInfo& info() const { return port_->info(); }
+  std::optional<Duration> round_trip() const { return port_->round_trip(); }
   void close();
 
  private:

@@ -77,6 +77,9 @@ class Port {
   virtual bool has_modem_lines() const = 0;
 
   virtual const PortInfo& info() const = 0;
+  // The network round trip to the far end as last measured; nothing for a local port, or
+  // before a measurement. Tools add it to the deadlines of replies that cross the network.
+  virtual std::optional<Duration> round_trip() const { return std::nullopt; }
   // Cancels pending operations and releases the device. Idempotent.
   virtual void close() = 0;
   // Ends the session without losing what was asked for: what write() and the operations have

@@ -417,6 +417,8 @@ asio::awaitable<void> Rfc2217Port::shutdown(Duration linger) {
 
 std::optional<std::string> Rfc2217Port::signature() const { return state_->signature; }
 
+std::optional<Duration> Rfc2217Port::round_trip() const { return state_->core.round_trip(); }
+
 asio::awaitable<OpenResult> open_rfc2217_url(asio::any_io_executor executor, const PortUrl& url) {
   if (url.has_option("logging")) set_logging_level("port.rfc2217", url.option("logging"));
   Rfc2217ConnectOptions options;

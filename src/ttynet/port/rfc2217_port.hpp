@@ -85,6 +85,9 @@ class Rfc2217Port final : public Port {
   asio::awaitable<Result<std::uint8_t>> modem_state() override;
   bool has_modem_lines() const override;
   const PortInfo& info() const override;
+  // The client core's estimate: the shortest recent reply to a request the server answers at
+  // once (rfc2217::Client::round_trip).
+  std::optional<Duration> round_trip() const override;
   void close() override;
   // Waits (within `linger`) for the queue to be sent, half-closes the connection and reads on,
   // discarding, until the server closes: closing with replies unread would reset the connection,

@@ -344,6 +344,7 @@ void Client::start_step(Operation& operation, Step step, TimePoint now) {
       break;
     }
   }
+  step_started_ = now;
   step_deadline_ = now + options_.timeout;
 }
 
@@ -365,10 +366,21 @@ void Client::send_request(Command command, ByteView value) {
 
 void Client::finish_step(TimePoint now) {
   const Operation& operation = operations_.front();
-  apply_step(operation.steps[operation.next_step - 1]);
+  const Step step = operation.steps[operation.next_step - 1];
+  if (step.kind != StepKind::control) {
+    round_trips_[round_trip_count_++ % round_trip_window] = now - step_started_;
+  }
+  apply_step(step);
   awaited_count_ = 0;
   step_deadline_.reset();
   run(now);
+}
+
+std::optional<Duration> Client::round_trip() const {
+  if (round_trip_count_ == 0) return std::nullopt;
+  const std::size_t kept = std::min(round_trip_count_, round_trip_window);
+  return *std::min_element(round_trips_.begin(),
+                           round_trips_.begin() + static_cast<std::ptrdiff_t>(kept));
 }
 
 // Records what a completed step put in force.

@@ -148,6 +148,13 @@ class Client {
   OperationId poll_modem_state(TimePoint now);
   static constexpr Duration modem_state_fresh = std::chrono::milliseconds{300};
 
+  // The network round trip as this client sees it: the shortest request-to-reply time among
+  // the last round_trip_window steps the server answers at once (COM-PORT agreement,
+  // settings, purges, modem polls). Control-line steps do not count: a server with ESP reset
+  // handling answers them after playing the reset. Nothing before the first answer.
+  std::optional<Duration> round_trip() const;
+  static constexpr std::size_t round_trip_window = 8;
+
   void send_data(ByteView data);  // 0xFF doubled; dropped in the failed state
 
   bool is_open() const { return phase_ == Phase::open; }
@@ -242,8 +249,11 @@ class Client {
   std::array<AwaitedReply, 4> awaited_{};
   std::size_t awaited_count_ = 0;
   std::optional<TimePoint> step_deadline_;
-  std::string open_what_;       // why the open sequence failed
-  ByteBuffer scratch_;          // a request value being encoded
+  TimePoint step_started_{};
+  std::array<Duration, round_trip_window> round_trips_{};  // a ring, the newest at count - 1
+  std::size_t round_trip_count_ = 0;                       // samples taken in all
+  std::string open_what_;                                  // why the open sequence failed
+  ByteBuffer scratch_;                                     // a request value being encoded
   ByteBuffer scratch_request_;  // a request payload, reused so requests stop allocating
 
   bool discard_data_ = true;  // until the open sequence's PURGE-DATA 1 is answered

@@ -101,6 +101,15 @@ TEST_F(Rfc2217PortTest, OpensWithPyserialDefaultsAndTheServerAppliesThem) {
             fmt::format("rfc2217://127.0.0.1:{}", acceptor_.local_endpoint().port()));
 }
 
+TEST_F(Rfc2217PortTest, KnowsTheRoundTripOnceOpenAndALocalPortHasNone) {
+  open_served();
+  const auto round_trip = port_->round_trip();
+  ASSERT_TRUE(round_trip);
+  EXPECT_GE(*round_trip, Duration::zero());
+  EXPECT_LT(*round_trip, std::chrono::seconds(3));  // below the open timeout it was measured in
+  EXPECT_FALSE(device_.round_trip());
+}
+
 TEST_F(Rfc2217PortTest, SettingsAreConfirmedAndReachTheDevice) {
   open_served();
   LineSettings wanted{

@@ -783,6 +783,42 @@ TEST(Rfc2217Client, RunsOperationsOneAfterAnother) {
   EXPECT_EQ(harness.client.control_lines(), (ControlLines{.dtr = true, .rts = false}));
 }
 
+TEST(Rfc2217Client, MeasuresTheRoundTripFromRepliesTheServerGivesAtOnce) {
+  Harness harness;
+  harness.start();
+  EXPECT_FALSE(harness.client.round_trip());  // nothing answered yet
+  harness.now += 40ms;
+  harness.feed(server_do_com_port);
+  EXPECT_EQ(harness.client.round_trip(), 40ms);  // the COM-PORT agreement
+  harness.now += 25ms;
+  harness.feed(settings_replies(115200, 8, 1, 1));
+  EXPECT_EQ(harness.client.round_trip(), 25ms);
+  // Control lines do not count: a server may play a reset before it answers.
+  for (const Control control : {Control::flow_none, Control::dtr_on, Control::rts_on}) {
+    harness.now += 5ms;
+    harness.feed(reply_control(control));
+  }
+  harness.now += 500ms;  // a slow answer raises nothing: the shortest recent one counts
+  harness.feed(reply_purge(Purge::receive));
+  harness.now += 30ms;
+  harness.feed(reply_purge(Purge::transmit));
+  EXPECT_EQ(harness.take_events(), Events{"opened"});
+  EXPECT_EQ(harness.client.round_trip(), 25ms);
+}
+
+TEST(Rfc2217Client, ForgetsRoundTripsOlderThanItsWindow) {
+  Harness harness = open_harness();  // every step answered at once
+  EXPECT_EQ(harness.client.round_trip(), 0ms);
+  // The path got slower: once a window of answers took 60 ms, that is the round trip.
+  for (std::size_t i = 0; i < Client::round_trip_window; ++i) {
+    harness.client.purge(Purge::receive, harness.now);
+    harness.take_output();
+    harness.now += 60ms;
+    harness.feed(reply_purge(Purge::receive));
+  }
+  EXPECT_EQ(harness.client.round_trip(), 60ms);
+}
+
 TEST(Rfc2217Client, CompletesOperationsWithNothingToSendAtOnce) {
   Harness harness = open_harness();
   harness.client.set_control_lines(std::nullopt, std::nullopt, harness.now);
