@@ -61,13 +61,16 @@ void SimLoader::forget_transfers() {
 
 void SimLoader::start_flash_write(std::uint32_t total, std::uint32_t block_size,
                                   std::uint32_t offset, bool compressed) {
-  write_ = {};
-  write_.active = true;
-  write_.compressed = compressed;
-  write_.offset = offset;
-  write_.block_size = block_size;
-  write_.next_write = offset;
-  write_.remaining = total;
+  write_ = FlashWrite{.active = true,
+                      .compressed = compressed,
+                      .offset = offset,
+                      .block_size = block_size,
+                      .next_write = offset,
+                      .remaining = total,
+                      .erase_next = 0,  // the stubs set the region they erase as data arrives
+                      .erase_end = 0,
+                      .last_error = StubError::ok,
+                      .last_block = std::nullopt};
   if (compressed) {
     inflater_.reset();
   }
