@@ -234,6 +234,11 @@ MaybeError parse_host_port(std::string_view address, const SchemeSpec& spec, Por
   return std::nullopt;
 }
 
+// The address of UrlForm::name: one word, no path.
+bool is_name(std::string_view text) {
+  return !text.empty() && text.find('/') == std::string_view::npos;
+}
+
 // Checks one option against the scheme's table and adds it to `url`.
 MaybeError add_option(const SchemeSpec& spec, const std::string& name, const std::string& value,
                       PortUrl& url) {
@@ -364,7 +369,7 @@ Result<PortUrl, Error> parse_port_url(std::string_view text, std::span<const Sch
       if (auto error = parse_host_port(address, *spec, url)) return std::move(*error);
       break;
     case UrlForm::name:
-      if (address.empty() || address.find('/') != std::string_view::npos) {
+      if (!is_name(address)) {
         return fail(errc::bad_url, fmt::format("{} needs a name, as in {}NAME; got '{}'",
                                                display_name(*spec), display_name(*spec), address));
       }
@@ -381,7 +386,7 @@ Result<PortUrl, Error> make_port_url(std::string_view scheme, std::string_view n
   const auto spec = std::find_if(registry.begin(), registry.end(), [&](const SchemeSpec& row) {
     return row.form == UrlForm::name && row.scheme == scheme;
   });
-  if (spec == registry.end() || name.empty() || name.find('/') != std::string_view::npos) {
+  if (spec == registry.end() || !is_name(name)) {
     return fail(errc::bad_url, fmt::format("no port URL {}://{}", scheme, name));
   }
   PortUrl url;
