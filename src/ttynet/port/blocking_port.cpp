@@ -133,6 +133,16 @@ std::error_code BlockingPort::write(ByteView data) {
 
 std::error_code BlockingPort::write(std::string_view text) { return write(as_bytes(text)); }
 
+std::error_code BlockingPort::send_paced_esp(const rfc2217::paced_esp::Message& message) {
+  if (closed_) return errc::closed;
+  return run(port_->send_paced_esp(message));
+}
+
+std::optional<rfc2217::paced_esp::Message> BlockingPort::take_paced_esp_report() {
+  available();
+  return port_->take_paced_esp_report();
+}
+
 std::error_code BlockingPort::flush() {
   if (closed_) return errc::closed;
   return run(port_->drain());

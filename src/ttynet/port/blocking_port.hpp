@@ -75,6 +75,11 @@ class BlockingPort {
   Port& port() { return *port_; }
   const PortInfo& info() const { return port_->info(); }
   std::optional<Duration> round_trip() const { return port_->round_trip(); }
+  // Paced ESP frames, as on port::Port.
+  bool paces_esp_frames() const { return port_->paces_esp_frames(); }
+  std::error_code send_paced_esp(const rfc2217::paced_esp::Message& message);
+  // After giving pending I/O a chance to run, like available().
+  std::optional<rfc2217::paced_esp::Message> take_paced_esp_report();
   void close();
 
  private:

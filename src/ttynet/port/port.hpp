@@ -17,6 +17,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "ttynet/rfc2217/paced_esp.hpp"
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/error.hpp"
 #include "ttynet/util/line_settings.hpp"
@@ -80,6 +81,23 @@ class Port {
   // The network round trip to the far end as last measured; nothing for a local port, or
   // before a measurement. Tools add it to the deadlines of replies that cross the network.
   virtual std::optional<Duration> round_trip() const { return std::nullopt; }
+
+  // Paced ESP frames (docs/design/paced-esp-frames.md): true once the far server agreed to
+  // release ESP loader frames to the chip one at a time, as the chip answers. Only an
+  // rfc2217:// port to `ttynet serve --esp` says yes.
+  virtual bool paces_esp_frames() const { return false; }
+  // Queues BATCH-BEGIN, FRAME-INFO or BATCH-END in order with write()'s data: the SLIP frame a
+  // FRAME-INFO describes follows it through write(). Fails with
+  // std::errc::operation_not_supported when paces_esp_frames() is false.
+  virtual asio::awaitable<std::error_code> send_paced_esp(
+      const rfc2217::paced_esp::Message& message) {
+    static_cast<void>(message);
+    co_return std::make_error_code(std::errc::operation_not_supported);
+  }
+  // The server's BATCH-DONE and BATCH-ABORTED reports, oldest first, without waiting.
+  virtual std::optional<rfc2217::paced_esp::Message> take_paced_esp_report() {
+    return std::nullopt;
+  }
   // Cancels pending operations and releases the device. Idempotent.
   virtual void close() = 0;
   // Ends the session without losing what was asked for: what write() and the operations have

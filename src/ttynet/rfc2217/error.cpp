@@ -26,6 +26,8 @@ class Category final : public std::error_category {
         return "server rejected an RFC 2217 setting";
       case errc::not_open:
         return "RFC 2217 port is not open";
+      case errc::bad_message:
+        return "malformed paced-ESP message ignored";
     }
     return "unknown RFC 2217 error";
   }

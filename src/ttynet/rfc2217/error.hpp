@@ -15,6 +15,7 @@ enum class errc {
   reply_timeout,        // a request was not answered within the timeout
   value_rejected,       // a reply carried another value than the request
   not_open,             // an operation before start(), or after the open sequence failed
+  bad_message,          // a paced-ESP sub-negotiation that cannot be decoded (paced_esp.hpp)
 };
 
 const std::error_category& error_category();
