@@ -35,7 +35,7 @@ struct EsptoolCli {
   // Arguments of the commands, filled by CLI11, turned into `command` by its callback.
   std::vector<std::string> pairs;
   std::string address, size, path;
-  bool compress = false, no_compress = false, erase_all = false;
+  bool compress = false, no_compress = false, erase_all = false, force = false;
   std::string ignored;
 };
 
@@ -152,12 +152,15 @@ void add_esptool_command(CLI::App& app) {
   write->add_flag("-z,--compress", cli->compress, "Compress the data (the default)");
   write->add_flag("-u,--no-compress,--no_compress", cli->no_compress, "Send the data as is");
   write->add_flag("-e,--erase-all,--erase_all", cli->erase_all, "Erase the whole flash first");
+  write->add_flag("--force", cli->force,
+                  "Write every sector, also those that already hold the data (by MD5)");
   add_flash_size(write, *cli);
   write->callback([cli, set] {
     esptool::WriteFlashCommand c;
     c.files = flash_files(cli->pairs);
     c.compress = !cli->no_compress;
     c.erase_all = cli->erase_all;
+    c.force = cli->force;
     set(std::move(c));
   });
 

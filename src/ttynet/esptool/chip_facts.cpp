@@ -4,31 +4,13 @@
 
 #include <array>
 #include <cmath>
+#include <span>
+#include <vector>
 
 #include "ttynet/esp/efuse.hpp"
 
 namespace ttynet::esptool {
 namespace {
-
-// A batch of register reads that stops at the first failure.
-class Reader {
- public:
-  explicit Reader(Loader& loader) : loader_(loader) {}
-  std::uint32_t operator()(std::uint32_t address) {
-    if (error_) return 0;
-    auto value = loader_.read_reg(address);
-    if (!value) {
-      error_ = value.error();
-      return 0;
-    }
-    return *value;
-  }
-  const MaybeError& error() const { return error_; }
-
- private:
-  Loader& loader_;
-  MaybeError error_;
-};
 
 // The package name and features esptool prints for an ESP32 (targets/esp32.py).
 void describe_esp32(const esp::EfuseFields& fuses, ChipFacts& facts) {
@@ -121,37 +103,40 @@ std::string join_features(const std::vector<std::string>& features) {
 }
 
 Result<esp::MacAddress, Error> read_mac(Loader& loader, const esp::ChipInfo& chip) {
-  auto low = loader.read_reg(chip.mac_low_reg);
-  if (!low) return low.error();
-  auto high = loader.read_reg(chip.mac_high_reg);
-  if (!high) return high.error();
-  return esp::mac_from_words(*low, *high);
+  const std::uint32_t addresses[] = {chip.mac_low_reg, chip.mac_high_reg};
+  auto words = loader.read_regs(addresses);
+  if (!words) return words.error();
+  return esp::mac_from_words((*words)[0], (*words)[1]);
 }
 
+// Every register the description needs, read as one exchange.
 Result<ChipFacts, Error> read_chip_facts(Loader& loader, const esp::ChipInfo& chip,
                                          std::uint32_t host_baud) {
+  std::vector<std::uint32_t> addresses = esp::efuse_addresses(chip);
+  const std::size_t efuse_words = addresses.size();
+  addresses.push_back(chip.mac_low_reg);
+  addresses.push_back(chip.mac_high_reg);
+  if (!chip.has_fixed_crystal) addresses.push_back(chip.uart_clkdiv_reg);
+  auto read = loader.read_regs(addresses);
+  if (!read) return read.error();
+  const std::span<const std::uint32_t> words = *read;
+
   ChipFacts facts;
-  Reader read(loader);
-  std::vector<std::uint32_t> words;
-  for (const std::uint32_t address : esp::efuse_addresses(chip)) words.push_back(read(address));
-  const esp::EfuseFields fuses = esp::decode_efuses(chip, words);
+  const esp::EfuseFields fuses = esp::decode_efuses(chip, words.first(efuse_words));
   if (chip.efuse_layout == esp::EfuseLayout::esp32) {
     describe_esp32(fuses, facts);
   } else {
     describe_block1(fuses, chip, facts);
   }
+  facts.mac = esp::mac_from_words(words[efuse_words], words[efuse_words + 1]);
   if (chip.has_fixed_crystal) {
     facts.crystal_mhz = chip.xtal_mhz;
   } else {
-    const std::uint32_t divider = read(chip.uart_clkdiv_reg) & 0xFFFFF;
+    const std::uint32_t divider = words[efuse_words + 2] & 0xFFFFF;
     const double estimate = static_cast<double>(host_baud) * divider / 1e6 /
                             std::max<std::uint32_t>(chip.xtal_clk_divider, 1);
     facts.crystal_mhz = normalise_crystal(estimate);
   }
-  if (read.error()) return *read.error();
-  auto mac = read_mac(loader, chip);
-  if (!mac) return mac.error();
-  facts.mac = *mac;
   return facts;
 }
 

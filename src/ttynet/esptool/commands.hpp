@@ -37,6 +37,7 @@ struct WriteFlashCommand {
   std::vector<FlashFile> files;
   bool compress = true;
   bool erase_all = false;
+  bool force = false;  // write sectors that already hold the data too
 };
 struct ReadFlashCommand {
   std::uint32_t address = 0;

@@ -22,8 +22,6 @@ namespace {
 
 using esp::Op;
 
-constexpr int write_block_attempts = 3;
-
 std::uint32_t blocks_for(std::uint64_t bytes, std::uint32_t block) {
   return static_cast<std::uint32_t>((bytes + block - 1) / block);
 }
@@ -65,43 +63,25 @@ MaybeError erase_range(Session& s, std::uint32_t address, std::uint32_t size) {
                               esp::command_timeout(Op::flash_begin, false, size));
 }
 
-MaybeError check_md5(Session& s, std::uint32_t address, ByteView image) {
-  auto flash = s.loader.flash_md5(address, static_cast<std::uint32_t>(image.size()));
-  if (!flash) return flash.error();
+// Compares the chip's MD5 of a region with the image's, as esptool reports it.
+MaybeError check_md5(Session& s, const std::string& flash, ByteView image) {
   const std::string expected = esp::to_hex(esp::md5(image));
-  if (*flash == expected) {
+  if (flash == expected) {
     s.console.line("Hash of data verified.");
     return std::nullopt;
   }
   s.console.line(fmt::format("File  md5: {}", expected));
-  s.console.line(fmt::format("Flash md5: {}", *flash));
+  s.console.line(fmt::format("Flash md5: {}", flash));
   const ByteBuffer erased(image.size(), 0xFF);
   s.console.line(fmt::format("MD5 of 0xFF is {}", esp::to_hex(esp::md5(erased))));
   return make_error(errc::digest_mismatch, "MD5 of file does not match data in flash!");
 }
 
-// Sends one block, retrying as esptool does when the loader fails or stays silent.
-MaybeError send_block(Session& s, ByteView block, std::uint32_t sequence, bool compressed,
-                      Duration timeout) {
-  MaybeError error;
-  for (int attempt = 0; attempt < write_block_attempts; ++attempt) {
-    error = s.loader.flash_block(block, sequence, compressed, timeout);
-    if (!error || error->code == errc::port_failed) return error;
-  }
-  return error;
-}
-
-MaybeError write_one(Session& s, std::uint32_t address, ByteBuffer image, bool compressed) {
-  // The ROM writes from sector boundaries only: start earlier with erased bytes.
-  const std::uint32_t lead = address % esp::flash_sector_size;
-  if (lead != 0) {
-    image.insert(image.begin(), lead, 0xFF);
-    address -= lead;
-  }
-  pad_to_words(image);
+// One stretch of an image as one sequence: BEGIN (which erases), every block, the MD5 of what
+// was written. `address` is a sector boundary.
+MaybeError write_stretch(Session& s, std::uint32_t address, ByteView image, bool compressed) {
   const auto size = static_cast<std::uint32_t>(image.size());
-
-  ByteBuffer data = image;
+  ByteBuffer data(image.begin(), image.end());
   std::uint32_t erase_size = size;
   if (compressed) {
     auto packed = deflate(image);
@@ -113,26 +93,20 @@ MaybeError write_one(Session& s, std::uint32_t address, ByteBuffer image, bool c
     s.console.line("Erasing flash...");
   }
   const std::uint32_t blocks = blocks_for(data.size(), rom_flash_block);
-  const auto erase_start = Clock::now();
-  if (auto error = s.loader.flash_begin(
-          erase_size, blocks, address, compressed,
-          esp::command_timeout(compressed ? Op::flash_defl_begin : Op::flash_begin, false,
-                               erase_size))) {
-    return error;
-  }
-  s.console.line(
-      fmt::format("Took {:.2f}s to erase flash block", seconds(Clock::now() - erase_start)));
-
-  Progress progress(s.console, "Writing", data.size());
-  InflatedSize inflated;  // each compressed block's output, for its timeout
-  ByteBuffer block;
-  std::uint32_t written = 0;  // uncompressed bytes, for the progress address
+  std::vector<LoaderRequest> requests;
+  requests.reserve(blocks + 2);
+  requests.push_back(s.loader.begin_request(
+      erase_size, blocks, address, compressed,
+      esp::command_timeout(compressed ? Op::flash_defl_begin : Op::flash_begin, false,
+                           erase_size)));
+  InflatedSize inflated;                     // each compressed block's output, for its timeout
+  std::vector<std::uint32_t> written_after;  // uncompressed bytes after each block
+  std::uint32_t written = 0;
   for (std::uint32_t sequence = 0; sequence < blocks; ++sequence) {
     const std::size_t from = std::size_t{sequence} * rom_flash_block;
     const std::size_t length = std::min<std::size_t>(rom_flash_block, data.size() - from);
-    block.assign(data.begin() + static_cast<std::ptrdiff_t>(from),
-                 data.begin() + static_cast<std::ptrdiff_t>(from + length));
-    progress.update(address + written, from);
+    ByteBuffer block(data.begin() + static_cast<std::ptrdiff_t>(from),
+                     data.begin() + static_cast<std::ptrdiff_t>(from + length));
     Duration timeout = esp::command_timeout(Op::flash_data, false);
     std::uint64_t produced = 0;
     if (compressed) {
@@ -142,15 +116,31 @@ MaybeError write_one(Session& s, std::uint32_t address, ByteBuffer image, bool c
       block.resize(rom_flash_block, 0xFF);  // esptool pads the last block to the full size
       produced = block.size();
     }
-    if (auto error = send_block(s, block, sequence, compressed, timeout)) {
-      progress.finish();
-      return error;
-    }
+    requests.push_back(Loader::block_request(block, sequence, compressed, timeout));
     written += static_cast<std::uint32_t>(produced);
+    written_after.push_back(written);
   }
-  progress.update(address + written, data.size());
-  progress.finish();
-  const Duration elapsed = progress.elapsed();
+  requests.push_back(Loader::md5_request(address, size));
+
+  const auto erase_start = Clock::now();
+  std::optional<Progress> progress;
+  Duration elapsed{};  // writing the blocks, as esptool times it
+  const auto on_reply = [&](std::size_t index) {
+    if (index == 0) {
+      s.console.line(
+          fmt::format("Took {:.2f}s to erase flash block", seconds(Clock::now() - erase_start)));
+      progress.emplace(s.console, "Writing", data.size());
+      progress->update(address, 0);
+    } else if (index <= blocks) {
+      const std::size_t sent =
+          std::min<std::size_t>(std::size_t{index} * rom_flash_block, data.size());
+      progress->update(address + written_after[index - 1], sent);
+      if (index == blocks) elapsed = progress->elapsed();
+    }
+  };
+  auto replies = s.loader.exchange(requests, on_reply);
+  if (progress) progress->finish();
+  if (!replies) return replies.error();
   if (compressed) {
     s.console.line(fmt::format(
         "Wrote {} bytes ({} compressed) at 0x{:08x} in {:.1f} seconds (effective {:.1f} "
@@ -161,7 +151,95 @@ MaybeError write_one(Session& s, std::uint32_t address, ByteBuffer image, bool c
     s.console.line(fmt::format("Wrote {} bytes at 0x{:08x} in {:.1f} seconds ({:.1f} kbit/s)...",
                                sent, address, seconds(elapsed), kbit_per_second(sent, elapsed)));
   }
-  return check_md5(s, address, image);
+  auto flash = md5_text(replies->back());
+  if (!flash) return flash.error();
+  return check_md5(s, *flash, image);
+}
+
+// A run of sectors, in bytes from the start of an image.
+struct Stretch {
+  std::uint32_t from = 0;
+  std::uint32_t size = 0;
+};
+
+// What of an image the chip does not hold yet, by MD5. Through a server that paces frames,
+// every 4 KiB sector's MD5 in one exchange, and the runs of sectors that differ; otherwise
+// one MD5 of the whole range (one round trip per sector would cost more than it saves), and
+// the whole image unless it matches.
+Result<std::vector<Stretch>, Error> stretches_to_write(Session& s, std::uint32_t address,
+                                                       ByteView image) {
+  const auto size = static_cast<std::uint32_t>(image.size());
+  const Stretch whole{.from = 0, .size = size};
+  if (!s.loader.port().paces_esp_frames()) {
+    auto flash = s.loader.flash_md5(address, size);
+    if (!flash) return flash.error();
+    if (*flash == esp::to_hex(esp::md5(image))) return std::vector<Stretch>{};
+    return std::vector<Stretch>{whole};
+  }
+  std::vector<LoaderRequest> requests;
+  for (std::uint32_t from = 0; from < size; from += esp::flash_sector_size) {
+    requests.push_back(Loader::md5_request(
+        address + from, std::min<std::uint32_t>(esp::flash_sector_size, size - from)));
+  }
+  auto replies = s.loader.exchange(requests);
+  if (!replies) return replies.error();
+  std::vector<Stretch> stretches;
+  for (std::size_t i = 0; i < replies->size(); ++i) {
+    const auto from = static_cast<std::uint32_t>(i * esp::flash_sector_size);
+    const auto length = std::min<std::uint32_t>(esp::flash_sector_size, size - from);
+    auto flash = md5_text((*replies)[i]);
+    if (!flash) return flash.error();
+    if (*flash == esp::to_hex(esp::md5(image.subspan(from, length)))) continue;
+    if (!stretches.empty() && stretches.back().from + stretches.back().size == from) {
+      stretches.back().size += length;
+    } else {
+      stretches.push_back({.from = from, .size = length});
+    }
+  }
+  return stretches;
+}
+
+// One file: the sectors that already hold its data are left alone unless `force`.
+MaybeError write_one(Session& s, std::uint32_t address, ByteBuffer image, bool compressed,
+                     bool force) {
+  // The ROM writes from sector boundaries only: start earlier with erased bytes.
+  const std::uint32_t lead = address % esp::flash_sector_size;
+  if (lead != 0) {
+    image.insert(image.begin(), lead, 0xFF);
+    address -= lead;
+  }
+  pad_to_words(image);
+  const auto size = static_cast<std::uint32_t>(image.size());
+  std::vector<Stretch> stretches{{.from = 0, .size = size}};
+  if (!force) {
+    auto differing = stretches_to_write(s, address, image);
+    if (!differing) return differing.error();
+    stretches = std::move(*differing);
+    std::uint32_t kept = size;
+    for (const Stretch& stretch : stretches) kept -= stretch.size;
+    if (stretches.empty()) {
+      s.console.line(fmt::format(
+          "Skipped 0x{:08x}..0x{:08x} ({} bytes): the flash already holds this data (--force "
+          "writes it anyway).",
+          address, address + size - 1, size));
+      s.console.line("Hash of data verified.");
+      return std::nullopt;
+    }
+    if (kept > 0) {
+      s.console.line(fmt::format(
+          "Skipping {} of {} bytes at 0x{:08x} that the flash already holds; writing {} "
+          "stretch(es).",
+          kept, size, address, stretches.size()));
+    }
+  }
+  for (const Stretch& stretch : stretches) {
+    if (auto error =
+            write_stretch(s, address + stretch.from,
+                          ByteView{image}.subspan(stretch.from, stretch.size), compressed)) {
+      return error;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -222,7 +300,10 @@ MaybeError write_flash(Session& s, const WriteFlashCommand& c,
       s.console.line(fmt::format("WARNING: File {} is empty", c.files[i].path));
       continue;
     }
-    if (auto error = write_one(s, c.files[i].address, images[i], c.compress)) return error;
+    if (auto error =
+            write_one(s, c.files[i].address, images[i], c.compress, c.force || c.erase_all)) {
+      return error;
+    }
   }
   s.console.line();
   s.console.line("Leaving...");
@@ -232,25 +313,31 @@ MaybeError write_flash(Session& s, const WriteFlashCommand& c,
 MaybeError read_flash(Session& s, const ReadFlashCommand& c) {
   if (auto error = check_range(s, c.address, c.size, "Read")) return error;
   if (auto error = s.loader.spi_set_params(s.flash_size)) return error;
+  std::vector<LoaderRequest> requests;
+  for (std::uint32_t done = 0; done < c.size; done += esp::read_flash_slow_block) {
+    requests.push_back(Loader::read_flash_slow_request(
+        c.address + done, std::min<std::uint32_t>(esp::read_flash_slow_block, c.size - done)));
+  }
+  Progress progress(s.console, "Reading", c.size);
+  progress.update(c.address, 0);
+  auto replies = s.loader.exchange(requests, [&](std::size_t index) {
+    const auto done = std::min<std::uint32_t>(
+        static_cast<std::uint32_t>(index + 1) * esp::read_flash_slow_block, c.size);
+    progress.update(c.address + done, done);
+  });
+  progress.finish();
+  if (!replies) {
+    return Error{replies.error().code,
+                 replies.error().message +
+                     "\nHint: Consider specifying flash size using '--flash_size' argument"};
+  }
   ByteBuffer data;
   data.reserve(c.size);
-  Progress progress(s.console, "Reading", c.size);
-  while (data.size() < c.size) {
-    const auto at = c.address + static_cast<std::uint32_t>(data.size());
-    progress.update(at, data.size());
-    const auto chunk = std::min<std::uint32_t>(esp::read_flash_slow_block,
-                                               c.size - static_cast<std::uint32_t>(data.size()));
-    auto got = s.loader.read_flash_slow(at, chunk);
-    if (!got) {
-      progress.finish();
-      return Error{got.error().code,
-                   got.error().message +
-                       "\nHint: Consider specifying flash size using '--flash_size' argument"};
-    }
-    append(data, *got);
+  for (std::size_t i = 0; i < replies->size(); ++i) {
+    auto block = Loader::read_flash_slow_data(requests[i], (*replies)[i]);
+    if (!block) return block.error();
+    append(data, *block);
   }
-  progress.update(c.address + c.size, c.size);
-  progress.finish();
   const Duration elapsed = progress.elapsed();
   s.console.line(fmt::format("Read {} bytes at 0x{:08x} in {:.1f} seconds ({:.1f} kbit/s)...",
                              data.size(), c.address, seconds(elapsed),
@@ -261,18 +348,27 @@ MaybeError read_flash(Session& s, const ReadFlashCommand& c) {
 MaybeError verify_flash(Session& s, const VerifyFlashCommand& c,
                         const std::vector<ByteBuffer>& images) {
   if (auto error = s.loader.spi_set_params(s.flash_size)) return error;
-  bool failed = false;
+  std::vector<ByteBuffer> padded;
+  std::vector<LoaderRequest> requests;
   for (std::size_t i = 0; i < c.files.size(); ++i) {
     ByteBuffer image = images[i];
     pad_to_words(image);
     const std::uint32_t address = c.files[i].address;
     if (auto error = check_range(s, address, image.size(), fmt::format("File {}", c.files[i].path)))
       return error;
+    requests.push_back(Loader::md5_request(address, static_cast<std::uint32_t>(image.size())));
+    padded.push_back(std::move(image));
+  }
+  auto replies = s.loader.exchange(requests);
+  if (!replies) return replies.error();
+  bool failed = false;
+  for (std::size_t i = 0; i < c.files.size(); ++i) {
     s.console.line(fmt::format("Verifying 0x{:x} ({}) bytes @ 0x{:08x} in flash against {}...",
-                               image.size(), image.size(), address, c.files[i].path));
-    auto flash = s.loader.flash_md5(address, static_cast<std::uint32_t>(image.size()));
+                               padded[i].size(), padded[i].size(), c.files[i].address,
+                               c.files[i].path));
+    auto flash = md5_text((*replies)[i]);
     if (!flash) return flash.error();
-    if (*flash == esp::to_hex(esp::md5(image))) {
+    if (*flash == esp::to_hex(esp::md5(padded[i]))) {
       s.console.line("-- verify OK (digest matched)");
     } else {
       s.console.line("-- verify FAILED (digest mismatch)");

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <utility>
+#include <vector>
 
 namespace ttynet::esptool {
 namespace {
@@ -27,39 +28,49 @@ constexpr std::array<SizeCode, 23> size_codes = {{
 
 }  // namespace
 
+// Three exchanges whatever the round trip: the registers to restore; the command set up,
+// started, polled once and its result read; the registers put back. Only a command still
+// running at the first poll costs more.
 Result<std::uint32_t, Error> run_spiflash_command(Loader& loader, const esp::ChipInfo& chip,
                                                   std::uint8_t command, unsigned read_bits) {
   const esp::SpiRegisters& spi = chip.spi;
-  auto old_usr = loader.read_reg(spi.usr());
-  if (!old_usr) return old_usr.error();
-  auto old_usr2 = loader.read_reg(spi.usr2());
-  if (!old_usr2) return old_usr2.error();
-
+  const std::uint32_t saved_addresses[] = {spi.usr(), spi.usr2()};
+  auto saved = loader.read_regs(saved_addresses);
+  if (!saved) return saved.error();
   std::uint32_t usr = esp::spi::usr_command;
   if (read_bits > 0) usr |= esp::spi::usr_miso;
   const std::uint32_t usr2 = 7u << esp::spi::usr2_command_bitlen_shift | command;
-  const std::pair<std::uint32_t, std::uint32_t> writes[] = {
-      {spi.miso_dlen(), read_bits > 0 ? read_bits - 1 : 0},
-      {spi.usr(), usr},
-      {spi.usr2(), usr2},
-      {spi.w0(), 0},
-      {spi.cmd(), esp::spi::cmd_usr},
+  const std::vector<LoaderRequest> run = {
+      Loader::write_reg_request(spi.miso_dlen(), read_bits > 0 ? read_bits - 1 : 0),
+      Loader::write_reg_request(spi.usr(), usr),
+      Loader::write_reg_request(spi.usr2(), usr2),
+      Loader::write_reg_request(spi.w0(), 0),
+      Loader::write_reg_request(spi.cmd(), esp::spi::cmd_usr),
+      Loader::read_reg_request(spi.cmd()),
+      Loader::read_reg_request(spi.w0()),
   };
-  for (const auto& [address, value] : writes) {
-    if (auto error = loader.write_reg(address, value)) return *error;
-  }
-  bool done = false;
-  for (int i = 0; i < spi_poll_reads && !done; ++i) {
+  auto replies = loader.exchange(run);
+  if (!replies) return replies.error();
+  bool done = ((*replies)[5].value & esp::spi::cmd_usr) == 0;
+  std::uint32_t result = (*replies)[6].value;
+  for (int i = 1; i < spi_poll_reads && !done; ++i) {
     auto cmd = loader.read_reg(spi.cmd());
     if (!cmd) return cmd.error();
     done = (*cmd & esp::spi::cmd_usr) == 0;
+    if (done) {
+      auto late = loader.read_reg(spi.w0());
+      if (!late) return late.error();
+      result = *late;
+    }
   }
   if (!done) return make_error(errc::no_reply, "SPI command did not complete in time");
-  auto result = loader.read_reg(spi.w0());
-  if (!result) return result.error();
-  if (auto error = loader.write_reg(spi.usr(), *old_usr)) return *error;
-  if (auto error = loader.write_reg(spi.usr2(), *old_usr2)) return *error;
-  return *result;
+  const std::vector<LoaderRequest> restore = {
+      Loader::write_reg_request(spi.usr(), (*saved)[0]),
+      Loader::write_reg_request(spi.usr2(), (*saved)[1]),
+  };
+  auto restored = loader.exchange(restore);
+  if (!restored) return restored.error();
+  return result;
 }
 
 Result<FlashId, Error> read_flash_id(Loader& loader, const esp::ChipInfo& chip) {

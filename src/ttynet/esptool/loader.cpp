@@ -14,6 +14,16 @@ using esp::Op;
 
 constexpr std::size_t read_chunk = 4096;
 
+Error write_error(std::error_code ec) {
+  return make_error(errc::port_failed,
+                    fmt::format("Could not write to the port: {}", ec.message()));
+}
+
+// esptool sends a request again unless the port itself failed or the loader lacks the command.
+bool is_worth_retrying(const Error& error) {
+  return error.code != errc::port_failed && error.code != errc::unsupported_command;
+}
+
 }  // namespace
 
 std::string describe_status(esp::Status status) {
@@ -75,15 +85,16 @@ Result<ByteBuffer, Error> Loader::read_frame(TimePoint deadline) {
   return make_error(errc::no_reply, "No serial data received.");
 }
 
-MaybeError Loader::send(Op op, ByteView data, std::uint32_t checksum) {
+void Loader::frame(Op op, ByteView data, std::uint32_t checksum) {
   packet_.clear();
   esp::append_request(packet_, op, data, checksum);
   tx_.clear();
   esp::slip::append_frame(tx_, packet_);
-  if (auto ec = port_.write(tx_)) {
-    return make_error(errc::port_failed,
-                      fmt::format("Could not write to the port: {}", ec.message()));
-  }
+}
+
+MaybeError Loader::send(Op op, ByteView data, std::uint32_t checksum) {
+  frame(op, data, checksum);
+  if (auto ec = port_.write(tx_)) return write_error(ec);
   return std::nullopt;
 }
 
@@ -101,7 +112,10 @@ Result<esp::Response, Error> Loader::next_response(Duration timeout) {
 Result<esp::Response, Error> Loader::command(Op op, ByteView data, Duration timeout,
                                              std::uint32_t checksum) {
   if (auto error = send(op, data, checksum)) return *error;
-  const auto limit = reply_limit(timeout);
+  return await_response(op, reply_limit(timeout));
+}
+
+Result<esp::Response, Error> Loader::await_response(Op op, Duration limit) {
   for (std::size_t i = 0; i < max_skipped_frames; ++i) {
     auto frame = read_frame(Clock::now() + limit);
     if (!frame) return frame.error();
@@ -121,21 +135,134 @@ Result<esp::Response, Error> Loader::command(Op op, ByteView data, Duration time
   return make_error(errc::response_mismatch, "Response doesn't match request");
 }
 
-Result<Reply, Error> Loader::check_command(std::string_view what, Op op, ByteView data,
-                                           Duration timeout, std::uint32_t checksum) {
-  auto response = command(op, data, timeout, checksum);
-  if (!response) return response.error();
-  auto body = esp::split_status(response->data, status_length_);
+Result<Reply, Error> Loader::check_response(std::string_view what,
+                                            const esp::Response& response) const {
+  auto body = esp::split_status(response.data, status_length_);
   if (!body) {
     return make_error(
         errc::short_response,
-        fmt::format("Failed to {} (reply of {} bytes has no status)", what, response->data.size()));
+        fmt::format("Failed to {} (reply of {} bytes has no status)", what, response.data.size()));
   }
   if (!body->status.is_ok()) {
     return make_error(errc::command_failed,
                       fmt::format("Failed to {} ({})", what, describe_status(body->status)));
   }
-  return Reply{response->value, ByteBuffer(body->payload.begin(), body->payload.end())};
+  return Reply{response.value, ByteBuffer(body->payload.begin(), body->payload.end())};
+}
+
+Result<Reply, Error> Loader::check_command(std::string_view what, Op op, ByteView data,
+                                           Duration timeout, std::uint32_t checksum) {
+  auto response = command(op, data, timeout, checksum);
+  if (!response) return response.error();
+  return check_response(what, *response);
+}
+
+Result<std::vector<Reply>, Error> Loader::exchange(
+    std::span<const LoaderRequest> requests, const std::function<void(std::size_t)>& on_reply) {
+  if (port_.paces_esp_frames()) return exchange_paced(requests, on_reply);
+  return exchange_lock_step(requests, on_reply);
+}
+
+Result<std::vector<Reply>, Error> Loader::exchange_lock_step(
+    std::span<const LoaderRequest> requests, const std::function<void(std::size_t)>& on_reply) {
+  std::vector<Reply> replies;
+  replies.reserve(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const LoaderRequest& request = requests[i];
+    auto reply =
+        check_command(request.what, request.op, request.data, request.timeout, request.checksum);
+    for (int attempt = 1; !reply && attempt < request.attempts && is_worth_retrying(reply.error());
+         ++attempt) {
+      reply =
+          check_command(request.what, request.op, request.data, request.timeout, request.checksum);
+    }
+    if (!reply) return reply.error();
+    replies.push_back(std::move(*reply));
+    if (on_reply) on_reply(i);
+  }
+  return replies;
+}
+
+// The requests go out as a batch while less than a window is unanswered; the replies are
+// awaited in order, each within the chip's time plus one round trip from when the one before
+// came (the server releases a frame as the reply before it passes). A request that failed is
+// sent again at the head of a new batch: the server dropped the rest of the old one.
+Result<std::vector<Reply>, Error> Loader::exchange_paced(
+    std::span<const LoaderRequest> requests, const std::function<void(std::size_t)>& on_reply) {
+  using namespace rfc2217::paced_esp;
+  std::vector<Reply> replies;
+  replies.reserve(requests.size());
+  std::deque<std::size_t> unanswered;  // frame sizes of requests sent and not yet answered
+  std::size_t unanswered_bytes = 0;
+  std::size_t next_to_send = 0;
+  bool batch_open = false;
+  int attempt = 1;  // of the request awaited next
+  const auto end_batch = [&]() -> MaybeError {
+    if (!batch_open) return std::nullopt;
+    batch_open = false;
+    if (auto ec = port_.send_paced_esp(BatchEnd{last_batch_})) return write_error(ec);
+    return std::nullopt;
+  };
+  while (replies.size() < requests.size()) {
+    while (next_to_send < requests.size() &&
+           (unanswered.empty() || unanswered_bytes < paced_window_bytes)) {
+      const LoaderRequest& request = requests[next_to_send];
+      if (!batch_open) {
+        batch_open = true;
+        if (auto ec = port_.send_paced_esp(BatchBegin{++last_batch_})) return write_error(ec);
+      }
+      const FrameInfo info{
+          .opcode = static_cast<Byte>(request.op),
+          .status_length = static_cast<Byte>(status_length_),
+          .timeout = std::chrono::ceil<std::chrono::milliseconds>(
+              std::min(request.timeout, esp::max_timeout)),
+          .replies = 1,
+      };
+      frame(request.op, request.data, request.checksum);
+      if (auto ec = port_.send_paced_esp(info)) return write_error(ec);
+      if (auto ec = port_.write(tx_)) return write_error(ec);
+      unanswered.push_back(tx_.size());
+      unanswered_bytes += tx_.size();
+      if (++next_to_send == requests.size()) {
+        if (auto error = end_batch()) return *error;
+      }
+    }
+    const std::size_t index = replies.size();
+    const LoaderRequest& request = requests[index];
+    auto response = await_response(request.op, reply_limit(request.timeout));
+    auto reply = response ? check_response(request.what, *response) : response.error();
+    if (!reply) {
+      if (attempt >= request.attempts || !is_worth_retrying(reply.error())) {
+        if (auto error = end_batch()) return *error;
+        return reply.error();
+      }
+      ++attempt;
+      if (auto error = end_batch()) return *error;
+      next_to_send = index;
+      unanswered.clear();
+      unanswered_bytes = 0;
+      continue;
+    }
+    attempt = 1;
+    unanswered_bytes -= unanswered.front();
+    unanswered.pop_front();
+    replies.push_back(std::move(*reply));
+    if (on_reply) on_reply(index);
+  }
+  return replies;
+}
+
+Result<std::vector<std::uint32_t>, Error> Loader::read_regs(
+    std::span<const std::uint32_t> addresses) {
+  std::vector<LoaderRequest> requests;
+  requests.reserve(addresses.size());
+  for (const std::uint32_t address : addresses) requests.push_back(read_reg_request(address));
+  auto replies = exchange(requests);
+  if (!replies) return replies.error();
+  std::vector<std::uint32_t> values;
+  values.reserve(replies->size());
+  for (const Reply& reply : *replies) values.push_back(reply.value);
+  return values;
 }
 
 MaybeError Loader::purge() {
@@ -163,19 +290,34 @@ MaybeError Loader::sync() {
   return std::nullopt;
 }
 
+LoaderRequest Loader::read_reg_request(std::uint32_t address) {
+  return {.op = Op::read_reg,
+          .data = esp::encode_body(esp::ReadRegRequest{address}),
+          .timeout = esp::command_timeout(Op::read_reg, false),
+          .what = fmt::format("read register address {:08x}", address),
+          .checksum = 0,
+          .attempts = 1};
+}
+
+LoaderRequest Loader::write_reg_request(std::uint32_t address, std::uint32_t value,
+                                        std::uint32_t mask, std::uint32_t delay_us) {
+  return {.op = Op::write_reg,
+          .data = esp::encode_body(esp::WriteRegRequest{address, value, mask, delay_us}),
+          .timeout = esp::command_timeout(Op::write_reg, false),
+          .what = "write target memory",
+          .checksum = 0,
+          .attempts = 1};
+}
+
 Result<std::uint32_t, Error> Loader::read_reg(std::uint32_t address) {
-  const auto data = esp::encode_body(esp::ReadRegRequest{address});
-  auto reply = check_command(fmt::format("read register address {:08x}", address), Op::read_reg,
-                             data, esp::command_timeout(Op::read_reg, false));
+  auto reply = run(read_reg_request(address));
   if (!reply) return reply.error();
   return reply->value;
 }
 
 MaybeError Loader::write_reg(std::uint32_t address, std::uint32_t value, std::uint32_t mask,
                              std::uint32_t delay_us) {
-  const auto data = esp::encode_body(esp::WriteRegRequest{address, value, mask, delay_us});
-  auto reply = check_command("write target memory", Op::write_reg, data,
-                             esp::command_timeout(Op::write_reg, false));
+  auto reply = run(write_reg_request(address, value, mask, delay_us));
   if (!reply) return reply.error();
   return std::nullopt;
 }
@@ -196,27 +338,52 @@ MaybeError Loader::spi_set_params(std::uint32_t total_size) {
   return std::nullopt;
 }
 
-MaybeError Loader::flash_begin(std::uint32_t erase_size, std::uint32_t blocks, std::uint32_t offset,
-                               bool compressed, Duration timeout) {
-  const auto data = esp::encode_body(esp::BeginRequest{
-      .size = erase_size,
-      .blocks = blocks,
-      .block_size = rom_flash_block,
-      .offset = offset,
-      .encrypted = begin_takes_encrypt_flag_ ? std::optional<std::uint32_t>(0) : std::nullopt});
-  auto reply = check_command("enter Flash download mode",
-                             compressed ? Op::flash_defl_begin : Op::flash_begin, data, timeout);
-  if (!reply) return reply.error();
-  return std::nullopt;
+LoaderRequest Loader::begin_request(std::uint32_t erase_size, std::uint32_t blocks,
+                                    std::uint32_t offset, bool compressed, Duration timeout) const {
+  return {
+      .op = compressed ? Op::flash_defl_begin : Op::flash_begin,
+      .data = esp::encode_body(esp::BeginRequest{
+          .size = erase_size,
+          .blocks = blocks,
+          .block_size = rom_flash_block,
+          .offset = offset,
+          .encrypted = begin_takes_encrypt_flag_ ? std::optional<std::uint32_t>(0) : std::nullopt}),
+      .timeout = timeout,
+      .what = "enter Flash download mode",
+      .checksum = 0,
+      .attempts = 1};
 }
 
-MaybeError Loader::flash_block(ByteView payload, std::uint32_t sequence, bool compressed,
-                               Duration timeout) {
+LoaderRequest Loader::block_request(ByteView payload, std::uint32_t sequence, bool compressed,
+                                    Duration timeout) {
   ByteBuffer data;
   esp::append_data_block(data, sequence, payload);
-  auto reply = check_command(fmt::format("write to target Flash after seq {}", sequence),
-                             compressed ? Op::flash_defl_data : Op::flash_data, data, timeout,
-                             esp::checksum(payload));
+  return {.op = compressed ? Op::flash_defl_data : Op::flash_data,
+          .data = std::move(data),
+          .timeout = timeout,
+          .what = fmt::format("write to target Flash after seq {}", sequence),
+          .checksum = esp::checksum(payload),
+          .attempts = flash_block_attempts};
+}
+
+LoaderRequest Loader::md5_request(std::uint32_t address, std::uint32_t size) {
+  return {.op = Op::spi_flash_md5,
+          .data = esp::encode_body(esp::Md5Request{.address = address, .size = size}),
+          .timeout = esp::command_timeout(Op::spi_flash_md5, false, size),
+          .what = "calculate md5 of flash",
+          .checksum = 0,
+          .attempts = 1};
+}
+
+Result<Reply, Error> Loader::run(const LoaderRequest& request) {
+  auto replies = exchange(std::span(&request, 1));
+  if (!replies) return replies.error();
+  return std::move(replies->front());
+}
+
+MaybeError Loader::flash_begin(std::uint32_t erase_size, std::uint32_t blocks, std::uint32_t offset,
+                               bool compressed, Duration timeout) {
+  auto reply = run(begin_request(erase_size, blocks, offset, compressed, timeout));
   if (!reply) return reply.error();
   return std::nullopt;
 }
@@ -229,30 +396,46 @@ MaybeError Loader::flash_end(bool compressed, bool run_user_code) {
   return std::nullopt;
 }
 
-Result<std::string, Error> Loader::flash_md5(std::uint32_t address, std::uint32_t size) {
-  const auto data = esp::encode_body(esp::Md5Request{.address = address, .size = size});
-  auto reply = check_command("calculate md5 of flash", Op::spi_flash_md5, data,
-                             esp::command_timeout(Op::spi_flash_md5, false, size));
-  if (!reply) return reply.error();
-  if (reply->payload.size() < 32) {
+Result<std::string, Error> md5_text(const Reply& reply) {
+  if (reply.payload.size() < 32) {
     return make_error(errc::short_response,
-                      fmt::format("MD5 reply of {} bytes, expected 32", reply->payload.size()));
+                      fmt::format("MD5 reply of {} bytes, expected 32", reply.payload.size()));
   }
-  return std::string(as_chars(ByteView{reply->payload}.first(32)));
+  return std::string(as_chars(ByteView{reply.payload}.first(32)));
+}
+
+Result<std::string, Error> Loader::flash_md5(std::uint32_t address, std::uint32_t size) {
+  auto reply = run(md5_request(address, size));
+  if (!reply) return reply.error();
+  return md5_text(*reply);
+}
+
+LoaderRequest Loader::read_flash_slow_request(std::uint32_t address, std::uint32_t size) {
+  return {.op = Op::read_flash_slow,
+          .data = esp::encode_body(esp::RegionRequest{.offset = address, .size = size}),
+          .timeout = esp::command_timeout(Op::read_flash_slow, false),
+          .what = "read flash block",
+          .checksum = 0,
+          .attempts = 1};
+}
+
+Result<ByteBuffer, Error> Loader::read_flash_slow_data(const LoaderRequest& request,
+                                                       const Reply& reply) {
+  const auto asked = esp::decode_body<esp::RegionRequest>(request.data);
+  const std::uint32_t size = asked ? asked->size : 0;
+  if (reply.payload.size() < size) {
+    return make_error(errc::short_response,
+                      fmt::format("Flash read of {} bytes at 0x{:08x} returned {} bytes", size,
+                                  asked->offset, reply.payload.size()));
+  }
+  return ByteBuffer(reply.payload.begin(), reply.payload.begin() + size);
 }
 
 Result<ByteBuffer, Error> Loader::read_flash_slow(std::uint32_t address, std::uint32_t size) {
-  const auto data = esp::encode_body(esp::RegionRequest{.offset = address, .size = size});
-  auto reply = check_command("read flash block", Op::read_flash_slow, data,
-                             esp::command_timeout(Op::read_flash_slow, false));
+  const LoaderRequest request = read_flash_slow_request(address, size);
+  auto reply = run(request);
   if (!reply) return reply.error();
-  if (reply->payload.size() < size) {
-    return make_error(errc::short_response,
-                      fmt::format("Flash read of {} bytes at 0x{:08x} returned {} bytes", size,
-                                  address, reply->payload.size()));
-  }
-  reply->payload.resize(size);
-  return std::move(reply->payload);
+  return read_flash_slow_data(request, *reply);
 }
 
 MaybeError Loader::change_baudrate(std::uint32_t baud_word) {

@@ -6,6 +6,11 @@
 // most max_skipped_frames). Every wait has its own deadline from the command table
 // (esp::command_timeout), plus the port's network round trip; nothing is stored on the port.
 //
+// A sequence of requests (exchange()) goes lock-step the same way, unless the port's far server
+// paces ESP frames (docs/design/paced-esp-frames.md): then the requests go out as one batch,
+// at most a window ahead of the replies, and the server next to the chip releases each one
+// when the chip has answered the one before. Replies are checked in order either way.
+//
 // Bytes outside frames (a boot log, an application's output) are kept apart: they never
 // break the framing, and a reply that never comes is reported as esptool reports it, "No
 // serial data received." or "Invalid head of packet (0x..)" when only noise came.
@@ -13,9 +18,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ttynet/esp/packet.hpp"
 #include "ttynet/esp/slip.hpp"
@@ -34,8 +42,26 @@ struct Reply {
 
 // The ROM's FLASH_DATA / FLASH_DEFL_DATA block (FLASH_WRITE_SIZE of the ROM classes).
 inline constexpr std::uint32_t rom_flash_block = 0x400;
-inline constexpr std::size_t sync_replies = 8;  // the ROM answers one SYNC eight times
+inline constexpr std::size_t sync_replies = 8;
+inline constexpr int flash_block_attempts =
+    3;  // esptool's WRITE_BLOCK_ATTEMPTS  // the ROM answers one SYNC eight times
 inline constexpr std::size_t max_skipped_frames = 100;
+
+// One request of a sequence given to Loader::exchange().
+struct LoaderRequest {
+  esp::Op op;
+  ByteBuffer data;
+  Duration timeout;  // the chip's own time for the reply
+  std::string what;  // "Failed to <what> (result was ...)"
+  std::uint32_t checksum = 0;
+  // Sent this many times in all before a failure or silence ends the sequence (esptool
+  // re-sends a flash block up to three times).
+  int attempts = 1;
+};
+
+// How far a paced sequence runs ahead of its replies: far enough to keep the chip busy for a
+// second of round trip at 921600 baud, well inside the server's queue (max_queued_bytes).
+inline constexpr std::size_t paced_window_bytes = 128 * 1024;
 
 class Loader {
  public:
@@ -57,6 +83,16 @@ class Loader {
   Result<Reply, Error> check_command(std::string_view what, esp::Op op, ByteView data,
                                      Duration timeout, std::uint32_t checksum = 0);
 
+  // Sends the requests in order and returns their replies, every status checked; on_reply(i)
+  // runs as request i is answered. The first failure ends the sequence (after the request's
+  // attempts), and nothing after it reaches the chip.
+  Result<std::vector<Reply>, Error> exchange(std::span<const LoaderRequest> requests,
+                                             const std::function<void(std::size_t)>& on_reply = {});
+  // One request as a sequence of one.
+  Result<Reply, Error> run(const LoaderRequest& request);
+  // READ_REG of each address, as one exchange.
+  Result<std::vector<std::uint32_t>, Error> read_regs(std::span<const std::uint32_t> addresses);
+
   // Purges the port both ways and forgets partial frames and queued replies.
   MaybeError purge();
   // Drops what the device sent so far (frames and noise), keeping the port's own buffers.
@@ -73,14 +109,27 @@ class Loader {
   // FLASH_BEGIN (or FLASH_DEFL_BEGIN): the ROM erases `erase_size` bytes from `offset` now.
   MaybeError flash_begin(std::uint32_t erase_size, std::uint32_t blocks, std::uint32_t offset,
                          bool compressed, Duration timeout);
-  MaybeError flash_block(ByteView payload, std::uint32_t sequence, bool compressed,
-                         Duration timeout);
+  static LoaderRequest read_reg_request(std::uint32_t address);
+  static LoaderRequest write_reg_request(std::uint32_t address, std::uint32_t value,
+                                         std::uint32_t mask = 0xFFFFFFFF,
+                                         std::uint32_t delay_us = 0);
+  // The requests of a flash write, for exchange(): BEGIN as flash_begin() sends it, one
+  // FLASH_DATA / FLASH_DEFL_DATA block (flash_block_attempts), the MD5 of a region.
+  LoaderRequest begin_request(std::uint32_t erase_size, std::uint32_t blocks, std::uint32_t offset,
+                              bool compressed, Duration timeout) const;
+  static LoaderRequest block_request(ByteView payload, std::uint32_t sequence, bool compressed,
+                                     Duration timeout);
+  static LoaderRequest md5_request(std::uint32_t address, std::uint32_t size);
   // FLASH_END / FLASH_DEFL_END: run_user_code leaves the loader for the application.
   MaybeError flash_end(bool compressed, bool run_user_code);
   // The ROM's answer: 32 lower-case hex digits.
   Result<std::string, Error> flash_md5(std::uint32_t address, std::uint32_t size);
   // At most 64 bytes (read_flash_slow_block).
   Result<ByteBuffer, Error> read_flash_slow(std::uint32_t address, std::uint32_t size);
+  static LoaderRequest read_flash_slow_request(std::uint32_t address, std::uint32_t size);
+  // The bytes the request asked for, out of its reply (the ROM pads them).
+  static Result<ByteBuffer, Error> read_flash_slow_data(const LoaderRequest& request,
+                                                        const Reply& reply);
   // ROM form: the rate word (already skewed for the ESP32 ROM) and 0.
   MaybeError change_baudrate(std::uint32_t baud_word);
   Result<ByteBuffer, Error> get_security_info();
@@ -90,6 +139,14 @@ class Loader {
 
  private:
   Duration reply_limit(Duration chip_time) const;
+  // The response to `op` that comes next, skipping what esptool skips.
+  Result<esp::Response, Error> await_response(esp::Op op, Duration limit);
+  Result<Reply, Error> check_response(std::string_view what, const esp::Response& response) const;
+  Result<std::vector<Reply>, Error> exchange_lock_step(
+      std::span<const LoaderRequest> requests, const std::function<void(std::size_t)>& on_reply);
+  Result<std::vector<Reply>, Error> exchange_paced(
+      std::span<const LoaderRequest> requests, const std::function<void(std::size_t)>& on_reply);
+  void frame(esp::Op op, ByteView data, std::uint32_t checksum);  // into tx_
   Result<ByteBuffer, Error> read_frame(TimePoint deadline);
   void feed(ByteView input);
   MaybeError send(esp::Op op, ByteView data, std::uint32_t checksum);
@@ -103,7 +160,11 @@ class Loader {
   std::optional<Byte> first_noise_;
   std::size_t status_length_ = esp::esp32_rom_status_length;
   bool begin_takes_encrypt_flag_ = false;
+  rfc2217::paced_esp::BatchId last_batch_ = 0;
 };
+
+// The 32 hex digits of an SPI_FLASH_MD5 reply.
+Result<std::string, Error> md5_text(const Reply& reply);
 
 // "result was 0107: ..." : the two status bytes and what they mean.
 std::string describe_status(esp::Status status);

@@ -52,12 +52,11 @@ Result<std::uint32_t, Error> rom_baud_word(Loader& loader, const esp::ChipInfo& 
                                            std::uint32_t baud) {
   if (chip.efuse_layout != esp::EfuseLayout::esp32) return baud;
   constexpr std::uint32_t rtc_cali_cfg1 = 0x3FF5F06C;
-  auto cali_reg = loader.read_reg(rtc_cali_cfg1);
-  if (!cali_reg) return cali_reg.error();
-  auto word4 = loader.read_reg(chip.efuse_base + 0x10);
-  if (!word4) return word4.error();
-  const double cali = static_cast<double>((*cali_reg >> 7) & 0x1FFFFFF);
-  const double ck8m = static_cast<double>(*word4 & 0xFF);
+  const std::uint32_t addresses[] = {rtc_cali_cfg1, chip.efuse_base + 0x10};
+  auto words = loader.read_regs(addresses);
+  if (!words) return words.error();
+  const double cali = static_cast<double>(((*words)[0] >> 7) & 0x1FFFFFF);
+  const double ck8m = static_cast<double>((*words)[1] & 0xFF);
   const double rom_freq = cali * 15625.0 * ck8m / 40.0;
   if (rom_freq <= 0) return baud;
   const double xtal = rom_freq > 33e6 ? 40e6 : 26e6;
@@ -82,12 +81,13 @@ MaybeError change_baud(Session& s, std::uint32_t baud) {
 MaybeError attach_flash(Session& s) {
   std::uint32_t config = 0;
   if (s.chip.efuse_layout == esp::EfuseLayout::esp32) {
-    auto w5 = s.loader.read_reg(s.chip.efuse_base + 0x14);
-    if (!w5) return w5.error();
-    auto w3 = s.loader.read_reg(s.chip.efuse_base + 0x0C);
-    if (!w3) return w3.error();
-    const std::uint32_t clk = *w5 & 0x1F, q = *w5 >> 5 & 0x1F, d = *w5 >> 10 & 0x1F,
-                        cs = *w5 >> 15 & 0x1F, hd = *w3 >> 4 & 0x1F;
+    const std::uint32_t addresses[] = {s.chip.efuse_base + 0x14, s.chip.efuse_base + 0x0C};
+    auto words = s.loader.read_regs(addresses);
+    if (!words) return words.error();
+    const std::uint32_t w5 = (*words)[0];
+    const std::uint32_t w3 = (*words)[1];
+    const std::uint32_t clk = w5 & 0x1F, q = w5 >> 5 & 0x1F, d = w5 >> 10 & 0x1F,
+                        cs = w5 >> 15 & 0x1F, hd = w3 >> 4 & 0x1F;
     if (clk | q | d | cs | hd) {
       s.console.line(
           fmt::format("Attaching flash from eFuses' SPI pads configuration(CLK:{}, Q:{}, D:{}, "

@@ -81,12 +81,13 @@ TEST(EsptoolLoader, FlashDataWithoutBeginIsRefused) {
   Loader loader(*port);
   ASSERT_FALSE(loader.sync());
   const ByteBuffer block(rom_flash_block, 0x5A);
-  auto error = loader.flash_block(block, 0, false, esp::default_timeout);
-  ASSERT_TRUE(error);
-  EXPECT_EQ(error->code, errc::command_failed);
-  EXPECT_NE(error->message.find("Failed to write to target Flash after seq 0 (result was 0106"),
-            std::string::npos)
-      << error->message;
+  auto reply = loader.run(Loader::block_request(block, 0, false, esp::default_timeout));
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().code, errc::command_failed);
+  EXPECT_NE(
+      reply.error().message.find("Failed to write to target Flash after seq 0 (result was 0106"),
+      std::string::npos)
+      << reply.error().message;
 }
 
 TEST(EsptoolLoader, WritesReadsBackAndHashesFlash) {
@@ -100,8 +101,10 @@ TEST(EsptoolLoader, WritesReadsBackAndHashesFlash) {
   ASSERT_FALSE(loader.flash_begin(static_cast<std::uint32_t>(data.size()), 2, 0x10000, false,
                                   esp::default_timeout));
   for (std::uint32_t seq = 0; seq < 2; ++seq) {
-    ASSERT_FALSE(loader.flash_block(ByteView{data}.subspan(seq * rom_flash_block, rom_flash_block),
-                                    seq, false, esp::default_timeout));
+    auto reply = loader.run(
+        Loader::block_request(ByteView{data}.subspan(seq * rom_flash_block, rom_flash_block), seq,
+                              false, esp::default_timeout));
+    ASSERT_TRUE(reply) << reply.error().message;
   }
   auto md5 = loader.flash_md5(0x10000, static_cast<std::uint32_t>(data.size()));
   ASSERT_TRUE(md5) << md5.error().message;
