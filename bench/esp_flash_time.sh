@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# esp_flash_time.sh: how long `ttynet esptool write_flash` of 1 MiB of random data takes on the
-# simulated ESP32 (`sim://esp32?pace=1`, paced like a real UART) directly, through
-# `ttynet serve --esp` over RFC 2217, and through the same server behind
-# tests/e2e/latency_proxy.py (added round trip). Prints a markdown table: median (min-max) of
-# the wall-clock seconds over the rounds, cases interleaved. Loopback only.
+# esp_flash_time.sh: remote flashing against round-trip time. `ttynet esptool` (and, when
+# ESPTOOL_PY names one, esptool.py next to it) writes 1 MiB of random data and reads the flash
+# ID through `ttynet serve --esp` on the simulated ESP32 paced like a real UART
+# (`sim://esp32?pace=1`), through tests/e2e/latency_proxy.py adding each round trip in RTTS
+# (with JITTER_PCT % jitter). Prints a markdown table: median (min-max) wall-clock seconds over
+# the rounds, the ratio to the same job at 0 ms added, and the round trips a job costs,
+# (time at RTT - time at 0) / RTT. Loopback only.
 #
 #   bench/esp_flash_time.sh TTYNET_BINARY
 #
 # Environment:
-#   REPEATS=3     rounds
-#   RTT_MS=20     round trip added by the proxy (jitter: none)
-#   BAUD=921600   esptool -b
+#   REPEATS=1              rounds
+#   RTTS="0 20 100 300 1000"  added round trips, ms (0 is the reference and always runs)
+#   JITTER_PCT=5           jitter of each one-way delay, percent of it
+#   BAUD=921600            esptool -b
+#   ESPTOOL_PY=            path of esptool.py (run by /usr/bin/python3) to measure beside ttynet
+#   JOB_TIMEOUT=300        seconds before one job counts as failed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ttynet=$(realpath "${1:?usage: bench/esp_flash_time.sh TTYNET_BINARY}")
-repeats=${REPEATS:-3}
-rtt_ms=${RTT_MS:-20}
+repeats=${REPEATS:-1}
+rtts=${RTTS:-0 20 100 300 1000}
+jitter_pct=${JITTER_PCT:-5}
 baud=${BAUD:-921600}
+esptool_py=${ESPTOOL_PY:-}
+job_timeout=${JOB_TIMEOUT:-300}
 sim='sim://esp32?pace=1'
-flash_timeout=300 # seconds per write_flash, a last resort
 
 work=$(mktemp -d)
 pids=()
@@ -55,62 +62,108 @@ serve_port=$(free_port)
 pids+=($!)
 wait_listening "$serve_port"
 
-delay=$(python3 -c "print($rtt_ms / 2000)")
-python3 tests/e2e/latency_proxy.py --target "127.0.0.1:$serve_port" --delay "$delay" \
-  --lifetime 3600 >"$work/proxy.out" 2>"$work/proxy.log" &
-pids+=($!)
-for _ in $(seq 100); do
-  proxy_port=$(sed -n 's/^listening //p' "$work/proxy.out")
-  [[ -n $proxy_port ]] && break
-  sleep 0.1
+# One proxy per round trip; 0 ms goes straight to the server.
+declare -A port_for
+for rtt in $rtts; do
+  if [[ $rtt == 0 ]]; then
+    port_for[$rtt]=$serve_port
+    continue
+  fi
+  delay=$(python3 -c "print($rtt / 2000)")
+  jitter=$(python3 -c "print($rtt / 2000 * $jitter_pct / 100)")
+  python3 tests/e2e/latency_proxy.py --target "127.0.0.1:$serve_port" --delay "$delay" \
+    --jitter "$jitter" --lifetime 36000 >"$work/proxy-$rtt.out" 2>"$work/proxy-$rtt.log" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    port_for[$rtt]=$(sed -n 's/^listening //p' "$work/proxy-$rtt.out")
+    [[ -n ${port_for[$rtt]} ]] && break
+    sleep 0.1
+  done
+  [[ -n ${port_for[$rtt]} ]] || { echo "esp_flash_time: the proxy for $rtt ms did not start" >&2; exit 1; }
 done
-[[ -n ${proxy_port:-} ]] || { echo "esp_flash_time: the proxy did not start" >&2; exit 1; }
+[[ -n ${port_for[0]:-} ]] || port_for[0]=$serve_port
 
-# case name | port URL
-cases=(
-  "sim://esp32?pace=1 directly|$sim"
-  "ttynet serve --esp, loopback|rfc2217://127.0.0.1:$serve_port"
-  "ttynet serve --esp, +$rtt_ms ms RTT|rfc2217://127.0.0.1:$proxy_port"
-)
-
+# Runs one job; appends "tool|job|rtt|seconds or failed" to the results.
 results=$work/results
+run_job() {
+  local tool=$1 job=$2 rtt=$3
+  local port=${port_for[$rtt]}
+  local -a command
+  case $tool in
+    ttynet) command=("$ttynet" esptool -p "rfc2217://127.0.0.1:$port" -b "$baud") ;;
+    esptool.py) command=(/usr/bin/python3 "$esptool_py" -p "rfc2217://127.0.0.1:$port?ign_set_control" -b "$baud") ;;
+  esac
+  case $job in
+    write) command+=(write_flash 0x0 "$work/random-1MiB.bin") ;;
+    flash_id) command+=(flash_id) ;;
+  esac
+  echo "esp flash: $tool $job at +$rtt ms" >&2
+  local start
+  start=$(date +%s.%N)
+  if timeout --kill-after=5 "$job_timeout" "${command[@]}" >"$work/job.log" 2>&1; then
+    echo "$tool|$job|$rtt|$(python3 -c "print($(date +%s.%N) - $start)")" >>"$results"
+  else
+    echo "$tool|$job|$rtt|failed" >>"$results"
+    tail -3 "$work/job.log" >&2
+  fi
+}
+
+tools=(ttynet)
+[[ -n $esptool_py ]] && tools+=(esptool.py)
 for ((round = 1; round <= repeats; round++)); do
-  for entry in "${cases[@]}"; do
-    name=${entry%%|*}
-    url=${entry#*|}
-    echo "esp flash round $round/$repeats: $name" >&2
-    start=$(date +%s.%N)
-    if timeout --kill-after=5 "$flash_timeout" "$ttynet" esptool -p "$url" -b "$baud" \
-      write_flash 0x0 "$work/random-1MiB.bin" >"$work/flash.log" 2>&1; then
-      echo "$name|$(python3 -c "print($(date +%s.%N) - $start)")" >>"$results"
-    else
-      echo "$name|failed" >>"$results"
-      tail -3 "$work/flash.log" >&2
-    fi
+  for rtt in $(printf "%s\n" 0 $rtts | sort -nu); do
+    for tool in "${tools[@]}"; do
+      for job in write flash_id; do
+        run_job "$tool" "$job" "$rtt"
+      done
+    done
   done
 done
 
 echo
-echo "### ESP32 flashing, 1 MiB random data at $baud baud ($repeats round(s))"
+echo "### ESP32 remote flashing: 1 MiB random data at $baud baud, and flash_id ($repeats round(s))"
 echo
-echo "\`ttynet esptool -p URL -b $baud write_flash 0x0 random-1MiB.bin\`; seconds, median (min-max)"
+echo "\`ttynet serve --esp '$sim'\` behind tests/e2e/latency_proxy.py (${jitter_pct} % jitter);"
+echo "\`TOOL -p rfc2217://... -b $baud write_flash 0x0 random-1MiB.bin\` and \`flash_id\`;"
+echo "seconds, median (min-max); x: ratio to +0 ms; RTs: (time - time at +0) / RTT."
 echo
-python3 - "$results" <<'EOF'
+python3 - "$results" <<'PY'
 import statistics, sys
 
-rows = {}
+runs = {}
 for line in open(sys.argv[1]):
-    name, _, value = line.rstrip("\n").rpartition("|")
-    rows.setdefault(name, []).append(None if value == "failed" else float(value))
-print("| path | seconds | runs |")
-print("|---|---:|---:|")
-for name, values in rows.items():
+    tool, job, rtt, value = line.rstrip("\n").split("|")
+    runs.setdefault((tool, job, int(rtt)), []).append(None if value == "failed" else float(value))
+
+def median(key):
+    good = [v for v in runs.get(key, []) if v is not None]
+    return statistics.median(good) if good else None
+
+def cell(key):
+    values = runs.get(key, [])
     good = [v for v in values if v is not None]
-    cell = ""
-    if good:
-        cell = f"{statistics.median(good):.1f}"
-        if len(good) > 1:
-            cell += f" ({min(good):.1f}-{max(good):.1f})"
-    failed = len(values) - len(good)
-    print(f"| {name} | {cell} | {len(good)}" + (f" ({failed} failed)" if failed else "") + " |")
-EOF
+    if not good:
+        return "failed" if values else ""
+    text = f"{statistics.median(good):.1f}"
+    if len(good) > 1:
+        text += f" ({min(good):.1f}-{max(good):.1f})"
+    if len(good) < len(values):
+        text += f", {len(values) - len(good)} failed"
+    return text
+
+tools = sorted({k[0] for k in runs}, key=lambda t: t != "ttynet")
+rtts = sorted({k[2] for k in runs})
+header = ["added RTT"]
+for tool in tools:
+    header += [f"{tool} write", "x", "RTs", f"{tool} flash_id"]
+print("| " + " | ".join(header) + " |")
+print("|" + "---|" + "---:|" * (len(header) - 1))
+for rtt in rtts:
+    row = [f"{rtt} ms"]
+    for tool in tools:
+        here, local = median((tool, "write", rtt)), median((tool, "write", 0))
+        ratio = f"{here / local:.2f}" if here and local else ""
+        trips = f"{(here - local) / (rtt / 1000):.0f}" if here and local and rtt else ""
+        row += [cell((tool, "write", rtt)), ratio, trips, cell((tool, "flash_id", rtt))]
+    print("| " + " | ".join(row) + " |")
+PY
