@@ -177,14 +177,14 @@ Result<const esp::ChipInfo*, Error> connect_and_detect(Loader& loader,
   const std::string_view target =
       options.chip != nullptr ? options.chip->chip_name : std::string_view("Espressif device");
   const bool syncs = options.before != BeforeAction::no_reset_no_sync;
-  const auto connect = [&]() -> MaybeError {
+  const auto connect = [&](const ConnectOptions& how) -> MaybeError {
     if (!syncs) return std::nullopt;
-    auto error = connect_loader(loader, options, console);
+    auto error = connect_loader(loader, how, console);
     if (!error) return std::nullopt;
     return make_error(errc::connect_failed,
                       fmt::format("Failed to connect to {}: {}", target, error->message));
   };
-  if (auto error = connect()) return *error;
+  if (auto error = connect(options)) return *error;
 
   if (options.chip != nullptr) {
     use_chip(loader, *options.chip);
@@ -214,7 +214,11 @@ Result<const esp::ChipInfo*, Error> connect_and_detect(Loader& loader,
     return chip;
   }
   console.line(" Unsupported detection protocol, switching and trying again...");
-  if (auto error = connect()) return *error;
+  // esptool resets the chip again here; the ROM that refused the command is still in its
+  // loader and only needs to sync, which saves a reset's round trips on a remote port.
+  ConnectOptions again = options;
+  again.before = BeforeAction::no_reset;
+  if (auto error = connect(again)) return *error;
   console.print("Detecting chip type...");
   auto chip = chip_from_magic(loader);
   if (!chip) {

@@ -367,7 +367,9 @@ void Client::send_request(Command command, ByteView value) {
 void Client::finish_step(TimePoint now) {
   const Operation& operation = operations_.front();
   const Step step = operation.steps[operation.next_step - 1];
-  if (step.kind != StepKind::control) {
+  // Only replies that answer our request measure the path: a server offers COM-PORT and
+  // notifies the modem state unasked, half a round trip after the connection opened.
+  if (step.kind == StepKind::settings || step.kind == StepKind::purge) {
     round_trips_[round_trip_count_++ % round_trip_window] = now - step_started_;
   }
   apply_step(step);

@@ -149,9 +149,10 @@ class Client {
   static constexpr Duration modem_state_fresh = std::chrono::milliseconds{300};
 
   // The network round trip as this client sees it: the shortest request-to-reply time among
-  // the last round_trip_window steps the server answers at once (COM-PORT agreement,
-  // settings, purges, modem polls). Control-line steps do not count: a server with ESP reset
-  // handling answers them after playing the reset. Nothing before the first answer.
+  // the last round_trip_window steps the server answers at once and only when asked
+  // (settings, purges). COM-PORT agreement and modem polls do not count (a server offers and
+  // notifies unasked), nor do control-line steps (a server with ESP reset handling answers
+  // them after playing the reset). Nothing before the first answer.
   std::optional<Duration> round_trip() const;
   static constexpr std::size_t round_trip_window = 8;
 
