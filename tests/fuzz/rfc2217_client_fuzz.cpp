@@ -2,8 +2,8 @@
 // passing and timers firing, operations issued along the way, output drained in partial writes.
 //
 // Input: one configuration byte, then the server's byte stream (so captured server streams make
-// good seeds). Configuration bits: 0 ign_set_control, 1 poll_modem, 7 split mode; the whole
-// byte seeds the chunk sizes, times, operations and write sizes.
+// good seeds). Configuration bits: 0 ign_set_control, 1 poll_modem, 2 paced_esp, 7 split mode;
+// the whole byte seeds the chunk sizes, times, operations and write sizes.
 //
 // Invariants: every operation completes exactly once, the open sequence ends once (and once all
 // deadlines have passed, everything has ended); nothing but refusals follows OpenFailed; no
@@ -35,9 +35,9 @@ using ttynet::fuzz::Choices;
 
 const TimePoint t0 = TimePoint{} + std::chrono::hours{1};
 
-// pyserial's opening, and the most one operation can send: the open sequence's requests with
-// every value byte 0xFF (doubled), or a short data write's worth.
-constexpr std::size_t opening_size = 15;
+// pyserial's opening with DO PACED-ESP, and the most one operation can send: the open
+// sequence's requests with every value byte 0xFF (doubled), or a short data write's worth.
+constexpr std::size_t opening_size = 15 + 3;
 constexpr std::size_t max_operation_output = 128;
 constexpr std::size_t max_data_write = 16;
 
@@ -60,6 +60,8 @@ void record(std::vector<std::string>& events, const Client::Event& event) {
           return e.suspended ? "s" : "r";
         } else if constexpr (std::is_same_v<T, Client::SignatureReceived>) {
           return "S" + std::string{e.text};
+        } else if constexpr (std::is_same_v<T, Client::PacedEspReport>) {
+          return "P" + std::to_string(e.message.index());
         } else if constexpr (std::is_same_v<T, Client::ProtocolError>) {
           return "E" + std::to_string(e.error.value());
         } else {
@@ -157,7 +159,7 @@ class Driver {
 
   void issue_operation() {
     bound_ += max_operation_output;
-    const auto choice = choices_.next(7);
+    const auto choice = choices_.next(8);
     rfc2217::OperationId id{};
     switch (choice) {
       case 0:
@@ -181,6 +183,11 @@ class Driver {
       case 4:
         id = client_.poll_modem_state(now_);
         break;
+      case 5:
+        if (client_.paces_esp_frames()) {
+          client_.send_paced_esp(rfc2217::paced_esp::BatchBegin{0xFFFF});  // every byte doubled
+        }
+        return;
       default: {
         bound_ += 2 * max_data_write;
         const Byte data[max_data_write] = {0xFF, 'a', 0xFF, 0xFF, 'b', 0xFF};
@@ -247,6 +254,11 @@ class Driver {
     check(client_.is_suspended() == e.suspended);
   }
   void on(const Client::SignatureReceived& e) { check(e.text.size() <= 256); }
+  void on(const Client::PacedEspReport& e) {
+    check(client_.paces_esp_frames());
+    check(std::holds_alternative<rfc2217::paced_esp::BatchDone>(e.message) ||
+          std::holds_alternative<rfc2217::paced_esp::BatchAborted>(e.message));
+  }
   void on(const Client::ProtocolError& e) { check(static_cast<bool>(e.error)); }
 
   rfc2217::ClientOptions options_;
@@ -268,8 +280,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t config = data[0];
   Choices choices{config};
   const ByteView input{data + 1, size - 1};
-  const rfc2217::ClientOptions options{.ign_set_control = (config & 1) != 0,
-                                       .poll_modem = (config & 2) != 0};
+  rfc2217::ClientOptions options;
+  options.ign_set_control = (config & 1) != 0;
+  options.poll_modem = (config & 2) != 0;
+  options.paced_esp = (config & 4) != 0;
   if ((config & 0x80) != 0) {
     check_split_invariance(options, input, choices);
     return 0;

@@ -1,6 +1,7 @@
 #include "ttynet/port/rfc2217_port.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -9,6 +10,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <deque>
 #include <map>
 #include <set>
 #include <utility>
@@ -36,6 +38,20 @@ struct Outcome {
   std::error_code error;
   std::string what;
 };
+
+// "BATCH-DONE 7 (12 frames)", "BATCH-ABORTED 7 at frame 3: failed status (01 05)".
+std::string describe_report(const rfc2217::paced_esp::Message& report) {
+  namespace paced_esp = rfc2217::paced_esp;
+  if (const auto* done = std::get_if<paced_esp::BatchDone>(&report)) {
+    return fmt::format("BATCH-DONE {} ({} frames)", done->id, done->frames);
+  }
+  if (const auto* aborted = std::get_if<paced_esp::BatchAborted>(&report)) {
+    return fmt::format("BATCH-ABORTED {} at frame {}: {} ({:02x})", aborted->id, aborted->index,
+                       paced_esp::to_string(aborted->reason),
+                       fmt::join(aborted->status_bytes(), " "));
+  }
+  return "a client message";  // the core passes reports only
+}
 
 }  // namespace
 
@@ -98,6 +114,11 @@ struct Rfc2217Port::State {
     signature = std::string(event.text);
     log->debug("{}: server signature '{}'", info.url, *signature);
   }
+  void on_event(const rfc2217::Client::PacedEspReport& event) {
+    log->debug("{}: {}", info.url, describe_report(event.message));
+    if (paced_esp_reports.size() == max_paced_esp_reports) paced_esp_reports.pop_front();
+    paced_esp_reports.push_back(event.message);
+  }
   void on_event(const rfc2217::Client::ProtocolError& event) {
     if (protocol_errors.insert(event.error).second) {
       log->warn("{}: server protocol error (further ones of this kind not logged): {}", info.url,
@@ -112,6 +133,17 @@ struct Rfc2217Port::State {
   std::error_code unusable() const {
     if (closed) return errc::closed;
     return link_error;
+  }
+
+  // Waits until the core may take more for the server: the flow is not suspended and the queue
+  // is below write_high_water.
+  asio::awaitable<std::error_code> wait_for_send_room() {
+    while (is_usable() && (core.is_suspended() || queued() >= limits.write_high_water)) {
+      if (auto ec = co_await changed.wait_while_open(closed)) co_return ec;
+    }
+    if (!is_usable()) co_return unusable();
+    if (core.is_failed()) co_return rfc2217::errc::not_open;
+    co_return std::error_code{};
   }
 
   // Starts one request through the core (`start(now)` returns its id) and waits for its outcome.
@@ -233,8 +265,9 @@ struct Rfc2217Port::State {
   std::optional<Outcome> open_outcome;
   std::map<std::uint32_t, Outcome> finished;  // operations done and not yet collected
   std::optional<std::string> signature;
-  std::set<std::error_code> protocol_errors;  // kinds already logged
-  std::error_code link_error;                 // the connection ended
+  std::set<std::error_code> protocol_errors;                  // kinds already logged
+  std::deque<rfc2217::paced_esp::Message> paced_esp_reports;  // not yet taken, oldest first
+  std::error_code link_error;                                 // the connection ended
   bool closed = false;
   bool lingering = false;  // shutdown() waits for the server to close; data is dropped
 };
@@ -318,12 +351,8 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> Rfc2217Port::read_some
 asio::awaitable<std::error_code> Rfc2217Port::write(ByteView data) {
   const auto state = state_;
   while (!data.empty()) {
-    while (state->is_usable() &&
-           (state->core.is_suspended() || state->queued() >= state->limits.write_high_water)) {
-      if (auto ec = co_await state->changed.wait_while_open(state->closed)) co_return ec;
-    }
-    if (!state->is_usable()) co_return state->unusable();
-    if (state->core.is_failed()) co_return rfc2217::errc::not_open;
+    const auto ec = co_await state->wait_for_send_room();
+    if (ec) co_return ec;
     const auto piece = data.first(std::min(data.size(), write_chunk));
     state->core.send_data(piece);
     state->after_core_call();
@@ -418,6 +447,30 @@ asio::awaitable<void> Rfc2217Port::shutdown(Duration linger) {
 std::optional<std::string> Rfc2217Port::signature() const { return state_->signature; }
 
 std::optional<Duration> Rfc2217Port::round_trip() const { return state_->core.round_trip(); }
+
+bool Rfc2217Port::paces_esp_frames() const { return state_->core.paces_esp_frames(); }
+
+asio::awaitable<std::error_code> Rfc2217Port::send_paced_esp(
+    const rfc2217::paced_esp::Message& message) {
+  const auto state = state_;
+  const auto ec = co_await state->wait_for_send_room();
+  if (ec) co_return ec;
+  // Checked after the wait: the server may withdraw its agreement meanwhile.
+  if (!state->core.paces_esp_frames()) {
+    co_return std::make_error_code(std::errc::operation_not_supported);
+  }
+  state->core.send_paced_esp(message);
+  state->after_core_call();
+  co_return std::error_code{};
+}
+
+std::optional<rfc2217::paced_esp::Message> Rfc2217Port::take_paced_esp_report() {
+  auto& reports = state_->paced_esp_reports;
+  if (reports.empty()) return std::nullopt;
+  rfc2217::paced_esp::Message oldest = reports.front();
+  reports.pop_front();
+  return oldest;
+}
 
 asio::awaitable<OpenResult> open_rfc2217_url(asio::any_io_executor executor, const PortUrl& url) {
   if (url.has_option("logging")) set_logging_level("port.rfc2217", url.option("logging"));

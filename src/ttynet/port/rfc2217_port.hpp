@@ -20,6 +20,12 @@
 // up to read_high_water; beyond that the connection is not read, so TCP pushes back on the
 // server. The server closing the connection ends read_some() with asio::error::eof once the
 // buffered data is read.
+//
+// Paced ESP frames (docs/design/paced-esp-frames.md): the port asks for the extension in its
+// first flight unless told not to; it costs nothing against servers that refuse it, and only
+// `ttynet serve --esp` agrees. send_paced_esp() queues like write() (same order, same
+// write_high_water); the server's reports are kept, at most max_paced_esp_reports of them
+// (the oldest dropped first), until take_paced_esp_report(), and logged at debug level.
 
 #include <array>
 #include <asio/any_io_executor.hpp>
@@ -56,8 +62,8 @@ struct Rfc2217Limits {
 
 // A constructor rather than an aggregate, for the reason given at TcpTarget.
 struct Rfc2217ConnectOptions {
-  Rfc2217ConnectOptions() {}  // NOLINT(modernize-use-equals-default): keeps it no aggregate
-  rfc2217::ClientOptions client;
+  Rfc2217ConnectOptions() { client.paced_esp = true; }
+  rfc2217::ClientOptions client;                 // paced_esp on: every rfc2217:// port asks for it
   LineSettings settings;                         // sent by the open sequence
   ControlLines lines{.dtr = true, .rts = true};  // likewise; pyserial opens with both on
   std::string url;  // PortInfo::url and the prefix of errors; empty: "rfc2217://HOST:PORT"
@@ -86,8 +92,14 @@ class Rfc2217Port final : public Port {
   bool has_modem_lines() const override;
   const PortInfo& info() const override;
   // The client core's estimate: the shortest recent reply to a request the server answers at
-  // once (rfc2217::Client::round_trip).
+  // once (rfc2217::Client::round_trip). It spans the whole path to the server, proxies
+  // included, so the kernel's TCP estimate (first hop only) would add nothing.
   std::optional<Duration> round_trip() const override;
+  bool paces_esp_frames() const override;
+  asio::awaitable<std::error_code> send_paced_esp(
+      const rfc2217::paced_esp::Message& message) override;
+  std::optional<rfc2217::paced_esp::Message> take_paced_esp_report() override;
+  static constexpr std::size_t max_paced_esp_reports = 64;
   void close() override;
   // Waits (within `linger`) for the queue to be sent, half-closes the connection and reads on,
   // discarding, until the server closes: closing with replies unread would reset the connection,

@@ -1,6 +1,8 @@
 #include "ttynet/port/socket_port.hpp"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
@@ -24,6 +26,30 @@ constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_await
 // A receive purge drains at most this much, so a peer that never stops sending cannot keep
 // the event loop in purge().
 constexpr std::size_t max_purge_bytes = 1024 * 1024;
+
+// The kernel's TCP_INFO as an Asio socket option (get_option() reads it on a const socket).
+// An older kernel fills only a prefix; the rest stays zero.
+struct KernelTcpInfo {
+  tcp_info info{};
+  template <typename Protocol>
+  int level(const Protocol& /*protocol*/) const {
+    return IPPROTO_TCP;
+  }
+  template <typename Protocol>
+  int name(const Protocol& /*protocol*/) const {
+    return TCP_INFO;
+  }
+  template <typename Protocol>
+  tcp_info* data(const Protocol& /*protocol*/) {
+    return &info;
+  }
+  template <typename Protocol>
+  std::size_t size(const Protocol& /*protocol*/) const {
+    return sizeof info;
+  }
+  template <typename Protocol>
+  void resize(const Protocol& /*protocol*/, std::size_t /*size*/) {}
+};
 
 std::string on_off(bool on) { return on ? "on" : "off"; }
 
@@ -56,13 +82,15 @@ asio::awaitable<Result<std::unique_ptr<SocketPort>, Error>> SocketPort::connect(
   PortInfo info;
   info.url = url;
   info.path = std::move(url);
-  co_return std::unique_ptr<SocketPort>(
-      new SocketPort(std::move(connected->socket), connected->remote, std::move(info)));
+  co_return std::unique_ptr<SocketPort>(new SocketPort(
+      std::move(connected->socket), connected->remote, connected->connect_time, std::move(info)));
 }
 
-SocketPort::SocketPort(tcp::socket socket, tcp::endpoint remote, PortInfo info)
+SocketPort::SocketPort(tcp::socket socket, tcp::endpoint remote, Duration connect_time,
+                       PortInfo info)
     : socket_(std::move(socket)),
       remote_(std::move(remote)),
+      connect_time_(connect_time),
       info_(std::move(info)),
       log_(logger("port.socket")) {}
 
@@ -136,6 +164,16 @@ asio::awaitable<Result<std::uint8_t>> SocketPort::modem_state() {
 bool SocketPort::has_modem_lines() const { return false; }
 
 const PortInfo& SocketPort::info() const { return info_; }
+
+std::optional<Duration> SocketPort::round_trip() const {
+  if (!is_open()) return std::nullopt;
+  KernelTcpInfo kernel;
+  std::error_code ec;
+  socket_.get_option(kernel, ec);
+  if (ec) return std::nullopt;
+  if (kernel.info.tcpi_rtt == 0) return connect_time_;  // no sample yet
+  return std::chrono::duration_cast<Duration>(std::chrono::microseconds{kernel.info.tcpi_rtt});
+}
 
 void SocketPort::close() {
   if (!is_open()) return;

@@ -79,6 +79,10 @@ class SocketPort final : public Port {
   asio::awaitable<Result<std::uint8_t>> modem_state() override;
   bool has_modem_lines() const override;
   const PortInfo& info() const override;
+  // The kernel's smoothed round-trip time of the connection (TCP_INFO), or the connect time
+  // before the kernel has a sample; nothing once closed. Through a TCP proxy or a tunnel this
+  // is only the first hop's.
+  std::optional<Duration> round_trip() const override;
   void close() override;
   // Half-closes the connection and reads on, discarding, until the peer closes or `linger`
   // passes: closing with received bytes unread would reset the connection, and the reset
@@ -89,11 +93,13 @@ class SocketPort final : public Port {
   const asio::ip::tcp::endpoint& remote_endpoint() const { return remote_; }
 
  private:
-  SocketPort(asio::ip::tcp::socket socket, asio::ip::tcp::endpoint remote, PortInfo info);
+  SocketPort(asio::ip::tcp::socket socket, asio::ip::tcp::endpoint remote, Duration connect_time,
+             PortInfo info);
   bool is_open() const { return socket_.is_open(); }
 
   asio::ip::tcp::socket socket_;
   asio::ip::tcp::endpoint remote_;
+  Duration connect_time_;
   PortInfo info_;
   std::shared_ptr<spdlog::logger> log_;
   LineSettings settings_;

@@ -140,14 +140,16 @@ asio::awaitable<Result<TcpConnection, Error>> connect_tcp(asio::any_io_executor 
   std::error_code last_error = make_error_code(asio::error::host_not_found);
   for (const auto& endpoint : *endpoints) {
     tcp::socket socket(executor);
+    const auto attempt_start = Clock::now();
     last_error = co_await connect_before(socket, endpoint, deadline);
     if (!last_error) {
+      const Duration connect_time = Clock::now() - attempt_start;
       std::error_code ec;
       socket.set_option(tcp::no_delay(true), ec);
       if (ec) log->debug("{}: cannot set TCP_NODELAY: {}", url, ec.message());
       log->debug("{}: connected to {} port {}", url, endpoint.address().to_string(),
                  endpoint.port());
-      co_return TcpConnection{std::move(socket), endpoint};
+      co_return TcpConnection{std::move(socket), endpoint, connect_time};
     }
     if (last_error == std::errc::timed_out || last_error == asio::error::operation_aborted) break;
     log->debug("{}: {}: {}", url, endpoint.address().to_string(), last_error.message());

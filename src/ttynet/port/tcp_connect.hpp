@@ -29,6 +29,8 @@ struct TcpTarget {
 struct TcpConnection {
   asio::ip::tcp::socket socket;
   asio::ip::tcp::endpoint remote;
+  // The successful attempt's SYN to SYN-ACK time: a first round-trip estimate.
+  Duration connect_time{};
 };
 
 // Resolves target.host (numeric addresses without a lookup), then connects to each address in

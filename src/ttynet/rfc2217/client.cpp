@@ -160,6 +160,8 @@ void Client::start(const ClientOptions& options, const LineSettings& settings,
   settings_ = settings;
   lines_ = lines;
   phase_ = Phase::opening;
+  // Before any awaited step, so it leaves with the opening: the extension costs no round trip.
+  if (options.paced_esp) codec_.request(paced_esp::option, telnet::Side::remote, true);
 
   Operation open;
   open.settings = settings;
@@ -262,6 +264,18 @@ OperationId Client::poll_modem_state(TimePoint now) {
 void Client::send_data(ByteView data) {
   if (phase_ == Phase::failed) return;
   codec_.send_data(data);
+}
+
+void Client::send_paced_esp(const paced_esp::Message& message) {
+  assert(paces_esp_frames());
+  if (phase_ == Phase::failed) return;
+  scratch_request_.clear();
+  paced_esp::append_message(scratch_request_, message);
+  codec_.send_subnegotiation(paced_esp::option, scratch_request_);
+}
+
+bool Client::paces_esp_frames() const {
+  return codec_.is_enabled(paced_esp::option, telnet::Side::remote);
 }
 
 bool Client::is_com_port_active() const {
@@ -510,6 +524,10 @@ void Client::on_event(const telnet::OptionRefused& event) {
 }
 
 void Client::on_event(const telnet::SubnegotiationReceived& event) {
+  if (event.option == paced_esp::option && paces_esp_frames()) {
+    on_paced_esp(event.payload);
+    return;
+  }
   if (event.option != telnet::option::com_port || event.payload.empty()) return;
   const Byte code = event.payload.front();
   const ByteView value = event.payload.subspan(1);
@@ -561,6 +579,18 @@ void Client::on_event(const telnet::SubnegotiationReceived& event) {
 }
 
 void Client::on_event(const telnet::ProtocolError& event) { emit(ProtocolError{event.error}); }
+
+// Only reports travel from server to client; a client message coming back is as wrong as
+// one that does not decode.
+void Client::on_paced_esp(ByteView payload) {
+  Result<paced_esp::Message> message = paced_esp::decode_message(payload);
+  if (!message || !(std::holds_alternative<paced_esp::BatchDone>(*message) ||
+                    std::holds_alternative<paced_esp::BatchAborted>(*message))) {
+    emit(ProtocolError{errc::bad_message});
+    return;
+  }
+  emit(PacedEspReport{*message});
+}
 
 void Client::on_reply(Command command, ByteView value) {
   if (!step_deadline_) return;  // nothing waits

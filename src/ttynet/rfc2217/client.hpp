@@ -43,6 +43,16 @@
 // acknowledgements 110/111 (ignored), unknown COM-PORT codes and sub-negotiations of other options
 // (ignored), Telnet commands (ignored).
 //
+// Paced ESP frames (docs/design/paced-esp-frames.md). With ClientOptions::paced_esp, start()
+// queues DO PACED-ESP (`FF FD 78`) before anything it waits for, so it leaves in the same flight
+// as the opening; nothing else in the open sequence changes. The server's WILL enables it
+// (paces_esp_frames()); WONT, or no answer, leaves it off. We never pace: DO PACED-ESP from
+// the server is refused with WONT. send_paced_esp() queues a client message in order with
+// send_data()'s data. While it is enabled, the server's sub-negotiations of the option come
+// out as PacedEspReport (BATCH-DONE, BATCH-ABORTED); one that does not decode, or carries a
+// client message, is a ProtocolError with errc::bad_message. Without the flag the client is
+// pyserial's, byte for byte: the option is refused like any unknown one.
+//
 // Limits. What the server sends goes through telnet::Limits (sub-negotiation size); data and
 // replies are passed as views. Pending operations grow only with the caller's calls.
 
@@ -60,6 +70,7 @@
 #include <variant>
 #include <vector>
 
+#include "ttynet/rfc2217/paced_esp.hpp"
 #include "ttynet/rfc2217/wire.hpp"
 #include "ttynet/telnet/codec.hpp"
 #include "ttynet/util/bytes.hpp"
@@ -73,6 +84,7 @@ struct ClientOptions {
   bool ign_set_control = false;                // SET-CONTROL not awaited, replies ignored
   bool poll_modem = false;                     // poll_modem_state() sends NOTIFY-MODEMSTATE polls
   Duration timeout = std::chrono::seconds{3};  // per awaited step, negotiation included
+  bool paced_esp = false;                      // ask for the paced-ESP-frames extension
 };
 
 // Names one operation; ids are never reused by a client.
@@ -110,14 +122,20 @@ class Client {
   struct SignatureReceived {  // the server's SIGNATURE text, information only
     std::string_view text;
   };
-  // Server misbehaviour that was survived; log it. Carries a telnet::errc from the codec, or
-  // rfc2217::errc::missing_value for a NOTIFY without its value.
+  // A paced-ESP report from the server: paced_esp::BatchDone or paced_esp::BatchAborted.
+  struct PacedEspReport {
+    paced_esp::Message message;
+  };
+  // Server misbehaviour that was survived; log it. Carries a telnet::errc from the codec,
+  // rfc2217::errc::missing_value for a NOTIFY without its value, or rfc2217::errc::bad_message
+  // for a paced-ESP sub-negotiation that is not a report.
   struct ProtocolError {
     std::error_code error;
   };
 
   using Event = std::variant<DataReceived, Opened, OpenFailed, OperationDone, ModemStateChanged,
-                             LineStateChanged, FlowSuspended, SignatureReceived, ProtocolError>;
+                             LineStateChanged, FlowSuspended, SignatureReceived, PacedEspReport,
+                             ProtocolError>;
 
   explicit Client(telnet::Limits limits = {});
 
@@ -157,12 +175,17 @@ class Client {
   static constexpr std::size_t round_trip_window = 8;
 
   void send_data(ByteView data);  // 0xFF doubled; dropped in the failed state
+  // `IAC SB PACED-ESP <message> IAC SE`, 0xFF doubled, in order with send_data(). Only while
+  // paces_esp_frames() (asserted); dropped in the failed state.
+  void send_paced_esp(const paced_esp::Message& message);
 
   bool is_open() const { return phase_ == Phase::open; }
   bool is_failed() const { return phase_ == Phase::failed; }
   // Either side of COM-PORT is enabled.
   bool is_com_port_active() const;
   bool is_suspended() const { return suspended_; }
+  // The server agreed to pace ESP frames (WILL PACED-ESP, not withdrawn since).
+  bool paces_esp_frames() const;
   // The last NOTIFY-MODEMSTATE / NOTIFY-LINESTATE value; none until one came.
   std::optional<std::uint8_t> modem_state() const { return modem_state_; }
   std::optional<std::uint8_t> line_state() const { return line_state_; }
@@ -232,6 +255,7 @@ class Client {
   void on_event(const telnet::SubnegotiationReceived& event);
   void on_event(const telnet::ProtocolError& event);
   void on_reply(Command command, ByteView value);
+  void on_paced_esp(ByteView payload);
 
   telnet::Codec codec_;
   bool refused_local_ = false;   // the server said DONT 44
@@ -255,7 +279,9 @@ class Client {
   std::size_t round_trip_count_ = 0;                       // samples taken in all
   std::string open_what_;                                  // why the open sequence failed
   ByteBuffer scratch_;                                     // a request value being encoded
-  ByteBuffer scratch_request_;  // a request payload, reused so requests stop allocating
+  // A sub-negotiation payload being sent (a request, a paced-ESP message), reused so sending
+  // stops allocating.
+  ByteBuffer scratch_request_;
 
   bool discard_data_ = true;  // until the open sequence's PURGE-DATA 1 is answered
   bool suspended_ = false;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 #include <chrono>
@@ -12,12 +13,15 @@
 #include "ttynet/port/loop_port.hpp"
 #include "ttynet/rfc2217/error.hpp"
 #include "ttynet/server/session.hpp"
+#include "ttynet/telnet/codec.hpp"
+#include "wire_bytes.hpp"
 
 namespace ttynet::port {
 namespace {
 
 using namespace std::chrono_literals;
 using tcp = asio::ip::tcp;
+namespace paced_esp = rfc2217::paced_esp;
 using test::read_exactly;
 using test::run;
 using test::run_until;
@@ -250,6 +254,159 @@ TEST_F(Rfc2217PortTest, CloseEndsAPendingRead) {
   port_->close();
   ASSERT_TRUE(run_until(io_, [&] { return pending->has_value(); }));
   EXPECT_EQ(std::get<0>(**pending), errc::closed);
+}
+
+TEST_F(Rfc2217PortTest, ServerWithoutPacedEspLeavesItOff) {
+  open_served();  // ttynet's server core without the extension refuses it
+  EXPECT_FALSE(port_->paces_esp_frames());
+  auto sent = run(io_, port_->send_paced_esp(paced_esp::BatchBegin{1}));
+  ASSERT_TRUE(sent.has_value());
+  EXPECT_EQ(*sent, std::make_error_code(std::errc::operation_not_supported));
+  EXPECT_FALSE(port_->take_paced_esp_report());
+  // Nothing was queued: the data stream goes on untouched.
+  const ByteBuffer data = {0xC0, 0xFF, 0xC0};
+  ASSERT_TRUE(run(io_, port_->write(data)).has_value());
+  EXPECT_EQ(run(io_, read_exactly(*port_, data.size())), data);
+}
+
+using PortInput = std::variant<paced_esp::Message, ByteBuffer>;
+
+// Hands each input to the port in order: messages to send_paced_esp(), data to write().
+asio::awaitable<std::error_code> send_in_order(Port& port, std::vector<PortInput> inputs) {
+  for (const PortInput& input : inputs) {
+    std::error_code ec;
+    if (const auto* message = std::get_if<paced_esp::Message>(&input)) {
+      ec = co_await port.send_paced_esp(*message);
+    } else {
+      ec = co_await port.write(std::get<ByteBuffer>(input));
+    }
+    if (ec) co_return ec;
+  }
+  co_return std::error_code{};
+}
+
+// An RFC 2217 server that agrees to pace ESP frames, for the client's side of the extension:
+// it confirms every COM-PORT request with the value asked, records what reaches it in order
+// (data runs merged), and answers each BATCH-END with a BATCH-DONE.
+class PacingServer {
+ public:
+  asio::awaitable<void> serve(tcp::acceptor& acceptor) {
+    auto socket = co_await acceptor.async_accept(asio::use_awaitable);
+    ByteBuffer buffer(4096);
+    for (;;) {
+      auto [ec, n] = co_await socket.async_read_some(
+          asio::buffer(buffer), asio::experimental::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      codec_.receive(ByteView(buffer).first(n));
+      while (auto event = codec_.next_event()) std::visit([this](auto& e) { on(e); }, *event);
+      for (ByteView out; !(out = codec_.pending_output()).empty();) {
+        co_await asio::async_write(socket, asio::buffer(out.data(), out.size()),
+                                   asio::use_awaitable);
+        codec_.consume_output(out.size());
+      }
+    }
+  }
+
+  std::vector<std::string> seen;
+
+ private:
+  static constexpr std::array<telnet::OptionSupport, 2> supported{{
+      {telnet::option::com_port, true, true},
+      {paced_esp::option, true, false},
+  }};
+
+  void on(const telnet::DataReceived& e) {
+    const std::string text = ttynet::test::hex(e.data);
+    if (!seen.empty() && seen.back().starts_with("data")) {
+      seen.back() += " " + text;
+    } else {
+      seen.push_back("data " + text);
+    }
+  }
+  void on(const telnet::SubnegotiationReceived& e) {
+    if (e.option == telnet::option::com_port && !e.payload.empty()) {
+      ByteBuffer reply(e.payload.begin(), e.payload.end());
+      reply.front() = static_cast<Byte>(reply.front() + rfc2217::server_offset);
+      codec_.send_subnegotiation(telnet::option::com_port, reply);
+      return;
+    }
+    if (e.option != paced_esp::option) return;
+    auto message = paced_esp::decode_message(e.payload);
+    if (!message) {
+      seen.push_back("bad message");
+    } else if (const auto* begin = std::get_if<paced_esp::BatchBegin>(&*message)) {
+      seen.push_back(fmt::format("begin {}", begin->id));
+      frames_ = 0;
+    } else if (const auto* info = std::get_if<paced_esp::FrameInfo>(&*message)) {
+      seen.push_back(fmt::format("frame {:02x}", info->opcode));
+      ++frames_;
+    } else if (const auto* end = std::get_if<paced_esp::BatchEnd>(&*message)) {
+      seen.push_back(fmt::format("end {}", end->id));
+      ByteBuffer done;
+      paced_esp::append_message(done, paced_esp::BatchDone{end->id, frames_});
+      codec_.send_subnegotiation(paced_esp::option, done);
+    }
+  }
+  template <typename Other>
+  void on(const Other& /*event*/) {}
+
+  telnet::Codec codec_{supported};
+  std::uint16_t frames_ = 0;
+};
+
+TEST_F(Rfc2217PortTest, SendsPacedEspMessagesInOrderWithDataAndKeepsTheReports) {
+  PacingServer server;
+  asio::co_spawn(io_, server.serve(acceptor_), asio::detached);
+  auto opened = open();
+  ASSERT_TRUE(opened.has_value()) << opened.error().message;
+  port_ = std::move(*opened);
+  EXPECT_TRUE(port_->paces_esp_frames());
+
+  const ByteBuffer frame = {0xC0, 0x00, 0x08, 0xFF, 0xC0};
+  const auto sent =
+      run(io_, send_in_order(
+                   *port_, {paced_esp::BatchBegin{0x00FF},
+                            paced_esp::FrameInfo{
+                                .opcode = 0x08, .status_length = 2, .timeout = 100ms, .replies = 8},
+                            frame, paced_esp::BatchEnd{0x00FF}}));
+  ASSERT_TRUE(sent.has_value());
+  EXPECT_FALSE(*sent) << sent->message();
+
+  std::optional<paced_esp::Message> report;
+  // run_until() asks once more after the loop: take the report only once.
+  ASSERT_TRUE(run_until(io_, [&] {
+    if (!report) report = port_->take_paced_esp_report();
+    return report.has_value();
+  }));
+  EXPECT_EQ(*report, paced_esp::Message{(paced_esp::BatchDone{0x00FF, 1})});
+  EXPECT_FALSE(port_->take_paced_esp_report());
+  EXPECT_EQ(server.seen,
+            (std::vector<std::string>{"begin 255", "frame 08", "data c0 00 08 ff c0", "end 255"}));
+}
+
+TEST_F(Rfc2217PortTest, KeepsOnlyTheNewestPacedEspReports) {
+  PacingServer server;
+  asio::co_spawn(io_, server.serve(acceptor_), asio::detached);
+  auto opened = open();
+  ASSERT_TRUE(opened.has_value()) << opened.error().message;
+  port_ = std::move(*opened);
+  constexpr std::uint16_t batches = Rfc2217Port::max_paced_esp_reports + 6;
+  std::vector<PortInput> batch_ends;
+  for (std::uint16_t id = 1; id <= batches; ++id) batch_ends.emplace_back(paced_esp::BatchEnd{id});
+  const auto sent = run(io_, send_in_order(*port_, std::move(batch_ends)));
+  ASSERT_TRUE(sent.has_value());
+  EXPECT_FALSE(*sent) << sent->message();
+  // The server answers in order: once this purge is confirmed, every report is in.
+  const auto purged = run(io_, port_->purge(Purge::transmit));
+  ASSERT_TRUE(purged.has_value());
+  EXPECT_FALSE(*purged) << purged->message();
+  std::vector<paced_esp::BatchId> ids;
+  while (const auto report = port_->take_paced_esp_report()) {
+    ids.push_back(std::get<paced_esp::BatchDone>(*report).id);
+  }
+  ASSERT_EQ(ids.size(), Rfc2217Port::max_paced_esp_reports);
+  EXPECT_EQ(ids.front(), batches - Rfc2217Port::max_paced_esp_reports + 1);  // oldest first
+  EXPECT_EQ(ids.back(), batches);
 }
 
 TEST(Rfc2217Url, OptionsReachTheClient) {

@@ -211,6 +211,19 @@ TEST_F(SocketPortTest, CloseEndsAPendingReadAndLaterOperations) {
   EXPECT_EQ(run(io_, port->modem_state())->error(), errc::closed);
 }
 
+TEST_F(SocketPortTest, KnowsTheRoundTripWhileConnected) {
+  ASSERT_TRUE(listen());
+  auto port = connect();
+  ASSERT_TRUE(port);
+  tcp::socket peer = accept();
+  const auto round_trip = port->round_trip();
+  ASSERT_TRUE(round_trip);
+  EXPECT_GT(*round_trip, Duration::zero());
+  EXPECT_LT(*round_trip, std::chrono::seconds(1));  // loopback
+  port->close();
+  EXPECT_FALSE(port->round_trip());
+}
+
 TEST_F(SocketPortTest, ReportsConnectionRefused) {
   ASSERT_TRUE(listen());
   acceptor_.close();  // the port number is now free: nothing listens there

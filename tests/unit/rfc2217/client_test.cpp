@@ -87,11 +87,24 @@ std::string code_name(std::error_code error) {
       {errc::reply_timeout, "reply_timeout"},
       {errc::value_rejected, "value_rejected"},
       {errc::not_open, "not_open"},
+      {errc::bad_message, "bad_message"},
   };
   for (const auto& [e, name] : names) {
     if (error == make_error_code(e)) return std::string{name};
   }
   return fmt::format("{}:{}", error.category().name(), error.value());
+}
+
+std::string describe_report(const paced_esp::Message& message) {
+  if (const auto* done = std::get_if<paced_esp::BatchDone>(&message)) {
+    return fmt::format("batch {} done, {} frames", done->id, done->frames);
+  }
+  if (const auto* aborted = std::get_if<paced_esp::BatchAborted>(&message)) {
+    return fmt::format("batch {} aborted at {}: {} ({})", aborted->id, aborted->index,
+                       paced_esp::to_string(aborted->reason), hex(aborted->status_bytes()));
+  }
+  ADD_FAILURE() << "a client message reported";
+  return "client message";
 }
 
 std::string describe(const Client::Event& event) {
@@ -119,6 +132,8 @@ std::string describe(const Client::Event& event) {
           return e.suspended ? "suspend" : "resume";
         } else if constexpr (std::is_same_v<T, Client::SignatureReceived>) {
           return fmt::format("signature '{}'", e.text);
+        } else if constexpr (std::is_same_v<T, Client::PacedEspReport>) {
+          return describe_report(e.message);
         } else {
           static_assert(std::is_same_v<T, Client::ProtocolError>);
           return "error " + code_name(e.error);
@@ -1049,6 +1064,124 @@ TEST(Rfc2217Client, DropsOversizedSubnegotiationsAtTheLimit) {
                     "modem 10"}));
 }
 
+// --- Paced ESP frames ----------------------------------------------------------------------------
+
+const Bytes do_paced_esp = {0xFF, 0xFD, 0x78};
+const Bytes server_will_paced_esp = {0xFF, 0xFB, 0x78};
+const Bytes server_wont_paced_esp = {0xFF, 0xFC, 0x78};
+const ClientOptions paced_esp_options{.paced_esp = true};
+
+// IAC SB PACED-ESP <payload, 0xFF doubled> IAC SE.
+Bytes paced_esp_sb(const Bytes& payload) {
+  Bytes out = com_port_sb(payload);
+  out[2] = paced_esp::option;
+  return out;
+}
+
+// A client asking for paced ESP frames through the open sequence; `answer` comes with the
+// server's DO COM-PORT.
+Harness open_paced_harness(const Bytes& answer) {
+  Harness harness{paced_esp_options};
+  harness.start();
+  harness.take_output();
+  harness.feed(concat({answer, server_do_com_port}));
+  EXPECT_EQ(harness.take_output(), hex(settings_burst(115200, 8, 1, 1)));
+  harness.feed(settings_replies(115200, 8, 1, 1));
+  harness.feed(reply_control(Control::flow_none));
+  harness.feed(reply_control(Control::dtr_on));
+  harness.feed(reply_control(Control::rts_on));
+  harness.feed(reply_purge(Purge::receive));
+  harness.feed(reply_purge(Purge::transmit));
+  EXPECT_EQ(harness.take_events(), Events{"opened"});
+  harness.take_output();
+  return harness;
+}
+
+TEST(Rfc2217Client, AsksForPacedEspOnlyWhenToldAndInTheFirstFlight) {
+  Harness plain;
+  plain.start();
+  EXPECT_EQ(plain.take_output(), hex(pyserial_opening));
+
+  Harness paced{paced_esp_options};
+  paced.start();
+  EXPECT_EQ(paced.take_output(), hex(concat({pyserial_opening, do_paced_esp})));
+  EXPECT_FALSE(paced.client.paces_esp_frames());
+}
+
+TEST(Rfc2217Client, PacesEspFramesOnceTheServerWillsIt) {
+  const Harness harness = open_paced_harness(server_will_paced_esp);
+  EXPECT_TRUE(harness.client.paces_esp_frames());
+  EXPECT_TRUE(harness.client.is_open());
+}
+
+TEST(Rfc2217Client, OpensAsBeforeWhenTheServerRefusesPacedEsp) {
+  const Harness harness = open_paced_harness(server_wont_paced_esp);
+  EXPECT_FALSE(harness.client.paces_esp_frames());
+  EXPECT_TRUE(harness.client.is_open());
+}
+
+TEST(Rfc2217Client, NeverPacesAndRefusesAnUnaskedOffer) {
+  Harness harness{paced_esp_options};
+  harness.start();
+  harness.take_output();
+  harness.feed(from_hex("ff fd 78"));  // DO PACED-ESP: we are not the pacing side
+  EXPECT_EQ(harness.take_output(), "ff fc 78");
+
+  Harness plain;  // without the flag, an offer is refused like any unknown option
+  plain.start();
+  plain.take_output();
+  plain.feed(server_will_paced_esp);
+  EXPECT_EQ(plain.take_output(), "ff fe 78");
+  EXPECT_FALSE(plain.client.paces_esp_frames());
+  EXPECT_TRUE(plain.take_events().empty());
+}
+
+TEST(Rfc2217Client, FramesPacedEspMessagesInOrderWithData) {
+  Harness harness = open_paced_harness(server_will_paced_esp);
+  harness.client.send_data(Bytes{0x41});
+  harness.client.send_paced_esp(paced_esp::BatchBegin{0x00FF});
+  harness.client.send_paced_esp(paced_esp::FrameInfo{.opcode = 0x02,
+                                                     .status_length = 2,
+                                                     .timeout = std::chrono::milliseconds{3000},
+                                                     .replies = 1});
+  harness.client.send_data(Bytes{0xC0, 0xFF, 0xC0});
+  harness.client.send_paced_esp(paced_esp::BatchEnd{0x00FF});
+  EXPECT_EQ(harness.take_output(),
+            "41 "
+            "ff fa 78 01 00 ff ff ff f0 "
+            "ff fa 78 02 02 02 00 00 0b b8 01 ff f0 "
+            "c0 ff ff c0 "
+            "ff fa 78 03 00 ff ff ff f0");
+}
+
+TEST(Rfc2217Client, ReportsTheServersBatchOutcomesAtEverySplit) {
+  const Harness harness = open_paced_harness(server_will_paced_esp);
+  const Outcome outcome =
+      feed_all_ways(harness, concat({paced_esp_sb({101, 0x00, 0xFF, 0x00, 0x0C}), Bytes{0x01},
+                                     paced_esp_sb({102, 0x01, 0x00, 0x00, 0x03, 1, 0x01, 0x05})}));
+  EXPECT_EQ(outcome.events, (Events{"batch 255 done, 12 frames", "data: 01",
+                                    "batch 256 aborted at 3: failed status (01 05)"}));
+  EXPECT_EQ(outcome.output, "");
+}
+
+TEST(Rfc2217Client, TakesWhatIsNoReportAsAProtocolError) {
+  Harness harness = open_paced_harness(server_will_paced_esp);
+  harness.feed(paced_esp_sb({}));                                // no kind
+  harness.feed(paced_esp_sb({9, 0x00, 0x01}));                   // unknown kind
+  harness.feed(paced_esp_sb({101, 0x00}));                       // BATCH-DONE cut short
+  harness.feed(paced_esp_sb({102, 0x00, 0x01, 0x00, 0x00, 9}));  // no such abort reason
+  harness.feed(paced_esp_sb({1, 0x00, 0x01}));                   // BATCH-BEGIN: a client message
+  EXPECT_EQ(harness.take_events(), Events(5, "error bad_message"));
+  EXPECT_TRUE(harness.client.paces_esp_frames());  // the connection goes on
+  EXPECT_EQ(harness.take_output(), "");
+}
+
+TEST(Rfc2217Client, IgnoresPacedEspMessagesWhileTheServerDoesNotPace) {
+  Harness harness = open_paced_harness(server_wont_paced_esp);
+  harness.feed(paced_esp_sb({101, 0x00, 0x01, 0x00, 0x01}));
+  EXPECT_TRUE(harness.take_events().empty());
+}
+
 // --- Against rfc2217::Server ------------------------------------------------------------------
 
 using test::LoopDevice;
@@ -1199,11 +1332,19 @@ TEST(Rfc2217Client, WorksAgainstTheServerAtEverySplit) {
   EXPECT_EQ(run.events, whole.events) << "byte by byte";
 }
 
+TEST(Rfc2217Client, OpensAgainstAServerWithoutPacedEsp) {
+  BackToBack link{{}, {}};
+  link.client.start(paced_esp_options, LineSettings{}, {.dtr = true, .rts = true}, link.now);
+  link.pump();
+  EXPECT_EQ(link.events, (Events{"modem 00", "opened"}));
+  EXPECT_FALSE(link.client.paces_esp_frames());
+}
+
 // --- Errors -------------------------------------------------------------------------------------
 
 TEST(Rfc2217Client, DescribesEachNewError) {
   for (const errc e : {errc::com_port_refused, errc::negotiation_timeout, errc::reply_timeout,
-                       errc::value_rejected, errc::not_open}) {
+                       errc::value_rejected, errc::not_open, errc::bad_message}) {
     const std::error_code error = e;
     EXPECT_EQ(&error.category(), &error_category());
     EXPECT_NE(error.message(), "unknown RFC 2217 error");
