@@ -342,7 +342,10 @@ void Client::start_step(Operation& operation, Step step, TimePoint now) {
     }
     case StepKind::control:
       send_request(Command::set_control, ByteView{&step.value, 1});
-      if (options_.ign_set_control) {  // not awaited: its reply is ignored
+      // Not awaited, its reply ignored: when asked, and by a server that paces ESP frames,
+      // which plays resets itself and keeps requests in order, so waiting only costs a round
+      // trip per line change.
+      if (options_.ign_set_control || paces_esp_frames()) {
         awaited_count_ = 0;
         apply_step(step);
         return;

@@ -32,8 +32,9 @@
 // errc::value_rejected and a text naming both values. Replies nobody waits for are ignored;
 // as with pyserial, a late reply to a request that timed out counts for the next request of
 // the same command.
-// With ClientOptions::ign_set_control, SET-CONTROL steps do not wait and their replies are
-// ignored; pacing, if wanted, is the caller's (pyserial sleeps 0.1 s).
+// With ClientOptions::ign_set_control, and once the server agreed to pace ESP frames (it then
+// plays ESP resets itself and keeps every request in order), SET-CONTROL steps do not wait and
+// their replies are ignored; pacing, if wanted, is the caller's (pyserial sleeps 0.1 s).
 //
 // Data. Device data before the open sequence's PURGE-DATA 1 is answered is discarded (a
 // server's banner), and so is data received while a later purge() of the receive buffer

@@ -1114,6 +1114,20 @@ TEST(Rfc2217Client, PacesEspFramesOnceTheServerWillsIt) {
   EXPECT_TRUE(harness.client.is_open());
 }
 
+TEST(Rfc2217Client, SendsLineChangesWithoutWaitingOnceTheServerPacesEspFrames) {
+  Harness harness = open_paced_harness(server_will_paced_esp);
+  harness.client.set_control_lines(false, true, harness.now);
+  harness.client.set_control_lines(true, false, harness.now);
+  harness.drain();
+  // Both operations complete at once, all four requests out in order, no reply awaited.
+  EXPECT_EQ(harness.take_events(), (Events{"done 1", "done 2"}));
+  EXPECT_EQ(harness.take_output(),
+            hex(concat({com_port_sb({0x05, 0x09}), com_port_sb({0x05, 0x0B}),
+                        com_port_sb({0x05, 0x08}), com_port_sb({0x05, 0x0C})})));
+  EXPECT_FALSE(harness.client.deadline());
+  EXPECT_EQ(harness.client.control_lines(), (ControlLines{.dtr = true, .rts = false}));
+}
+
 TEST(Rfc2217Client, OpensAsBeforeWhenTheServerRefusesPacedEsp) {
   const Harness harness = open_paced_harness(server_wont_paced_esp);
   EXPECT_FALSE(harness.client.paces_esp_frames());
