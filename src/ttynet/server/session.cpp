@@ -159,7 +159,7 @@ asio::awaitable<void> Session::drive_core() {
   while (auto next = core_->next_action()) {
     const ActionResult result =
         co_await std::visit([this](const auto& action) { return perform(action); }, *next);
-    core_->complete(result);
+    core_->complete(result, Clock::now());
   }
   is_driving_ = false;
   core_idle_.notify();
