@@ -51,8 +51,12 @@ class FramePacer {
   // batch and goes to receive_data().
   bool takes_data() const { return input_ != Input::outside; }
   void receive_data(ByteView data);
-  // False while the queued frames reach the limit: stop reading from the client.
-  bool wants_input() const { return queued_bytes_ < rfc2217::paced_esp::max_queued_bytes; }
+  // False while the queued frames reach the limit and some can still drain: stop reading from
+  // the client. With nothing to drain, a frame being received must be read on (to its end, or
+  // until it alone passes the limit) or it would wait for ever.
+  bool wants_input() const {
+    return queued_bytes_ < rfc2217::paced_esp::max_queued_bytes || (frames_.empty() && !released_);
+  }
 
   // The next frame for the device, if one may go now. The view is valid until
   // frame_written(), which must come before the next call.

@@ -373,6 +373,17 @@ TEST_F(FramePacerTest, AFrameLargerThanTheQueueLimitAborts) {
   EXPECT_FALSE(pacer_.is_active());
 }
 
+TEST_F(FramePacerTest, ReadsOnWhenOnlyAFrameBeingReceivedFillsTheQueue) {
+  pacer_.receive(pe::BatchBegin{1});
+  pacer_.receive(info_for(Op::flash_data));
+  pacer_.receive_data(Bytes{0xC0});
+  pacer_.receive_data(Bytes(pe::max_queued_bytes - 2, 0x55));  // with the END: just below
+  EXPECT_TRUE(pacer_.wants_input());  // nothing queued could drain: its end must be read
+  pacer_.receive_data(Bytes{0xC0});
+  EXPECT_EQ(release().size(), 1u);
+  EXPECT_TRUE(reports().empty());
+}
+
 TEST_F(FramePacerTest, AbortAllStopsEveryBatchAndDropsTheOpenOneUpToItsEnd) {
   pacer_.receive(pe::BatchBegin{1});
   client_frame(Op::flash_data, {0x01});
