@@ -79,6 +79,7 @@ struct Answerer {
     check(server.is_suspended() == e.suspended);
   }
   void operator()(const rfc2217::BreakCommand&) const {}
+  void operator()(const rfc2217::PacedEspReceived&) const {}
   void operator()(const rfc2217::ProtocolError& e) const { check(static_cast<bool>(e.error)); }
 };
 

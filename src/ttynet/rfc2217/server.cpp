@@ -9,11 +9,15 @@ namespace ttynet::rfc2217 {
 namespace {
 
 // What we agree to when the client asks; everything else (ECHO included) is refused.
-constexpr std::array<telnet::OptionSupport, 3> supported_options = {{
-    {telnet::option::binary, true, true},
-    {telnet::option::sga, true, true},
-    {telnet::option::com_port, true, true},
-}};
+// PACED-ESP only on our side (we pace, the client does not), and only when configured.
+std::array<telnet::OptionSupport, 4> supported_options(const ServerOptions& options) {
+  return {{
+      {telnet::option::binary, true, true},
+      {telnet::option::sga, true, true},
+      {telnet::option::com_port, true, true},
+      {paced_esp::option, options.paced_esp, false},
+  }};
+}
 
 // The server has no line-state source: NOTIFY-LINESTATE always reports nothing set.
 constexpr std::uint8_t line_state = 0;
@@ -26,7 +30,8 @@ constexpr Byte value_or_query(ByteView value) { return value.empty() ? Byte{0} :
 
 }  // namespace
 
-Server::Server(telnet::Limits limits) : codec_(supported_options, limits) {
+Server::Server(telnet::Limits limits, ServerOptions options)
+    : codec_(supported_options(options), limits) {
   // Offer BINARY both ways and COM-PORT on our side only. pyserial sends its own DO and
   // WILL COM-PORT on open unless an offer of ours already arrived, which it takes as the
   // answer; had we asked DO COM-PORT too, each side would wait for the other's reply
@@ -90,7 +95,15 @@ void Server::update_modem_state(std::uint8_t lines) {
   notify_modem_state(deltas);
 }
 
+void Server::send_batch_report(const paced_esp::BatchDone& report) { send_paced_esp(report); }
+
+void Server::send_batch_report(const paced_esp::BatchAborted& report) { send_paced_esp(report); }
+
 bool Server::is_com_port_active() const { return com_port_local_ || com_port_remote_; }
+
+bool Server::is_paced_esp_active() const {
+  return codec_.is_enabled(paced_esp::option, telnet::Side::local);
+}
 
 bool Server::is_suspended() const { return suspended_; }
 
@@ -126,6 +139,9 @@ std::optional<Event> Server::on_event(const telnet::OptionChanged& event) {
 std::optional<Event> Server::on_event(const telnet::OptionRefused&) { return std::nullopt; }
 
 std::optional<Event> Server::on_event(const telnet::SubnegotiationReceived& event) {
+  if (event.option == paced_esp::option && is_paced_esp_active()) {
+    return on_paced_esp_message(event.payload);
+  }
   if (event.option != telnet::option::com_port || !is_com_port_active()) return std::nullopt;
   return on_com_port_command(event.payload);
 }
@@ -202,6 +218,24 @@ std::optional<Event> Server::on_baudrate(ByteView value) {
   const std::optional<std::uint32_t> baud = baud_from_wire(value);
   if (!baud || *baud == 0) return BaudRequested{std::nullopt};
   return BaudRequested{baud};
+}
+
+std::optional<Event> Server::on_paced_esp_message(ByteView payload) {
+  Result<paced_esp::Message> message = paced_esp::decode_message(payload);
+  if (!message) return ProtocolError{errc::bad_message};
+  // Reports go the other way: a client that sends one is confused.
+  if (std::holds_alternative<paced_esp::BatchDone>(*message) ||
+      std::holds_alternative<paced_esp::BatchAborted>(*message)) {
+    return ProtocolError{errc::bad_message};
+  }
+  return PacedEspReceived{*message};
+}
+
+void Server::send_paced_esp(const paced_esp::Message& message) {
+  if (!is_paced_esp_active()) return;
+  reply_.clear();
+  paced_esp::append_message(reply_, message);
+  codec_.send_subnegotiation(paced_esp::option, reply_);
 }
 
 ByteBuffer& Server::start_reply(Command command) {

@@ -15,6 +15,13 @@
 // before COM-PORT is agreed, and unknown commands, are ignored. Clients that never
 // negotiate still get their data through, and no sub-negotiation is ever sent to them.
 //
+// Paced ESP frames (paced_esp.hpp, docs/design/paced-esp-frames.md): with
+// ServerOptions::paced_esp, a client's DO PACED-ESP is answered WILL (never offered unasked);
+// without it the option is refused like any unknown one. While agreed, its sub-negotiations
+// come out as PacedEspReceived (client messages only), and send_batch_report() answers
+// batches; an undecodable one, or a server message sent to us, is a ProtocolError
+// (errc::bad_message). Before agreement they are ignored, and reports are dropped.
+//
 // COM-PORT is agreed as soon as either side of option 44 is enabled. A client that turns
 // both sides off again gets no more sub-negotiations until it agrees anew (then a fresh
 // NOTIFY-MODEMSTATE, but no second ComPortStarted). A client's NOTIFY-LINESTATE or
@@ -30,6 +37,7 @@
 #include <system_error>
 #include <variant>
 
+#include "ttynet/rfc2217/paced_esp.hpp"
 #include "ttynet/rfc2217/wire.hpp"
 #include "ttynet/telnet/codec.hpp"
 #include "ttynet/util/bytes.hpp"
@@ -77,6 +85,10 @@ struct FlowSuspended {
 };
 // Telnet IAC BRK from the client: a short serial break is customary.
 struct BreakCommand {};
+// A paced-ESP message from the client: BatchBegin, FrameInfo or BatchEnd.
+struct PacedEspReceived {
+  paced_esp::Message message;
+};
 // Peer misbehaviour that was survived; log it. Carries a telnet::errc from the codec or an
 // rfc2217::errc (rfc2217/error.hpp) for a COM-PORT command that was ignored.
 struct ProtocolError {
@@ -86,11 +98,15 @@ struct ProtocolError {
 using Event =
     std::variant<DataReceived, ComPortStarted, SignatureRequested, SignatureReceived, BaudRequested,
                  DataBitsRequested, ParityRequested, StopBitsRequested, ControlRequested,
-                 PurgeRequested, FlowSuspended, BreakCommand, ProtocolError>;
+                 PurgeRequested, FlowSuspended, BreakCommand, PacedEspReceived, ProtocolError>;
+
+struct ServerOptions {
+  bool paced_esp = false;  // agree to PACED-ESP when the client asks (serve --esp)
+};
 
 class Server {
  public:
-  explicit Server(telnet::Limits limits = {});
+  explicit Server(telnet::Limits limits = {}, ServerOptions options = {});
 
   // Same contract as telnet::Codec::receive(): drain next_event() before the next call.
   void receive(ByteView from_client);
@@ -115,7 +131,13 @@ class Server {
   // changed. Before COM-PORT is agreed the lines are only recorded.
   void update_modem_state(std::uint8_t lines);
 
+  // A batch's outcome for the client, as `IAC SB PACED-ESP ... IAC SE`; dropped unless
+  // PACED-ESP is agreed.
+  void send_batch_report(const paced_esp::BatchDone& report);
+  void send_batch_report(const paced_esp::BatchAborted& report);
+
   bool is_com_port_active() const;
+  bool is_paced_esp_active() const;
   bool is_suspended() const;
 
   ByteView pending_output();  // see telnet::Codec: write straight from it
@@ -134,6 +156,8 @@ class Server {
   std::optional<Event> on_event(const telnet::SubnegotiationReceived& event);
   std::optional<Event> on_event(const telnet::ProtocolError& event);
   std::optional<Event> on_com_port_command(ByteView payload);
+  std::optional<Event> on_paced_esp_message(ByteView payload);
+  void send_paced_esp(const paced_esp::Message& message);
   std::optional<Event> on_baudrate(ByteView value);
 
   // A reply is the server code, then its value appended to start_reply()'s buffer.
@@ -145,7 +169,7 @@ class Server {
   void notify_modem_state(std::uint8_t deltas);
 
   telnet::Codec codec_;
-  ByteBuffer reply_;  // one reply payload, reused so replies stop allocating
+  ByteBuffer reply_;  // one reply or report payload, reused so replies stop allocating
   BaudForm baud_form_ = BaudForm::four_bytes;
   bool com_port_local_ = false;   // we WILL COM-PORT
   bool com_port_remote_ = false;  // the client WILLs COM-PORT

@@ -89,6 +89,7 @@ asio::awaitable<void> PortHost::run() {
       log().warn("device {} is gone; waiting for it to come back", config_.device_url);
       port_->close();
       if (auto session = session_) {
+        session->device_lost();
         co_await session->close_with_message(
             fmt::format("device {} disconnected", config_.device_url));
       }

@@ -8,6 +8,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -74,10 +75,14 @@ Session::Session(asio::ip::tcp::socket socket, port::Port& port, SessionConfig c
       config_(std::move(config)),
       peer_(endpoint_text(socket_)),
       flow_changed_(socket_.get_executor()),
-      core_idle_(socket_.get_executor()) {
+      core_idle_(socket_.get_executor()),
+      client_input_wanted_(socket_.get_executor()),
+      pacer_timer_(socket_.get_executor()) {
   configure_client_socket(socket_);
   if (config_.protocol == Protocol::rfc2217) {
-    core_.emplace(SessionPolicy{.signature = config_.signature, .esp_reset = config_.esp_reset},
+    core_.emplace(SessionPolicy{.signature = config_.signature,
+                                .esp_reset = config_.esp_reset,
+                                .paced_esp = is_paced()},
                   device_state(port_));
   }
 }
@@ -87,7 +92,11 @@ asio::awaitable<void> Session::run() {
     core_->poll_modem_state();
     co_await drive_core();
     co_await flush_to_client();  // our option offers go out before the client speaks
-    co_await (client_to_device() || poll_modem_lines());
+    if (is_paced()) {
+      co_await (client_to_device() || poll_modem_lines() || expire_paced_frames());
+    } else {
+      co_await (client_to_device() || poll_modem_lines());
+    }
   } else {
     co_await client_to_device();
   }
@@ -102,6 +111,11 @@ void Session::close() {
   socket_.shutdown(asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
   flow_changed_.notify();
+  client_input_wanted_.notify();
+}
+
+void Session::device_lost() {
+  if (core_) core_->device_lost();
 }
 
 asio::awaitable<void> Session::restore_device() {
@@ -127,6 +141,10 @@ asio::awaitable<void> Session::close_with_message(std::string_view line) {
 
 asio::awaitable<void> Session::client_to_device() {
   for (;;) {
+    // Paced frames queued to their limit: TCP backpressure holds the rest of the client's.
+    while (core_ && socket_.is_open() && !core_->wants_client_input()) {
+      co_await client_input_wanted_.wait();
+    }
     auto [ec, n] = co_await socket_.async_read_some(
         asio::buffer(from_client_.get(), receive_buffer_size), as_tuple);
     if (ec) {
@@ -159,10 +177,13 @@ asio::awaitable<void> Session::drive_core() {
   while (auto next = core_->next_action()) {
     const ActionResult result =
         co_await std::visit([this](const auto& action) { return perform(action); }, *next);
-    core_->complete(result);
+    core_->complete(result, Clock::now());
   }
   is_driving_ = false;
   core_idle_.notify();
+  if (!is_paced()) co_return;
+  if (core_->wants_client_input()) client_input_wanted_.notify();
+  follow_pacer_deadline();
 }
 
 ActionResult Session::device_after(std::error_code ec) const {
@@ -233,6 +254,25 @@ asio::awaitable<void> Session::poll_modem_lines() {
   }
 }
 
+asio::awaitable<void> Session::expire_paced_frames() {
+  for (;;) {
+    pacer_timer_deadline_ = core_->deadline();
+    pacer_timer_.expires_at(pacer_timer_deadline_.value_or(TimePoint::max()));
+    auto [ec] = co_await pacer_timer_.async_wait(as_tuple);
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (!socket_.is_open() || state.cancelled() != asio::cancellation_type::none) co_return;
+    if (ec) continue;  // follow_pacer_deadline(): the deadline changed
+    core_->expire(Clock::now());
+    co_await drive_core();  // the next batch may go on
+    co_await flush_to_client();
+  }
+}
+
+// Wakes expire_paced_frames() to re-arm; called wherever the core may have moved the deadline.
+void Session::follow_pacer_deadline() {
+  if (core_->deadline() != pacer_timer_deadline_) pacer_timer_.cancel();
+}
+
 asio::awaitable<void> Session::from_device(ByteView data) {
   if (!core_) {
     // Raw: only this path writes to the socket, straight from the caller's buffer.
@@ -248,6 +288,13 @@ asio::awaitable<void> Session::from_device(ByteView data) {
   while (socket_.is_open() && core_->is_suspended()) co_await flow_changed_.wait();
   if (!socket_.is_open()) co_return;
   core_->send_data(data);
+  // A reply may release the next paced frame: out before the client's copy, in this turn. A
+  // drive in progress picks it up itself; waiting for it would stop the device reads.
+  if (is_paced() && !is_driving_) {
+    co_await drive_core();
+  } else if (is_paced()) {
+    follow_pacer_deadline();
+  }
   co_await flush_to_client();
   while (socket_.is_open() && core_->pending_output_size() > config_.high_water) {
     co_await flow_changed_.wait();

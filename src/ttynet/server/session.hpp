@@ -7,6 +7,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "ttynet/server/options.hpp"
 #include "ttynet/server/session_core.hpp"
 #include "ttynet/util/bytes.hpp"
+#include "ttynet/util/time.hpp"
 
 namespace ttynet::server {
 
@@ -42,14 +44,22 @@ class Session {
   // Tells the client why it is being dropped (one text line) and ends the session.
   asio::awaitable<void> close_with_message(std::string_view line);
   void close();
+  // The device went away: paced batches in progress are reported aborted to the client (sent
+  // by close_with_message(), which comes next).
+  void device_lost();
   // After run(): puts the device's settings, lines and BREAK back as the client found them.
   asio::awaitable<void> restore_device();
   bool is_open() const { return socket_.is_open(); }
   const std::string& peer() const { return peer_; }
 
  private:
+  // Paced ESP frames come with --esp: the reset handling already says the device is an ESP.
+  bool is_paced() const { return config_.esp_reset.has_value(); }
   asio::awaitable<void> client_to_device();
   asio::awaitable<void> poll_modem_lines();
+  // Waits for the paced frames' reply deadline and expires it; re-armed when it changes.
+  asio::awaitable<void> expire_paced_frames();
+  void follow_pacer_deadline();
   // Performs the core's actions until it has none; one caller at a time, the others wait.
   asio::awaitable<void> drive_core();
   asio::awaitable<ActionResult> perform(const action::Write& write);
@@ -78,8 +88,11 @@ class Session {
       std::make_unique_for_overwrite<Byte[]>(receive_buffer_size);
   bool is_writing_ = false;
   bool is_driving_ = false;
-  port::Notifier flow_changed_;  // write finished, or the client resumed the flow
-  port::Notifier core_idle_;     // drive_core() finished
+  port::Notifier flow_changed_;         // write finished, or the client resumed the flow
+  port::Notifier core_idle_;            // drive_core() finished
+  port::Notifier client_input_wanted_;  // the paced frames drained below their limit
+  asio::steady_timer pacer_timer_;
+  std::optional<TimePoint> pacer_timer_deadline_;  // what pacer_timer_ is armed for
 };
 
 }  // namespace ttynet::server

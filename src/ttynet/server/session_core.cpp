@@ -5,6 +5,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "ttynet/rfc2217/error.hpp"
+
 namespace ttynet::server {
 namespace {
 
@@ -84,8 +86,12 @@ Control inbound_flow_in_force(FlowControl flow) {
 }  // namespace
 
 SessionCore::SessionCore(SessionPolicy policy, const DeviceState& device)
-    : policy_(std::move(policy)), device_(device), found_(device) {
+    : policy_(std::move(policy)),
+      protocol_({}, rfc2217::ServerOptions{.paced_esp = policy_.paced_esp}),
+      device_(device),
+      found_(device) {
   if (policy_.esp_reset) reset_detector_.emplace(device.lines);
+  if (policy_.paced_esp) pacer_.emplace();
 }
 
 void SessionCore::receive(MutableByteView from_client) {
@@ -122,10 +128,22 @@ std::optional<Action> SessionCore::next_action() {
       send_reply(*reply_);
       reply_.reset();
     }
+    // Gathered data came before anything the pacer holds now.
+    if (pacer_ && to_device_.empty()) {
+      if (const std::optional<ByteView> frame = pacer_->next_frame()) {
+        is_writing_frame_ = true;
+        return in_flight_ = action::Write{*frame};
+      }
+    }
     std::optional<rfc2217::Event> event = std::exchange(held_, std::nullopt);
     if (!event) event = protocol_.next_event();
     if (!event) break;
     if (const auto* data = std::get_if<rfc2217::DataReceived>(&*event)) {
+      if (pacer_ && pacer_->takes_data()) {
+        pacer_->receive_data(data->data);  // copied: a batch outlives this buffer
+        send_batch_reports();
+        continue;
+      }
       // Data runs are split at every doubled IAC; gathered, the device gets one write per read
       // from the client instead of one per run.
       gather(data->data);
@@ -141,12 +159,17 @@ std::optional<Action> SessionCore::next_action() {
   return std::nullopt;
 }
 
-void SessionCore::complete(const ActionResult& result) {
+void SessionCore::complete(const ActionResult& result, TimePoint now) {
   if (result.device) device_ = *result.device;
   if (result.modem_lines) protocol_.update_modem_state(*result.modem_lines);
   assert(in_flight_);
   const Action done = *std::exchange(in_flight_, std::nullopt);
-  if (std::holds_alternative<action::Write>(done)) to_device_ = {};
+  if (std::exchange(is_writing_frame_, false)) {
+    pacer_->frame_written(now);
+    if (result.error) abort_batches(rfc2217::paced_esp::AbortReason::device_gone);
+  } else if (std::holds_alternative<action::Write>(done)) {
+    to_device_ = {};
+  }
   if (!result.error) return;
   const std::string reason = result.error.message();
   std::visit(
@@ -178,7 +201,24 @@ void SessionCore::complete(const ActionResult& result) {
       done);
 }
 
-void SessionCore::send_data(ByteView from_device) { protocol_.send_data(from_device); }
+void SessionCore::send_data(ByteView from_device) {
+  protocol_.send_data(from_device);
+  if (!pacer_) return;
+  pacer_->receive_from_device(from_device);
+  send_batch_reports();
+}
+
+std::optional<TimePoint> SessionCore::deadline() const {
+  return pacer_ ? pacer_->deadline() : std::nullopt;
+}
+
+void SessionCore::expire(TimePoint now) {
+  if (!pacer_) return;
+  pacer_->expire(now);
+  send_batch_reports();
+}
+
+void SessionCore::device_lost() { abort_batches(rfc2217::paced_esp::AbortReason::device_gone); }
 
 void SessionCore::poll_modem_state() { queued_.emplace_back(action::ReadModemState{}); }
 
@@ -277,7 +317,21 @@ void SessionCore::on_event(const rfc2217::BreakCommand& /*event*/) {
   queued_.emplace_back(action::SetBreak{false});
 }
 
+void SessionCore::on_event(const rfc2217::PacedEspReceived& event) {
+  // The option is only agreed with a pacer; out-of-place messages are protocol errors.
+  if (!pacer_ || !pacer_->receive(event.message)) {
+    on_event(rfc2217::ProtocolError{rfc2217::errc::bad_message});
+    return;
+  }
+  send_batch_reports();
+}
+
 void SessionCore::on_event(const rfc2217::ProtocolError& event) {
+  // Only paced-ESP messages are undecodable (rfc2217/error.hpp): the open batch fails.
+  if (pacer_ && event.error == rfc2217::errc::bad_message) {
+    pacer_->receive_undecodable();
+    send_batch_reports();
+  }
   // The first of each kind at warning level; the rest are counted, so a hostile client cannot
   // flood the log.
   const bool is_new = protocol_errors_.insert(event.error).second;
@@ -298,6 +352,7 @@ void SessionCore::set_lines(std::optional<bool> dtr, std::optional<bool> rts) {
     return;
   }
   if ((dtr && *dtr != device_.lines.dtr) || (rts && *rts != device_.lines.rts)) {
+    abort_batches(rfc2217::paced_esp::AbortReason::line_change);
     queued_.emplace_back(action::SetLines{dtr, rts});
     poll_modem_state();  // loopback wiring makes CTS/DSR follow at once
   }
@@ -313,6 +368,7 @@ void SessionCore::set_lines_for_esp(std::optional<bool> dtr, std::optional<bool>
     // both, and no line state outside "EN low" can reset the chip.
     const ControlLines wanted = reset_detector_->client_lines();
     if (wanted != device_.lines) {
+      abort_batches(rfc2217::paced_esp::AbortReason::line_change);
       queued_.emplace_back(action::SetLines{wanted.dtr, wanted.rts});
       poll_modem_state();
     }
@@ -322,8 +378,33 @@ void SessionCore::set_lines_for_esp(std::optional<bool> dtr, std::optional<bool>
   const auto& sequence = bootloader ? policy_.esp_reset->bootloader : policy_.esp_reset->hard;
   log(Level::info, fmt::format("ESP {} reset, played here: {}", bootloader ? "bootloader" : "hard",
                                esp::to_string(sequence)));
+  abort_batches(rfc2217::paced_esp::AbortReason::line_change);
   queued_.emplace_back(action::PlayReset{&sequence});
   poll_modem_state();
+}
+
+void SessionCore::abort_batches(rfc2217::paced_esp::AbortReason reason) {
+  if (!pacer_) return;
+  pacer_->abort_all(reason);
+  send_batch_reports();
+}
+
+void SessionCore::send_batch_reports() {
+  while (const std::optional<FramePacer::Report> report = pacer_->next_report()) {
+    std::visit(Overloaded{
+                   [this](const rfc2217::paced_esp::BatchDone& done) {
+                     log(Level::debug,
+                         fmt::format("paced batch {} done: {} frames", done.id, done.frames));
+                   },
+                   [this](const rfc2217::paced_esp::BatchAborted& aborted) {
+                     log(Level::info,
+                         fmt::format("paced batch {} aborted at frame {}: {}", aborted.id,
+                                     aborted.index, to_string(aborted.reason)));
+                   },
+               },
+               *report);
+    std::visit([this](const auto& r) { protocol_.send_batch_report(r); }, *report);
+  }
 }
 
 ControlLines SessionCore::lines_for_client() const {

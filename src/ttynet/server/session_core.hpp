@@ -15,6 +15,10 @@
 //     request that came after it;
 //   - under --esp, DTR/RTS requests go through esp::ResetDetector: a recognised reset is
 //     played locally as one PlayReset, and the client is answered with the lines it asked for;
+//   - with paced ESP frames (SessionPolicy::paced_esp, frame_pacer.hpp), client data inside a
+//     batch goes to the FramePacer instead, and its frames come out as Writes one at a time
+//     as the device answers (send_data() and expire() can make one ready: drive the core
+//     after them); a DTR/RTS change or reset aborts the batches before it is performed;
 //   - a failed device write ends the session; other failures are logged and answered with
 //     the value in force;
 //   - the first protocol error of each kind is logged as a warning, the rest at debug level;
@@ -33,6 +37,7 @@
 #include "ttynet/esp/reset_detector.hpp"
 #include "ttynet/esp/reset_sequence.hpp"
 #include "ttynet/rfc2217/server.hpp"
+#include "ttynet/server/frame_pacer.hpp"
 #include "ttynet/server/options.hpp"
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/line_settings.hpp"
@@ -48,7 +53,7 @@ struct DeviceState {
 };
 
 namespace action {
-struct Write {  // client data for the device; the view is valid until complete()
+struct Write {  // client data or a paced frame for the device; valid until complete()
   ByteView data;
 };
 struct ApplySettings {
@@ -95,6 +100,7 @@ struct ActionResult {
 struct SessionPolicy {
   std::string signature;                      // the SIGNATURE reply
   std::optional<EspResetConfig> esp_reset{};  // nothing: DTR/RTS requests go straight through
+  bool paced_esp = false;                     // agree to paced ESP frames (serve --esp)
 };
 
 class SessionCore {
@@ -109,9 +115,19 @@ class SessionCore {
   // in it, the doubled IACs squeezed out, so a Write carries it uncopied.
   void receive(MutableByteView from_client);
   std::optional<Action> next_action();
-  void complete(const ActionResult& result);
+  // `now` is when the action finished: a paced frame's reply timeout runs from then.
+  void complete(const ActionResult& result, TimePoint now);
 
-  void send_data(ByteView from_device);  // device data for the client
+  // Device data for the client; with paced frames it may release the next one.
+  void send_data(ByteView from_device);
+  // When expire() is due: the released paced frame's reply timeout, if one is running.
+  std::optional<TimePoint> deadline() const;
+  // The deadline passed: the frame's batch is aborted, and the next batch may go on.
+  void expire(TimePoint now);
+  // The device went away: batches in progress are aborted (reported to the client).
+  void device_lost();
+  // False while the paced frames queued reach their limit: stop reading from the client.
+  bool wants_client_input() const { return !pacer_ || pacer_->wants_input(); }
   // The periodic modem-line poll (and the first reading at connect): queues ReadModemState.
   void poll_modem_state();
   // Queues the actions that put the device back as it was found.
@@ -147,11 +163,14 @@ class SessionCore {
   void on_event(const rfc2217::PurgeRequested& event);
   void on_event(const rfc2217::FlowSuspended& event);
   void on_event(const rfc2217::BreakCommand& event);
+  void on_event(const rfc2217::PacedEspReceived& event);
   void on_event(const rfc2217::ProtocolError& event);
 
   void change_settings(const LineSettings& wanted, Reply::Kind reply);
   void set_lines(std::optional<bool> dtr, std::optional<bool> rts);
   void set_lines_for_esp(std::optional<bool> dtr, std::optional<bool> rts);
+  void abort_batches(rfc2217::paced_esp::AbortReason reason);
+  void send_batch_reports();
   void send_reply(const Reply& reply);
   ControlLines lines_for_client() const;
   void log(action::Log::Level level, std::string text);
@@ -168,6 +187,8 @@ class SessionCore {
   MutableByteView receive_buffer_;             // the last receive()'s
   MutableByteView to_device_;                  // client data gathered for one Write, in it
   std::optional<Action> in_flight_;            // handed out by next_action(), not complete yet
+  std::optional<FramePacer> pacer_;            // with paced ESP frames
+  bool is_writing_frame_ = false;              // in_flight_ is a paced frame's Write
   std::set<std::error_code> protocol_errors_;  // kinds already logged
   std::size_t protocol_error_count_ = 0;
 };

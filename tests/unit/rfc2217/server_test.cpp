@@ -24,6 +24,7 @@ namespace {
 
 using ttynet::test::Bytes;
 using ttynet::test::com_port_sb;
+using ttynet::test::concat;
 using ttynet::test::hex;
 
 // The server's own option requests at construction.
@@ -60,6 +61,10 @@ std::string describe(const Event& event) {
           return e.suspended ? "suspend" : "resume";
         } else if constexpr (std::is_same_v<T, BreakCommand>) {
           return "break";
+        } else if constexpr (std::is_same_v<T, PacedEspReceived>) {
+          ByteBuffer payload;
+          paced_esp::append_message(payload, e.message);
+          return "paced-esp: " + hex(payload);
         } else {
           static_assert(std::is_same_v<T, ProtocolError>);
           return fmt::format("error {}:{}", e.error.category().name(), e.error.value());
@@ -77,7 +82,10 @@ using test::LoopDevice;
 // Feeds a server, records its events (data runs merged, since runs depend on the split) and
 // collects its output.
 struct Harness {
-  explicit Harness(telnet::Limits limits = {}) : server(limits) { drain(); }
+  explicit Harness(telnet::Limits limits = {}, ServerOptions options = {})
+      : server(limits, options) {
+    drain();
+  }
 
   void feed(ByteView bytes) {
     server.receive(bytes);
@@ -586,6 +594,107 @@ TEST(Rfc2217Server, HandsOutputOverInParts) {
   EXPECT_EQ(hex(server.pending_output()), "ff");
   server.consume_output(1);
   EXPECT_TRUE(server.pending_output().empty());
+}
+
+// --- Paced ESP frames (option 120) ----------------------------------------------------------
+
+const Bytes client_do_paced_esp = {0xFF, 0xFD, 0x78};
+
+// IAC SB PACED-ESP <message, 0xFF doubled> IAC SE.
+Bytes paced_esp_sb(const paced_esp::Message& message) {
+  ByteBuffer payload;
+  paced_esp::append_message(payload, message);
+  Bytes out = {0xFF, 0xFA, paced_esp::option};
+  for (const Byte byte : payload) {
+    out.push_back(byte);
+    if (byte == 0xFF) out.push_back(0xFF);
+  }
+  out.push_back(0xFF);
+  out.push_back(0xF0);
+  return out;
+}
+
+// A server serving --esp whose client has asked for PACED-ESP, everything so far drained.
+Harness paced_harness() {
+  Harness harness({}, ServerOptions{.paced_esp = true});
+  harness.feed(concat({client_do_com_port, client_do_paced_esp}));
+  harness.take_events();
+  harness.take_output();
+  return harness;
+}
+
+TEST(Rfc2217Server, RefusesPacedEspUnlessConfigured) {
+  Harness harness;
+  harness.take_output();
+  harness.feed(client_do_paced_esp);
+  EXPECT_EQ(hex(harness.take_output()), "ff fc 78");  // WONT, as for any unknown option
+  EXPECT_FALSE(harness.server.is_paced_esp_active());
+}
+
+TEST(Rfc2217Server, AgreesToPacedEspWhenConfiguredButNeverOffersIt) {
+  Harness harness({}, ServerOptions{.paced_esp = true});
+  EXPECT_EQ(hex(harness.take_output()), hex(own_offers));
+  EXPECT_FALSE(harness.server.is_paced_esp_active());
+  harness.feed(client_do_paced_esp);
+  EXPECT_EQ(hex(harness.take_output()), "ff fb 78");
+  EXPECT_TRUE(harness.server.is_paced_esp_active());
+  EXPECT_TRUE(harness.take_events().empty());
+}
+
+TEST(Rfc2217Server, RefusesToAskThePeerForPacedEsp) {
+  Harness harness({}, ServerOptions{.paced_esp = true});
+  harness.take_output();
+  harness.feed(Bytes{0xFF, 0xFB, 0x78});  // WILL: the client does not pace
+  EXPECT_EQ(hex(harness.take_output()), "ff fe 78");
+}
+
+TEST(Rfc2217Server, HandsOutTheClientsBatchMessagesOnceAgreed) {
+  Harness harness = paced_harness();
+  harness.feed(concat({paced_esp_sb(paced_esp::BatchBegin{0x01FF}),
+                       paced_esp_sb(paced_esp::FrameInfo{.opcode = 0x03,
+                                                         .status_length = 2,
+                                                         .timeout = std::chrono::milliseconds{3000},
+                                                         .replies = 1}),
+                       paced_esp_sb(paced_esp::BatchEnd{0x01FF})}));
+  EXPECT_EQ(
+      harness.take_events(),
+      (Events{"paced-esp: 01 01 ff", "paced-esp: 02 03 02 00 00 0b b8 01", "paced-esp: 03 01 ff"}));
+  EXPECT_TRUE(harness.take_output().empty());
+}
+
+TEST(Rfc2217Server, IgnoresPacedEspSubnegotiationsUnlessAgreed) {
+  Harness harness({}, ServerOptions{.paced_esp = true});
+  harness.feed(paced_esp_sb(paced_esp::BatchBegin{1}));
+  EXPECT_TRUE(harness.take_events().empty());
+}
+
+TEST(Rfc2217Server, ReportsUndecodableAndMisdirectedPacedEspMessages) {
+  Harness harness = paced_harness();
+  harness.feed(Bytes{0xFF, 0xFA, 0x78, 0x09, 0xFF, 0xF0});              // unknown kind
+  harness.feed(Bytes{0xFF, 0xFA, 0x78, 0x02, 0x03, 0x03, 0xFF, 0xF0});  // short FRAME-INFO
+  harness.feed(paced_esp_sb(paced_esp::BatchDone{1, 1}));               // a report, the wrong way
+  const std::string bad = error_text(errc::bad_message);
+  EXPECT_EQ(harness.take_events(), (Events{bad, bad, bad}));
+}
+
+TEST(Rfc2217Server, SendsBatchReportsWithFfDoubled) {
+  Harness harness = paced_harness();
+  harness.server.send_batch_report(paced_esp::BatchDone{.id = 0x00FF, .frames = 3});
+  EXPECT_EQ(hex(harness.take_output()), "ff fa 78 65 00 ff ff 00 03 ff f0");
+  paced_esp::BatchAborted aborted{.id = 7,
+                                  .index = 2,
+                                  .reason = paced_esp::AbortReason::failed_status,
+                                  .status = {0x01, 0x05, 0x00, 0x00},
+                                  .status_size = 4};
+  harness.server.send_batch_report(aborted);
+  EXPECT_EQ(hex(harness.take_output()), "ff fa 78 66 00 07 00 02 01 01 05 00 00 ff f0");
+}
+
+TEST(Rfc2217Server, DropsBatchReportsUnlessAgreed) {
+  Harness harness({}, ServerOptions{.paced_esp = true});
+  harness.take_output();
+  harness.server.send_batch_report(paced_esp::BatchDone{.id = 1, .frames = 1});
+  EXPECT_TRUE(harness.take_output().empty());
 }
 
 // --- Reference vector: pyserial client against pyserial's server on loop:// ------------------

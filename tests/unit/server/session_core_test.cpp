@@ -10,6 +10,8 @@
 
 #include "byte_search.hpp"
 #include "ttynet/esp/error.hpp"
+#include "ttynet/esp/packet.hpp"
+#include "ttynet/esp/slip.hpp"
 #include "ttynet/rfc2217/error.hpp"
 #include "ttynet/rfc2217/wire.hpp"
 #include "wire_bytes.hpp"
@@ -20,6 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using rfc2217::Command;
 using rfc2217::Control;
+using test::contains;
 using test::count;
 using ttynet::test::Bytes;
 using ttynet::test::com_port_sb;
@@ -123,9 +126,11 @@ class FakeDevice {
 
 class SessionCoreTest : public ::testing::Test {
  protected:
-  explicit SessionCoreTest(std::optional<EspResetConfig> esp = std::nullopt)
-      : core_(SessionPolicy{.signature = "ttynet test", .esp_reset = std::move(esp)},
-              device_.state) {
+  explicit SessionCoreTest(std::optional<EspResetConfig> esp = std::nullopt, bool paced_esp = false)
+      : core_(
+            SessionPolicy{
+                .signature = "ttynet test", .esp_reset = std::move(esp), .paced_esp = paced_esp},
+            device_.state) {
     drive();
   }
 
@@ -139,7 +144,7 @@ class SessionCoreTest : public ::testing::Test {
     for (int step = 0; step < 100; ++step) {
       const auto next = core_.next_action();
       if (!next) break;
-      core_.complete(device_.perform(*next));
+      core_.complete(device_.perform(*next), now_);
     }
     for (ByteView out; !(out = core_.pending_output()).empty(); core_.consume_output(out.size())) {
       to_client_.insert(to_client_.end(), out.begin(), out.end());
@@ -152,12 +157,14 @@ class SessionCoreTest : public ::testing::Test {
   FakeDevice device_;
   SessionCore core_;
   Bytes to_client_;
+  TimePoint now_{};  // when the actions finish
 };
 
 class AgreedSessionTest : public SessionCoreTest {
  protected:
-  explicit AgreedSessionTest(std::optional<EspResetConfig> esp = std::nullopt)
-      : SessionCoreTest(std::move(esp)) {
+  explicit AgreedSessionTest(std::optional<EspResetConfig> esp = std::nullopt,
+                             bool paced_esp = false)
+      : SessionCoreTest(std::move(esp), paced_esp) {
     client_sends(will_com_port);
     take_output();
     performed();
@@ -403,6 +410,120 @@ TEST_F(EspSessionTest, PassesLineChangesThatCannotResetTheChipThrough) {
   const Bytes out = take_output();
   EXPECT_EQ(count(out, control_reply(Control::dtr_on)), 1u);
   EXPECT_EQ(count(out, control_reply(Control::rts_on)), 1u);
+}
+
+// --- Paced ESP frames -----------------------------------------------------------------------
+
+namespace pe = rfc2217::paced_esp;
+
+// IAC SB PACED-ESP <message> IAC SE (the messages used here carry no 0xFF).
+Bytes paced_sb(const pe::Message& message) {
+  ByteBuffer payload;
+  pe::append_message(payload, message);
+  return concat({{iac, 0xFA, pe::option}, payload, {iac, 0xF0}});
+}
+Bytes request_frame(esp::Op op, const Bytes& data) {
+  ByteBuffer packet;
+  esp::append_request(packet, op, data);
+  return esp::slip::encode_frame(packet);
+}
+Bytes reply_frame(esp::Op op) {
+  ByteBuffer packet;
+  esp::append_response(packet, op, 0, Bytes{0x00, 0x00});
+  return esp::slip::encode_frame(packet);
+}
+const pe::FrameInfo flash_data_info{.opcode = static_cast<Byte>(esp::Op::flash_data),
+                                    .status_length = 2,
+                                    .timeout = 3000ms,
+                                    .replies = 1};
+
+// Served with --esp, and the client asked for paced frames.
+class PacedSessionTest : public AgreedSessionTest {
+ protected:
+  PacedSessionTest() : AgreedSessionTest(EspResetConfig{}, true) {
+    client_sends({iac, 0xFD, pe::option});
+    EXPECT_EQ(hex(take_output()), "ff fb 78");
+    performed();
+  }
+
+  // Batch 4: two FLASH_DATA frames, sent in one read.
+  void client_sends_batch() {
+    client_sends(concat({paced_sb(pe::BatchBegin{4}), paced_sb(flash_data_info), first_,
+                         paced_sb(flash_data_info), second_, paced_sb(pe::BatchEnd{4})}));
+  }
+  void device_replies() {
+    core_.send_data(reply_frame(esp::Op::flash_data));
+    drive();
+  }
+
+  const Bytes first_ = request_frame(esp::Op::flash_data, {0x01, 0x02});
+  const Bytes second_ = request_frame(esp::Op::flash_data, {0x03, 0x04});
+};
+
+TEST_F(AgreedSessionTest, RefusesPacedFramesWithoutTheFlag) {
+  client_sends({iac, 0xFD, pe::option});
+  EXPECT_EQ(hex(take_output()), "ff fc 78");
+}
+
+TEST_F(PacedSessionTest, WritesABatchsFramesOneByOneAsTheDeviceReplies) {
+  client_sends_batch();
+  EXPECT_EQ(performed(), std::vector<std::string>{"write " + hex(first_)});
+  EXPECT_EQ(core_.deadline(), now_ + 3000ms);
+
+  device_replies();
+  EXPECT_EQ(performed(), std::vector<std::string>{"write " + hex(second_)});
+  EXPECT_TRUE(contains(take_output(), reply_frame(esp::Op::flash_data)));  // forwarded at once
+
+  device_replies();
+  EXPECT_EQ(performed(), std::vector<std::string>{"log debug: paced batch 4 done: 2 frames"});
+  const Bytes out = take_output();
+  EXPECT_TRUE(contains(out, reply_frame(esp::Op::flash_data)));
+  EXPECT_TRUE(contains(out, paced_sb(pe::BatchDone{.id = 4, .frames = 2})));
+  EXPECT_FALSE(core_.deadline());
+
+  client_sends({0x41, 0x42});  // outside a batch: straight through, as before
+  EXPECT_EQ(performed(), std::vector<std::string>{"write 41 42"});
+}
+
+TEST_F(PacedSessionTest, ADtrChangeDuringABatchAbortsItBeforeTheLineChanges) {
+  client_sends_batch();
+  performed();
+  client_sends(set_control(Control::dtr_on));
+  EXPECT_EQ(performed(), (std::vector<std::string>{
+                             "log info: paced batch 4 aborted at frame 0: line change or reset",
+                             "lines dtr=1 rts=0", "modem?"}));
+  const Bytes out = take_output();
+  pe::BatchAborted aborted{.id = 4, .index = 0, .reason = pe::AbortReason::line_change};
+  EXPECT_TRUE(contains(out, paced_sb(aborted)));
+  EXPECT_TRUE(contains(out, control_reply(Control::dtr_on)));
+
+  device_replies();  // the first frame's late reply releases nothing
+  EXPECT_TRUE(performed().empty());
+}
+
+TEST_F(PacedSessionTest, AFrameWithoutAReplyTimesOutAtItsDeadline) {
+  now_ += 1h;
+  client_sends_batch();
+  performed();
+  ASSERT_TRUE(core_.deadline());
+  core_.expire(*core_.deadline() - 1ms);
+  drive();
+  EXPECT_TRUE(performed().empty());
+  core_.expire(*core_.deadline());
+  drive();
+  EXPECT_EQ(performed(),
+            std::vector<std::string>{"log info: paced batch 4 aborted at frame 0: timeout"});
+  pe::BatchAborted aborted{.id = 4, .index = 0, .reason = pe::AbortReason::timeout};
+  EXPECT_TRUE(contains(take_output(), paced_sb(aborted)));
+}
+
+TEST_F(PacedSessionTest, ALostDeviceAbortsTheBatch) {
+  client_sends_batch();
+  performed();
+  core_.device_lost();
+  drive();
+  pe::BatchAborted aborted{.id = 4, .index = 0, .reason = pe::AbortReason::device_gone};
+  EXPECT_TRUE(contains(take_output(), paced_sb(aborted)));
 }
 
 }  // namespace

@@ -13,7 +13,9 @@
 #include <chrono>
 
 #include "byte_search.hpp"
+#include "ttynet/esp/slip.hpp"
 #include "ttynet/port/loop_port.hpp"
+#include "ttynet/rfc2217/paced_esp.hpp"
 
 namespace ttynet::server {
 namespace {
@@ -71,11 +73,11 @@ ByteBuffer com_port_request(Byte command, const ByteBuffer& value) {
 // the session's device data pumped from the port as PortHost does.
 class SessionTest : public ::testing::Test {
  protected:
-  SessionTest() : port_(io_.get_executor()), client_(io_) {
+  explicit SessionTest(SessionConfig config = {.signature = "ttynet test"})
+      : port_(io_.get_executor()), client_(io_) {
     asio::ip::tcp::acceptor acceptor(io_, {asio::ip::address_v4::loopback(), 0});
     client_.connect(acceptor.local_endpoint());
-    session_ = std::make_shared<Session>(acceptor.accept(), port_,
-                                         SessionConfig{.signature = "ttynet test"});
+    session_ = std::make_shared<Session>(acceptor.accept(), port_, std::move(config));
     asio::co_spawn(io_, session_->run(), asio::detached);
     asio::co_spawn(io_, pump(), asio::detached);
   }
@@ -173,6 +175,69 @@ TEST_F(SessionTest, SuspendHoldsDeviceDataUntilResume) {
 TEST_F(SessionTest, DoublesIacInDeviceDataAndUndoesItFromTheClient) {
   send({'x', iac, iac, 'y'});  // one 0xFF for the device, echoed back doubled
   EXPECT_TRUE(contains(receive_until({'x', iac, iac, 'y'}), {'x', iac, iac, 'y'}));
+}
+
+// --- Paced ESP frames -----------------------------------------------------------------------
+
+namespace pe = rfc2217::paced_esp;
+
+ByteBuffer paced_sb(const pe::Message& message) {  // the messages used here carry no 0xFF
+  ByteBuffer bytes{iac, sb, pe::option};
+  pe::append_message(bytes, message);
+  bytes.push_back(iac);
+  bytes.push_back(se);
+  return bytes;
+}
+ByteBuffer slip_packet(Byte direction, Byte op) {  // a request, or a reply with status 00 00
+  ByteBuffer packet{direction, op, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+  return esp::slip::encode_frame(packet);
+}
+ByteBuffer concat(std::initializer_list<ByteBuffer> parts) {
+  ByteBuffer all;
+  for (const ByteBuffer& part : parts) all.insert(all.end(), part.begin(), part.end());
+  return all;
+}
+
+// Served with --esp, paced frames agreed. The loop device echoes what is written to it, so a
+// reply sent by the client outside the batch comes back as the device's reply.
+class PacedSessionTest : public SessionTest {
+ protected:
+  PacedSessionTest() : SessionTest({.signature = "ttynet test", .esp_reset = EspResetConfig{}}) {
+    send({iac, 0xFD, pe::option});
+    EXPECT_TRUE(contains(receive_until({iac, 0xFB, pe::option}), {iac, 0xFB, pe::option}));
+  }
+  static pe::FrameInfo info(Byte op, std::chrono::milliseconds timeout) {
+    return {.opcode = op, .status_length = 2, .timeout = timeout, .replies = 1};
+  }
+
+  const ByteBuffer first_ = slip_packet(0x00, 0x03);   // FLASH_DATA
+  const ByteBuffer second_ = slip_packet(0x00, 0x04);  // FLASH_END
+};
+
+TEST_F(PacedSessionTest, ReleasesEachFrameWhenTheDeviceAnsweredTheOneBefore) {
+  send(concat({paced_sb(pe::BatchBegin{4}), paced_sb(info(0x03, 3000ms)), first_,
+               paced_sb(info(0x04, 3000ms)), second_, paced_sb(pe::BatchEnd{4})}));
+  EXPECT_TRUE(contains(receive_until(first_), first_));  // the echo of its write
+  EXPECT_FALSE(contains(received_, second_));
+
+  send(slip_packet(0x01, 0x03));  // FLASH_DATA's reply, echoed by the device
+  EXPECT_TRUE(contains(receive_until(second_), second_));
+  const ByteBuffer done = paced_sb(pe::BatchDone{.id = 4, .frames = 2});
+  EXPECT_FALSE(contains(received_, done));
+
+  send(slip_packet(0x01, 0x04));
+  EXPECT_TRUE(contains(receive_until(done), done));
+}
+
+TEST_F(PacedSessionTest, AbortsAFrameThatDrawsNoReplyInTime) {
+  send(concat({paced_sb(pe::BatchBegin{5}), paced_sb(info(0x03, 20ms)), first_,
+               paced_sb(info(0x04, 3000ms)), second_, paced_sb(pe::BatchEnd{5})}));
+  const ByteBuffer aborted =
+      paced_sb(pe::BatchAborted{.id = 5, .index = 0, .reason = pe::AbortReason::timeout});
+  const ByteBuffer received = receive_until(aborted);
+  EXPECT_TRUE(contains(received, aborted));
+  EXPECT_TRUE(contains(received, first_));
+  EXPECT_FALSE(contains(received, second_));  // never written
 }
 
 }  // namespace
