@@ -176,15 +176,12 @@ Result<const esp::ChipInfo*, Error> connect_and_detect(Loader& loader,
                                                        Console& console) {
   const std::string_view target =
       options.chip != nullptr ? options.chip->chip_name : std::string_view("Espressif device");
-  const bool syncs = options.before != BeforeAction::no_reset_no_sync;
-  const auto connect = [&](const ConnectOptions& how) -> MaybeError {
-    if (!syncs) return std::nullopt;
-    auto error = connect_loader(loader, how, console);
-    if (!error) return std::nullopt;
-    return make_error(errc::connect_failed,
-                      fmt::format("Failed to connect to {}: {}", target, error->message));
-  };
-  if (auto error = connect(options)) return *error;
+  if (options.before != BeforeAction::no_reset_no_sync) {
+    if (auto error = connect_loader(loader, options, console)) {
+      return make_error(errc::connect_failed,
+                        fmt::format("Failed to connect to {}: {}", target, error->message));
+    }
+  }
 
   if (options.chip != nullptr) {
     use_chip(loader, *options.chip);
@@ -213,12 +210,10 @@ Result<const esp::ChipInfo*, Error> connect_and_detect(Loader& loader,
     console.line(fmt::format(" {}", chip->chip_name));
     return chip;
   }
+  // esptool connects again here, reset included; the ROM that refused the command is still
+  // in its loader, in sync, and the refusal was purged, which saves a reset's and a sync's
+  // round trips on a remote port.
   console.line(" Unsupported detection protocol, switching and trying again...");
-  // esptool resets the chip again here; the ROM that refused the command is still in its
-  // loader and only needs to sync, which saves a reset's round trips on a remote port.
-  ConnectOptions again = options;
-  again.before = BeforeAction::no_reset;
-  if (auto error = connect(again)) return *error;
   console.print("Detecting chip type...");
   auto chip = chip_from_magic(loader);
   if (!chip) {

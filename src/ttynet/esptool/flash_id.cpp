@@ -28,19 +28,18 @@ constexpr std::array<SizeCode, 23> size_codes = {{
 
 }  // namespace
 
-// Three exchanges whatever the round trip: the registers to restore; the command set up,
-// started, polled once and its result read; the registers put back. Only a command still
-// running at the first poll costs more.
+// Two exchanges whatever the round trip: the registers to restore read, the command set up,
+// started, polled once and its result read; then the registers put back. Only a command
+// still running at the first poll costs more.
 Result<std::uint32_t, Error> run_spiflash_command(Loader& loader, const esp::ChipInfo& chip,
                                                   std::uint8_t command, unsigned read_bits) {
   const esp::SpiRegisters& spi = chip.spi;
-  const std::uint32_t saved_addresses[] = {spi.usr(), spi.usr2()};
-  auto saved = loader.read_regs(saved_addresses);
-  if (!saved) return saved.error();
   std::uint32_t usr = esp::spi::usr_command;
   if (read_bits > 0) usr |= esp::spi::usr_miso;
   const std::uint32_t usr2 = 7u << esp::spi::usr2_command_bitlen_shift | command;
   const std::vector<LoaderRequest> run = {
+      Loader::read_reg_request(spi.usr()),
+      Loader::read_reg_request(spi.usr2()),
       Loader::write_reg_request(spi.miso_dlen(), read_bits > 0 ? read_bits - 1 : 0),
       Loader::write_reg_request(spi.usr(), usr),
       Loader::write_reg_request(spi.usr2(), usr2),
@@ -51,8 +50,10 @@ Result<std::uint32_t, Error> run_spiflash_command(Loader& loader, const esp::Chi
   };
   auto replies = loader.exchange(run);
   if (!replies) return replies.error();
-  bool done = ((*replies)[5].value & esp::spi::cmd_usr) == 0;
-  std::uint32_t result = (*replies)[6].value;
+  const std::uint32_t saved_usr = (*replies)[0].value;
+  const std::uint32_t saved_usr2 = (*replies)[1].value;
+  bool done = ((*replies)[7].value & esp::spi::cmd_usr) == 0;
+  std::uint32_t result = (*replies)[8].value;
   for (int i = 1; i < spi_poll_reads && !done; ++i) {
     auto cmd = loader.read_reg(spi.cmd());
     if (!cmd) return cmd.error();
@@ -65,8 +66,8 @@ Result<std::uint32_t, Error> run_spiflash_command(Loader& loader, const esp::Chi
   }
   if (!done) return make_error(errc::no_reply, "SPI command did not complete in time");
   const std::vector<LoaderRequest> restore = {
-      Loader::write_reg_request(spi.usr(), (*saved)[0]),
-      Loader::write_reg_request(spi.usr2(), (*saved)[1]),
+      Loader::write_reg_request(spi.usr(), saved_usr),
+      Loader::write_reg_request(spi.usr2(), saved_usr2),
   };
   auto restored = loader.exchange(restore);
   if (!restored) return restored.error();
@@ -100,31 +101,30 @@ std::string flash_size_name(std::uint8_t capacity) {
 Result<std::optional<std::string>, Error> read_flash_voltage(Loader& loader,
                                                              const esp::ChipInfo& chip) {
   if (chip.efuse_layout != esp::EfuseLayout::esp32) return std::optional<std::string>{};
-  auto sdio = loader.read_reg(esp32_rtc_sdio_conf);
-  if (!sdio) return sdio.error();
+  // All three at once: which one decides is known only from the others' bits.
+  const std::uint32_t addresses[] = {esp32_rtc_sdio_conf, chip.efuse_base + 0x10, esp32_gpio_strap};
+  auto words = loader.read_regs(addresses);
+  if (!words) return words.error();
+  const auto [sdio, word4, strap] = std::array{(*words)[0], (*words)[1], (*words)[2]};
   // RTC_CNTL forces the regulator: bit 22 force, bit 31 on, bit 30..29 1.8 V levels.
-  if ((*sdio >> 22 & 1) != 0) {
-    const bool on = (*sdio >> 31 & 1) != 0;
-    const bool low = ((*sdio >> 29) & 3) == 0;
+  if ((sdio >> 22 & 1) != 0) {
+    const bool on = (sdio >> 31 & 1) != 0;
+    const bool low = ((sdio >> 29) & 3) == 0;
     return std::optional<std::string>(
         fmt::format("Flash voltage set by RTC_CNTL to {}", !on   ? "OFF"
                                                            : low ? "1.8V"
                                                                  : "3.3V"));
   }
-  auto word4 = loader.read_reg(chip.efuse_base + 0x10);
-  if (!word4) return word4.error();
-  if ((*word4 >> 16 & 1) != 0) {  // XPD_SDIO_FORCE: the eFuse decides
-    const bool on = (*word4 >> 14 & 1) != 0;
-    const bool tieh = (*word4 >> 15 & 1) != 0;
+  if ((word4 >> 16 & 1) != 0) {  // XPD_SDIO_FORCE: the eFuse decides
+    const bool on = (word4 >> 14 & 1) != 0;
+    const bool tieh = (word4 >> 15 & 1) != 0;
     return std::optional<std::string>(
         fmt::format("Flash voltage set by eFuse to {}", !on    ? "OFF"
                                                         : tieh ? "3.3V"
                                                                : "1.8V"));
   }
-  auto strap = loader.read_reg(esp32_gpio_strap);
-  if (!strap) return strap.error();
   return std::optional<std::string>(fmt::format("Flash voltage set by a strapping pin to {}",
-                                                (*strap >> 5 & 1) != 0 ? "1.8V" : "3.3V"));
+                                                (strap >> 5 & 1) != 0 ? "1.8V" : "3.3V"));
 }
 
 }  // namespace ttynet::esptool
