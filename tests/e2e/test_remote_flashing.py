@@ -5,7 +5,9 @@ byte; the negotiation is checked from both ends' logs and on the wire."""
 
 import os
 import random
+import select
 import socket
+import threading
 import subprocess
 import time
 import unittest
@@ -13,6 +15,7 @@ import unittest
 from esp_connect import LatencyProxy
 from support import TTYNET, Server, deadline_after
 from test_esptool import EsptoolCase, esptool, md5
+from test_serve_robustness import rss_kib
 
 PACED = "the server paces ESP frames"
 NOT_PACED = "no paced ESP frames"
@@ -157,6 +160,83 @@ class RemoteFlashing(EsptoolCase):
         self.assertNotIn("Hash of data verified.", result.stdout)
         # A block's 3 s window, three attempts, each plus the round trip, plus connecting.
         self.assertLess(elapsed, 60, result.stdout + result.stderr)
+
+
+def telnet_sb(option, payload):
+    return bytes([0xFF, 0xFA, option]) + payload.replace(b"\xff", b"\xff\xff") + b"\xff\xf0"
+
+
+class MonitorReader(threading.Thread):
+    """Counts what a monitor connection receives until stopped."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.received = 0
+        self.running = True
+
+    def run(self):
+        self.sock.settimeout(0.2)
+        while self.running:
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return
+            self.received += len(chunk)
+
+    def stop(self):
+        self.running = False
+        self.join(5)
+        self.sock.close()
+
+
+class BoundedQueue(unittest.TestCase):
+    def test_a_client_pushing_16_mib_into_one_batch_is_held_back(self):
+        # SYNC frames (eight replies each) to a chip paced like a real UART at 115200 baud: it
+        # takes about 14 ms per frame, so the server can hold only a queue's worth at a time.
+        server = Server("--esp", "--monitor-port", "0", "sim://esp32?pace=1")
+        self.addCleanup(server.proc.stdout.close)
+        self.addCleanup(server.stop)
+        monitor_port = int(server.wait_for_log(
+            r"monitoring \S+ on 127\.0\.0\.1:(\d+) \(read-only\)").group(1))
+        monitor = MonitorReader(monitor_port)
+        monitor.start()
+        self.addCleanup(monitor.stop)
+
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        sock.connect(("127.0.0.1", server.port))
+        self.addCleanup(sock.close)
+        sock.sendall(bytes.fromhex("fffd01 fffb03 fffd03 fffd2c fffb2c fffd78"))
+        answers = b""
+        deadline = deadline_after(5)
+        while b"\xff\xfb\x78" not in answers and time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            answers += sock.recv(4096)
+        self.assertIn(b"\xff\xfb\x78", answers)  # WILL PACED-ESP
+
+        baseline = rss_kib(server.proc.pid)
+        sync = bytes.fromhex("c0 00 08 24 00 00000000 07071220") + b"\x55" * 32 + b"\xc0"
+        frame = telnet_sb(0x78, bytes.fromhex("02 08 04 00000bb8 08")) + sync
+        chunk = frame * (1024 * 1024 // len(frame))
+        sock.sendall(telnet_sb(0x78, bytes.fromhex("01 0001")))
+        sock.setblocking(False)
+        sent, peak = 0, baseline
+        received_before = monitor.received
+        deadline = deadline_after(8)
+        while sent < 16 * 1024 * 1024 and time.monotonic() < deadline:
+            readable, writable, _ = select.select([sock], [sock], [], 0.05)
+            if writable:
+                sent += sock.send(chunk[sent % len(chunk):])
+            if readable:
+                sock.recv(65536)  # the chip's replies, so this side never blocks the server
+            peak = max(peak, rss_kib(server.proc.pid))
+        print(f"\nsent {sent >> 10} KiB in 8 s, server RSS +{peak - baseline} KiB", flush=True)
+        self.assertLess(sent, 16 * 1024 * 1024, "the server took the whole batch")
+        self.assertLess(peak - baseline, 256 + 1024, f"server RSS grew {peak - baseline} KiB")
+        self.assertGreater(monitor.received, received_before, "the monitor saw no output")
 
 
 if __name__ == "__main__":
