@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # esp_flash_time.sh: remote flashing against round-trip time. `ttynet esptool` (and, when
-# ESPTOOL_PY names one, esptool.py next to it) writes 1 MiB of random data and reads the flash
-# ID through `ttynet serve --esp` on the simulated ESP32 paced like a real UART
+# ESPTOOL_PY names one, esptool.py next to it) writes 1 MiB of random data (ttynet with
+# --force: every sector), reads the flash ID, and ttynet rewrites the unchanged image (it
+# skips the sectors that hold it already), through `ttynet serve --esp` on the simulated ESP32 paced like a real UART
 # (`sim://esp32?pace=1`), through tests/e2e/latency_proxy.py adding each round trip in RTTS
 # (with JITTER_PCT % jitter). Prints a markdown table: median (min-max) wall-clock seconds over
 # the rounds, the ratio to the same job at 0 ms added, and the round trips a job costs,
@@ -93,9 +94,10 @@ run_job() {
     ttynet) command=("$ttynet" esptool -p "rfc2217://127.0.0.1:$port" -b "$baud") ;;
     esptool.py) command=(/usr/bin/python3 "$esptool_py" -p "rfc2217://127.0.0.1:$port?ign_set_control" -b "$baud") ;;
   esac
-  case $job in
-    write) command+=(write_flash 0x0 "$work/random-1MiB.bin") ;;
-    flash_id) command+=(flash_id) ;;
+  case $tool/$job in
+    ttynet/write) command+=(write_flash --force 0x0 "$work/random-1MiB.bin") ;;
+    */write | */rewrite) command+=(write_flash 0x0 "$work/random-1MiB.bin") ;;
+    */flash_id) command+=(flash_id) ;;
   esac
   echo "esp flash: $tool $job at +$rtt ms" >&2
   local start
@@ -113,7 +115,9 @@ tools=(ttynet)
 for ((round = 1; round <= repeats; round++)); do
   for rtt in $(printf "%s\n" 0 $rtts | sort -nu); do
     for tool in "${tools[@]}"; do
-      for job in write flash_id; do
+      jobs=(write flash_id)
+      [[ $tool == ttynet ]] && jobs+=(rewrite)
+      for job in "${jobs[@]}"; do
         run_job "$tool" "$job" "$rtt"
       done
     done
@@ -124,8 +128,9 @@ echo
 echo "### ESP32 remote flashing: 1 MiB random data at $baud baud, and flash_id ($repeats round(s))"
 echo
 echo "\`ttynet serve --esp '$sim'\` behind tests/e2e/latency_proxy.py (${jitter_pct} % jitter);"
-echo "\`TOOL -p rfc2217://... -b $baud write_flash 0x0 random-1MiB.bin\` and \`flash_id\`;"
-echo "seconds, median (min-max); x: ratio to +0 ms; RTs: (time - time at +0) / RTT."
+echo "\`TOOL -p rfc2217://... -b $baud write_flash 0x0 random-1MiB.bin\` (ttynet: \`--force\`),"
+echo "\`flash_id\`, and ttynet's rewrite of the unchanged image without \`--force\`; seconds,"
+echo "median (min-max); x: ratio to the write at +0 ms; RTs: (time - time at +0) / RTT."
 echo
 python3 - "$results" <<'PY'
 import statistics, sys
@@ -156,6 +161,8 @@ rtts = sorted({k[2] for k in runs})
 header = ["added RTT"]
 for tool in tools:
     header += [f"{tool} write", "x", "RTs", f"{tool} flash_id"]
+    if tool == "ttynet":
+        header += ["rewrite", "x"]
 print("| " + " | ".join(header) + " |")
 print("|" + "---|" + "---:|" * (len(header) - 1))
 for rtt in rtts:
@@ -165,5 +172,9 @@ for rtt in rtts:
         ratio = f"{here / local:.2f}" if here and local else ""
         trips = f"{(here - local) / (rtt / 1000):.0f}" if here and local and rtt else ""
         row += [cell((tool, "write", rtt)), ratio, trips, cell((tool, "flash_id", rtt))]
+        if tool == "ttynet":
+            rewrite = median((tool, "rewrite", rtt))
+            row += [cell((tool, "rewrite", rtt)),
+                    f"{rewrite / local:.2f}" if rewrite and local else ""]
     print("| " + " | ".join(row) + " |")
 PY
