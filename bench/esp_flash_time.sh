@@ -84,6 +84,18 @@ for rtt in $rtts; do
 done
 [[ -n ${port_for[0]:-} ]] || port_for[0]=$serve_port
 
+# Waits (at most 15 s) until the server has no client: the proxy delays a connection's end but
+# not the next one's start, and the server refuses a second client while the first is there.
+wait_server_idle() {
+  for _ in $(seq 150); do
+    if [[ -z $(ss -Htn state established "sport = :$serve_port") ]]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "esp_flash_time: the last client still holds the server" >&2
+}
+
 # Runs one job; appends "tool|job|rtt|seconds or failed" to the results.
 results=$work/results
 run_job() {
@@ -99,6 +111,7 @@ run_job() {
     */write | */rewrite) command+=(write_flash 0x0 "$work/random-1MiB.bin") ;;
     */flash_id) command+=(flash_id) ;;
   esac
+  wait_server_idle
   echo "esp flash: $tool $job at +$rtt ms" >&2
   local start
   start=$(date +%s.%N)
