@@ -258,3 +258,36 @@ def round_trip(port, data, timeout=60, chunk=4096):
     if errors:
         raise errors[0]
     return echoed
+
+
+class SimulatedChipOnPty:
+    """`ttynet sim -v --pty DIRECTORY/ttyESP`; ready once it logged the link. stop() ends it
+    (the log is in `log`, the process in `proc`)."""
+
+    def __init__(self, directory):
+        self.link = os.path.join(directory, "ttyESP")
+        self.proc = subprocess.Popen([TTYNET, "sim", "-v", "--pty", self.link],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        self.log = []
+        ready = threading.Event()
+
+        def collect():
+            for raw in self.proc.stderr:
+                self.log.append(raw.decode(errors="replace").rstrip())
+                if "linked as" in self.log[-1]:
+                    ready.set()
+            ready.set()
+
+        self.reader = threading.Thread(target=collect, daemon=True)
+        self.reader.start()
+        if not (ready.wait(10) and os.path.islink(self.link)):
+            self.stop()
+            raise AssertionError("ttynet sim made no link; log:\n" + "\n".join(self.log))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.reader.join(5)
+        self.proc.stderr.close()

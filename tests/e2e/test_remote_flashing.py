@@ -8,12 +8,11 @@ import random
 import select
 import socket
 import threading
-import subprocess
 import time
 import unittest
 
 from esp_connect import LatencyProxy
-from support import TTYNET, Server, deadline_after
+from support import Server, deadline_after
 from test_esptool import EsptoolCase, esptool, md5
 from test_serve_robustness import rss_kib
 

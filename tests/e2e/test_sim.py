@@ -7,13 +7,12 @@ import signal
 import struct
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
 import serial
 
-from support import TTYNET, Server, deadline_after
+from support import TTYNET, Server, SimulatedChipOnPty, deadline_after
 
 SYNC_DATA = b"\x07\x07\x12\x20" + b"\x55" * 32
 ROM_SYNC_VALUE = 0x20120707
@@ -116,32 +115,10 @@ class SimOverRfc2217(unittest.TestCase):
 class SimOnPty(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
-        self.link = os.path.join(self.dir.name, "ttyESP")
-        self.proc = subprocess.Popen([TTYNET, "sim", "-v", "--pty", self.link],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        self.log = []
-        ready = threading.Event()
-
-        def collect():
-            for raw in self.proc.stderr:
-                self.log.append(raw.decode(errors="replace").rstrip())
-                if "linked as" in self.log[-1]:
-                    ready.set()
-            ready.set()
-
-        self.reader = threading.Thread(target=collect, daemon=True)
-        self.reader.start()
-        self.assertTrue(ready.wait(10) and os.path.islink(self.link),
-                        "no link; log:\n" + "\n".join(self.log))
-
-    def tearDown(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.reader.join(5)
-        self.proc.stderr.close()
-        self.dir.cleanup()
+        self.addCleanup(self.dir.cleanup)
+        chip = SimulatedChipOnPty(self.dir.name)
+        self.addCleanup(chip.stop)
+        self.link, self.proc = chip.link, chip.proc
 
     def test_sync_is_answered_and_the_link_goes_on_sigterm(self):
         port = serial.Serial(self.link, 115200, timeout=5)

@@ -8,50 +8,13 @@ import os
 import random
 import subprocess
 import tempfile
-import threading
 import unittest
 
-from support import TTYNET
+from support import TTYNET, SimulatedChipOnPty
 from test_client_portmanager import PortManagerServer
 from test_client_ser2net import SER2NET, Ser2net
 
 NOT_PACED = "no paced ESP frames"
-
-
-class SimulatedChipOnPty:
-    """`ttynet sim --pty LINK`; ready once it logged the link."""
-
-    def __init__(self, directory):
-        self.link = os.path.join(directory, "ttyESP")
-        self.proc = subprocess.Popen([TTYNET, "sim", "-v", "--pty", self.link],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        self.log = []
-        ready = threading.Event()
-
-        def collect():
-            for raw in self.proc.stderr:
-                self.log.append(raw.decode(errors="replace").rstrip())
-                if "linked as" in self.log[-1]:
-                    ready.set()
-            ready.set()
-
-        self.reader = threading.Thread(target=collect, daemon=True)
-        self.reader.start()
-        if not (ready.wait(10) and os.path.islink(self.link)):
-            self.stop()
-            raise AssertionError("ttynet sim made no link; log:\n" + "\n".join(self.log))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.reader.join(5)
-        self.proc.stderr.close()
 
 
 class FlashingThroughOtherServers(unittest.TestCase):

@@ -43,9 +43,9 @@ inline Bytes concat(std::initializer_list<Bytes> parts) {
   return all;
 }
 
-// IAC SB COM-PORT <payload, 0xFF doubled> IAC SE.
-inline Bytes com_port_sb(const Bytes& payload) {
-  Bytes out = {0xFF, 0xFA, 0x2C};
+// IAC SB <option> <payload, 0xFF doubled> IAC SE.
+inline Bytes telnet_sb(Byte option, ByteView payload) {
+  Bytes out = {0xFF, 0xFA, option};
   for (const Byte byte : payload) {
     out.push_back(byte);
     if (byte == 0xFF) out.push_back(0xFF);
@@ -54,6 +54,9 @@ inline Bytes com_port_sb(const Bytes& payload) {
   out.push_back(0xF0);
   return out;
 }
+
+// IAC SB COM-PORT <payload, 0xFF doubled> IAC SE.
+inline Bytes com_port_sb(const Bytes& payload) { return telnet_sb(0x2C, payload); }
 
 // pyserial's rfc2217:// client against pyserial's server as recorded on the wire, 169 bytes:
 // negotiation, settings, lines and purges, "AB\xffC", a break on and off

@@ -310,9 +310,9 @@ asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, Error>> Rfc2217Port::connec
     state->close();
     co_return Error{outcome.error, fmt::format("{}: {}", url, outcome.what)};
   }
-  state->log->debug("{}: open ({}), {}", url, to_string(state->core.settings()),
-                    state->core.paces_esp_frames() ? "the server paces ESP frames"
-                                                   : "no paced ESP frames");
+  state->log->debug(
+      "{}: open ({}), {}", url, to_string(state->core.settings()),
+      state->core.paces_esp_frames() ? "the server paces ESP frames" : "no paced ESP frames");
   co_return std::unique_ptr<Rfc2217Port>(new Rfc2217Port(std::move(state)));
 }
 

@@ -3,16 +3,10 @@
 #include <algorithm>
 
 #include "ttynet/rfc2217/error.hpp"
+#include "ttynet/util/overloaded.hpp"
 
 namespace ttynet::rfc2217::paced_esp {
 namespace {
-
-template <typename... Handlers>
-struct Overloaded : Handlers... {
-  using Handlers::operator()...;
-};
-template <typename... Handlers>
-Overloaded(Handlers...) -> Overloaded<Handlers...>;
 
 void append_u16(ByteBuffer& to, std::uint16_t value) {
   to.push_back(static_cast<Byte>(value >> 8));

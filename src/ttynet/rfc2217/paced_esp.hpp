@@ -17,7 +17,7 @@ namespace ttynet::rfc2217::paced_esp {
 // The one place the option number lives (unassigned by IANA: 50-137 are free).
 inline constexpr Byte option = 120;
 // Frames of a batch a server holds before it stops reading from the client.
-inline constexpr std::size_t max_queued_bytes = 256 * 1024;
+inline constexpr std::size_t max_queued_bytes = std::size_t{256} * 1024;
 
 enum class Kind : Byte {
   batch_begin = 1,

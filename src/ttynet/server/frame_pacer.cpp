@@ -5,18 +5,12 @@
 #include <limits>
 
 #include "ttynet/esp/packet.hpp"
+#include "ttynet/util/overloaded.hpp"
 
 namespace ttynet::server {
 namespace {
 
 namespace pe = rfc2217::paced_esp;
-
-template <typename... Handlers>
-struct Overloaded : Handlers... {
-  using Handlers::operator()...;
-};
-template <typename... Handlers>
-Overloaded(Handlers...) -> Overloaded<Handlers...>;
 
 // decode_message() checks the status length and the replies; a zero timeout would expire at
 // once, which no command wants.

@@ -6,16 +6,10 @@
 #include <cstring>
 
 #include "ttynet/rfc2217/error.hpp"
+#include "ttynet/util/overloaded.hpp"
 
 namespace ttynet::server {
 namespace {
-
-template <typename... Handlers>
-struct Overloaded : Handlers... {
-  using Handlers::operator()...;
-};
-template <typename... Handlers>
-Overloaded(Handlers...) -> Overloaded<Handlers...>;
 
 using Level = action::Log::Level;
 using rfc2217::Control;

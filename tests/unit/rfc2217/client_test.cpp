@@ -189,11 +189,11 @@ struct Harness {
 };
 
 // A client through the open sequence against an echoing server (115200 8N1, DTR and RTS on),
-// with everything so far drained.
-Harness open_harness(ClientOptions options = {}) {
+// with everything so far drained; `answer` comes with the server's DO COM-PORT.
+Harness open_harness(ClientOptions options = {}, const Bytes& answer = {}) {
   Harness harness{options};
   harness.start();
-  harness.feed(server_do_com_port);
+  harness.feed(concat({answer, server_do_com_port}));
   harness.feed(settings_replies(115200, 8, 1, 1));
   harness.feed(reply_control(Control::flow_none));
   harness.feed(reply_control(Control::dtr_on));
@@ -1073,29 +1073,11 @@ const ClientOptions paced_esp_options{.paced_esp = true};
 
 // IAC SB PACED-ESP <payload, 0xFF doubled> IAC SE.
 Bytes paced_esp_sb(const Bytes& payload) {
-  Bytes out = com_port_sb(payload);
-  out[2] = paced_esp::option;
-  return out;
+  return ttynet::test::telnet_sb(paced_esp::option, payload);
 }
 
-// A client asking for paced ESP frames through the open sequence; `answer` comes with the
-// server's DO COM-PORT.
-Harness open_paced_harness(const Bytes& answer) {
-  Harness harness{paced_esp_options};
-  harness.start();
-  harness.take_output();
-  harness.feed(concat({answer, server_do_com_port}));
-  EXPECT_EQ(harness.take_output(), hex(settings_burst(115200, 8, 1, 1)));
-  harness.feed(settings_replies(115200, 8, 1, 1));
-  harness.feed(reply_control(Control::flow_none));
-  harness.feed(reply_control(Control::dtr_on));
-  harness.feed(reply_control(Control::rts_on));
-  harness.feed(reply_purge(Purge::receive));
-  harness.feed(reply_purge(Purge::transmit));
-  EXPECT_EQ(harness.take_events(), Events{"opened"});
-  harness.take_output();
-  return harness;
-}
+// A client asking for paced ESP frames, opened; `answer` is the server's to that.
+Harness open_paced_harness(const Bytes& answer) { return open_harness(paced_esp_options, answer); }
 
 TEST(Rfc2217Client, AsksForPacedEspOnlyWhenToldAndInTheFirstFlight) {
   Harness plain;

@@ -604,14 +604,7 @@ const Bytes client_do_paced_esp = {0xFF, 0xFD, 0x78};
 Bytes paced_esp_sb(const paced_esp::Message& message) {
   ByteBuffer payload;
   paced_esp::append_message(payload, message);
-  Bytes out = {0xFF, 0xFA, paced_esp::option};
-  for (const Byte byte : payload) {
-    out.push_back(byte);
-    if (byte == 0xFF) out.push_back(0xFF);
-  }
-  out.push_back(0xFF);
-  out.push_back(0xF0);
-  return out;
+  return ttynet::test::telnet_sb(paced_esp::option, payload);
 }
 
 // A server serving --esp whose client has asked for PACED-ESP, everything so far drained.
