@@ -62,6 +62,8 @@ void record(std::vector<std::string>& events, const Client::Event& event) {
           return "S" + std::string{e.text};
         } else if constexpr (std::is_same_v<T, Client::PacedEspReport>) {
           return "P" + std::to_string(e.message.index());
+        } else if constexpr (std::is_same_v<T, Client::PipelinedRequestRejected>) {
+          return "R" + e.what;
         } else if constexpr (std::is_same_v<T, Client::ProtocolError>) {
           return "E" + std::to_string(e.error.value());
         } else {
@@ -258,6 +260,10 @@ class Driver {
     check(client_.paces_esp_frames());
     check(std::holds_alternative<rfc2217::paced_esp::BatchDone>(e.message) ||
           std::holds_alternative<rfc2217::paced_esp::BatchAborted>(e.message));
+  }
+  void on(const Client::PipelinedRequestRejected& e) {
+    check(!open_failed_);
+    check(e.what.starts_with("server rejected "));
   }
   void on(const Client::ProtocolError& e) { check(static_cast<bool>(e.error)); }
 

@@ -119,6 +119,9 @@ struct Rfc2217Port::State {
     if (paced_esp_reports.size() == max_paced_esp_reports) paced_esp_reports.pop_front();
     paced_esp_reports.push_back(event.message);
   }
+  void on_event(const rfc2217::Client::PipelinedRequestRejected& event) {
+    log->warn("{}: {}", info.url, event.what);
+  }
   void on_event(const rfc2217::Client::ProtocolError& event) {
     if (protocol_errors.insert(event.error).second) {
       log->warn("{}: server protocol error (further ones of this kind not logged): {}", info.url,

@@ -162,6 +162,7 @@ void Client::start(const ClientOptions& options, const LineSettings& settings,
   phase_ = Phase::opening;
   // Before any awaited step, so it leaves with the opening: the extension costs no round trip.
   if (options.paced_esp) codec_.request(paced_esp::option, telnet::Side::remote, true);
+  started_ = now;
 
   Operation open;
   open.settings = settings;
@@ -201,6 +202,11 @@ void Client::on_timer(TimePoint now) {
   if (!step_deadline_ || now < *step_deadline_) return;
   const Operation& operation = operations_.front();
   if (operation.steps[operation.next_step - 1].kind == StepKind::agree_com_port) {
+    if (is_com_port_active()) {  // no answer to DO PACED-ESP: go on without it
+      paced_esp_answered_ = true;
+      finish_step(now);
+      return;
+    }
     fail(errc::negotiation_timeout,
          fmt::format("server did not agree to COM-PORT within {} (no DO 44 or WILL 44)",
                      seconds(options_.timeout)),
@@ -321,7 +327,7 @@ void Client::start_step(Operation& operation, Step step, TimePoint now) {
   awaited_count_ = 0;
   switch (step.kind) {
     case StepKind::agree_com_port:
-      if (is_com_port_active()) return;
+      if (is_com_port_active() && !waits_for_paced_esp_answer()) return;
       if (com_port_refused_) {
         fail(errc::com_port_refused, "server refused COM-PORT option (WONT 44, DONT 44)", now);
         return;
@@ -338,6 +344,11 @@ void Client::start_step(Operation& operation, Step step, TimePoint now) {
       send_request(Command::set_datasize, ByteView{&data_bits, 1});
       send_request(Command::set_parity, ByteView{&parity, 1});
       send_request(Command::set_stopsize, ByteView{&stop_bits, 1});
+      if (paces_esp_frames()) {
+        pipeline_requests(now);
+        apply_step(step);
+        return;
+      }
       break;
     }
     case StepKind::control:
@@ -353,6 +364,11 @@ void Client::start_step(Operation& operation, Step step, TimePoint now) {
       break;
     case StepKind::purge:
       send_request(Command::purge_data, ByteView{&step.value, 1});
+      if (paces_esp_frames()) {
+        pipeline_requests(now);
+        apply_step(step);
+        return;
+      }
       break;
     case StepKind::poll_modem: {
       const bool fresh = modem_state_time_ && now - *modem_state_time_ < modem_state_fresh;
@@ -381,13 +397,35 @@ void Client::send_request(Command command, ByteView value) {
   codec_.send_subnegotiation(telnet::option::com_port, scratch_request_);
 }
 
+void Client::pipeline_requests(TimePoint now) {
+  for (const AwaitedReply& awaited : std::span{awaited_}.first(awaited_count_)) {
+    if (pipelined_.size() == max_pipelined) {
+      if (pipelined_.front().expected.command == Command::purge_data &&
+          pipelined_.front().expected.value[0] != static_cast<Byte>(Purge::transmit)) {
+        --pipelined_receive_purges_;
+      }
+      pipelined_.pop_front();
+    }
+    pipelined_.push_back({awaited, now});
+    if (awaited.command == Command::purge_data &&
+        awaited.value[0] != static_cast<Byte>(Purge::transmit)) {
+      ++pipelined_receive_purges_;
+    }
+  }
+  awaited_count_ = 0;
+}
+
+void Client::add_round_trip(Duration sample) {
+  round_trips_[round_trip_count_++ % round_trip_window] = sample;
+}
+
 void Client::finish_step(TimePoint now) {
   const Operation& operation = operations_.front();
   const Step step = operation.steps[operation.next_step - 1];
   // Only replies that answer our request measure the path: a server offers COM-PORT and
   // notifies the modem state unasked, half a round trip after the connection opened.
   if (step.kind == StepKind::settings || step.kind == StepKind::purge) {
-    round_trips_[round_trip_count_++ % round_trip_window] = now - step_started_;
+    add_round_trip(now - step_started_);
   }
   apply_step(step);
   awaited_count_ = 0;
@@ -501,7 +539,7 @@ void Client::check_agreement(TimePoint now) {
   const Operation& operation = operations_.front();
   if (operation.steps[operation.next_step - 1].kind != StepKind::agree_com_port) return;
   if (is_com_port_active()) {
-    finish_step(now);
+    if (!waits_for_paced_esp_answer()) finish_step(now);
   } else if (com_port_refused_) {
     fail(errc::com_port_refused, "server refused COM-PORT option (WONT 44, DONT 44)", now);
   }
@@ -512,7 +550,7 @@ void Client::handle(const telnet::Event& event) {
 }
 
 void Client::on_event(const telnet::DataReceived& event) {
-  if (discard_data_ || is_purging_receive_buffer()) return;
+  if (discard_data_ || is_purging_receive_buffer() || pipelined_receive_purges_ > 0) return;
   emit(DataReceived{event.data});
 }
 
@@ -520,10 +558,25 @@ void Client::on_event(const telnet::CommandReceived&) {}  // NOP, BRK, ...: noth
 
 void Client::on_event(const telnet::OptionChanged& event) {
   if (event.option == telnet::option::com_port) note_com_port_side(event.side, !event.enabled);
+  if (event.option == paced_esp::option && event.side == telnet::Side::remote) {
+    note_paced_esp_answer();
+  }
 }
 
 void Client::on_event(const telnet::OptionRefused& event) {
   if (event.option == telnet::option::com_port) note_com_port_side(event.side, true);
+  if (event.option == paced_esp::option && event.side == telnet::Side::remote) {
+    note_paced_esp_answer();
+  }
+}
+
+// The answer to the DO PACED-ESP of the first flight: a round trip (no server offers the
+// option unasked), and the agreement step may end.
+void Client::note_paced_esp_answer() {
+  if (!options_.paced_esp || paced_esp_answered_) return;
+  paced_esp_answered_ = true;
+  add_round_trip(now_ - started_);
+  check_agreement(now_);
 }
 
 void Client::on_event(const telnet::SubnegotiationReceived& event) {
@@ -595,7 +648,27 @@ void Client::on_paced_esp(ByteView payload) {
   emit(PacedEspReport{*message});
 }
 
+bool Client::take_pipelined_reply(Command command, ByteView value) {
+  const auto match = std::find_if(pipelined_.begin(), pipelined_.end(), [command](const auto& p) {
+    return p.expected.command == command;
+  });
+  if (match == pipelined_.end()) return false;
+  const PipelinedRequest request = *match;
+  pipelined_.erase(match);
+  const ByteView sent = request.expected.sent();
+  if (command == Command::purge_data && sent[0] != static_cast<Byte>(Purge::transmit)) {
+    --pipelined_receive_purges_;
+  }
+  add_round_trip(now_ - request.sent);
+  if (!begins_with(value, sent)) {
+    emit(PipelinedRequestRejected{describe_rejection(command, sent, value)});
+  }
+  return true;
+}
+
 void Client::on_reply(Command command, ByteView value) {
+  // Pipelined requests went out before anything awaited now, and the server answers in order.
+  if (take_pipelined_reply(command, value)) return;
   if (!step_deadline_) return;  // nothing waits
   const std::span<AwaitedReply> awaited = std::span{awaited_}.first(awaited_count_);
   const auto match = std::find_if(awaited.begin(), awaited.end(), [command](const auto& a) {

@@ -35,6 +35,14 @@
 // With ClientOptions::ign_set_control, and once the server agreed to pace ESP frames (it then
 // plays ESP resets itself and keeps every request in order), SET-CONTROL steps do not wait and
 // their replies are ignored; pacing, if wanted, is the caller's (pyserial sleeps 0.1 s).
+// Pipelining. A server that paces ESP frames (only ttynet's) answers every request in order,
+// so settings and purge steps do not wait for it either: their requests go out, the operation
+// completes, and each reply is checked when it comes (the oldest unanswered request of its
+// command; a wrong value is a PipelinedRequestRejected, the connection goes on). Device data
+// that comes before the reply to a pipelined purge of the receive buffer is discarded, as if
+// the purge had been awaited. The open sequence then costs one round trip: its agreement step
+// waits for the answer to DO PACED-ESP too (at most the step's timeout; no answer by then
+// leaves pacing off), and the rest is pipelined.
 //
 // Data. Device data before the open sequence's PURGE-DATA 1 is answered is discarded (a
 // server's banner), and so is data received while a later purge() of the receive buffer
@@ -46,9 +54,9 @@
 //
 // Paced ESP frames (docs/design/paced-esp-frames.md). With ClientOptions::paced_esp, start()
 // queues DO PACED-ESP (`FF FD 78`) before anything it waits for, so it leaves in the same flight
-// as the opening; nothing else in the open sequence changes. The server's WILL enables it
-// (paces_esp_frames()); WONT, or no answer, leaves it off. We never pace: DO PACED-ESP from
-// the server is refused with WONT. send_paced_esp() queues a client message in order with
+// as the opening, and its answer (WILL or WONT) is the first round-trip sample. The server's WILL
+// enables it (paces_esp_frames()); WONT, or no answer, leaves it off. We never pace: DO PACED-ESP
+// from the server is refused with WONT. send_paced_esp() queues a client message in order with
 // send_data()'s data. While it is enabled, the server's sub-negotiations of the option come
 // out as PacedEspReport (BATCH-DONE, BATCH-ABORTED); one that does not decode, or carries a
 // client message, is a ProtocolError with errc::bad_message. Without the flag the client is
@@ -127,6 +135,11 @@ class Client {
   struct PacedEspReport {
     paced_esp::Message message;
   };
+  // The server answered a pipelined request with another value: "server rejected baud 921600
+  // (answered 115200)". Its operation had completed already; log it.
+  struct PipelinedRequestRejected {
+    std::string what;
+  };
   // Server misbehaviour that was survived; log it. Carries a telnet::errc from the codec,
   // rfc2217::errc::missing_value for a NOTIFY without its value, or rfc2217::errc::bad_message
   // for a paced-ESP sub-negotiation that is not a report.
@@ -136,7 +149,7 @@ class Client {
 
   using Event = std::variant<DataReceived, Opened, OpenFailed, OperationDone, ModemStateChanged,
                              LineStateChanged, FlowSuspended, SignatureReceived, PacedEspReport,
-                             ProtocolError>;
+                             PipelinedRequestRejected, ProtocolError>;
 
   explicit Client(telnet::Limits limits = {});
 
@@ -168,10 +181,10 @@ class Client {
   static constexpr Duration modem_state_fresh = std::chrono::milliseconds{300};
 
   // The network round trip as this client sees it: the shortest request-to-reply time among
-  // the last round_trip_window steps the server answers at once and only when asked
-  // (settings, purges). COM-PORT agreement and modem polls do not count (a server offers and
-  // notifies unasked), nor do control-line steps (a server with ESP reset handling answers
-  // them after playing the reset). Nothing before the first answer.
+  // the last round_trip_window requests the server answers at once and only when asked (the
+  // answer to DO PACED-ESP, settings, purges). COM-PORT agreement and modem polls do not count
+  // (a server offers and notifies unasked), nor do control-line steps (a server with ESP reset
+  // handling answers them after playing the reset). Nothing before the first answer.
   std::optional<Duration> round_trip() const;
   static constexpr std::size_t round_trip_window = 8;
 
@@ -190,7 +203,7 @@ class Client {
   // The last NOTIFY-MODEMSTATE / NOTIFY-LINESTATE value; none until one came.
   std::optional<std::uint8_t> modem_state() const { return modem_state_; }
   std::optional<std::uint8_t> line_state() const { return line_state_; }
-  // What the server last confirmed (or, with ign_set_control, was sent for SET-CONTROL);
+  // What the server last confirmed (or what was sent, for requests that do not wait);
   // before any confirmation, what start() asked for.
   const LineSettings& settings() const { return settings_; }
   ControlLines control_lines() const { return lines_; }
@@ -240,6 +253,9 @@ class Client {
   void run(TimePoint now);  // starts steps until one waits or no operation is left
   void start_step(Operation& operation, Step step, TimePoint now);
   void send_request(Command command, ByteView value);
+  // Moves the requests just sent into pipelined_: they complete now, their replies later.
+  void pipeline_requests(TimePoint now);
+  void add_round_trip(Duration sample);
   void finish_step(TimePoint now);
   void apply_step(Step step);
   void complete(const Operation& operation);
@@ -256,6 +272,10 @@ class Client {
   void on_event(const telnet::SubnegotiationReceived& event);
   void on_event(const telnet::ProtocolError& event);
   void on_reply(Command command, ByteView value);
+  // True when `command`'s reply answered a pipelined request (checked and taken off).
+  bool take_pipelined_reply(Command command, ByteView value);
+  void note_paced_esp_answer();
+  bool waits_for_paced_esp_answer() const { return options_.paced_esp && !paced_esp_answered_; }
   void on_paced_esp(ByteView payload);
 
   telnet::Codec codec_;
@@ -283,6 +303,18 @@ class Client {
   // A sub-negotiation payload being sent (a request, a paced-ESP message), reused so sending
   // stops allocating.
   ByteBuffer scratch_request_;
+
+  // Requests sent without waiting, oldest first, until their replies come. Bounded: the
+  // oldest is forgotten beyond max_pipelined (a server that answers nothing).
+  struct PipelinedRequest {
+    AwaitedReply expected;
+    TimePoint sent;
+  };
+  static constexpr std::size_t max_pipelined = 64;
+  std::deque<PipelinedRequest> pipelined_;
+  std::size_t pipelined_receive_purges_ = 0;  // in pipelined_: data is discarded until answered
+  TimePoint started_{};                       // when start() queued DO PACED-ESP
+  bool paced_esp_answered_ = false;           // WILL or WONT PACED-ESP came
 
   bool discard_data_ = true;  // until the open sequence's PURGE-DATA 1 is answered
   bool suspended_ = false;

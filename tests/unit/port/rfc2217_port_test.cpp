@@ -316,6 +316,7 @@ class PacingServer {
   }};
 
   void on(const telnet::DataReceived& e) {
+    codec_.send_data(e.data);  // a loop device: the echo comes after every earlier answer
     const std::string text = ttynet::test::hex(e.data);
     if (!seen.empty() && seen.back().starts_with("data")) {
       seen.back() += " " + text;
@@ -396,10 +397,16 @@ TEST_F(Rfc2217PortTest, KeepsOnlyTheNewestPacedEspReports) {
   const auto sent = run(io_, send_in_order(*port_, std::move(batch_ends)));
   ASSERT_TRUE(sent.has_value());
   EXPECT_FALSE(*sent) << sent->message();
-  // The server answers in order: once this purge is confirmed, every report is in.
-  const auto purged = run(io_, port_->purge(Purge::transmit));
-  ASSERT_TRUE(purged.has_value());
-  EXPECT_FALSE(*purged) << purged->message();
+  // The server answers in order: once this byte is echoed, every report is in.
+  const ByteBuffer marker = {0x5A};
+  const auto written = run(io_, port_->write(marker));
+  ASSERT_TRUE(written.has_value());
+  EXPECT_FALSE(*written) << written->message();
+  ByteBuffer echoed(1);
+  const auto read = run(io_, port_->read_some(echoed));
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(std::get<1>(*read), 1u);
+  EXPECT_EQ(echoed, marker);
   std::vector<paced_esp::BatchId> ids;
   while (const auto report = port_->take_paced_esp_report()) {
     ids.push_back(std::get<paced_esp::BatchDone>(*report).id);

@@ -134,6 +134,8 @@ std::string describe(const Client::Event& event) {
           return fmt::format("signature '{}'", e.text);
         } else if constexpr (std::is_same_v<T, Client::PacedEspReport>) {
           return describe_report(e.message);
+        } else if constexpr (std::is_same_v<T, Client::PipelinedRequestRejected>) {
+          return "rejected: " + e.what;
         } else {
           static_assert(std::is_same_v<T, Client::ProtocolError>);
           return "error " + code_name(e.error);
@@ -1108,6 +1110,73 @@ TEST(Rfc2217Client, SendsLineChangesWithoutWaitingOnceTheServerPacesEspFrames) {
                         com_port_sb({0x05, 0x08}), com_port_sb({0x05, 0x0C})})));
   EXPECT_FALSE(harness.client.deadline());
   EXPECT_EQ(harness.client.control_lines(), (ControlLines{.dtr = true, .rts = false}));
+}
+
+TEST(Rfc2217Client, OpensInOneRoundTripOnceTheServerPacesAndChecksRepliesAsTheyCome) {
+  Harness harness{paced_esp_options};
+  harness.start();
+  harness.take_output();
+  harness.now += 5ms;
+  harness.feed(server_do_com_port);  // offered unasked: the answer about pacing is still due
+  EXPECT_TRUE(harness.take_events().empty());
+  EXPECT_EQ(harness.take_output(), "");
+  harness.now += 35ms;
+  harness.feed(server_will_paced_esp);
+  EXPECT_EQ(harness.take_events(), Events{"opened"});
+  EXPECT_EQ(harness.client.round_trip(), 40ms);
+  // The rest of the open sequence went out at once, nothing awaited.
+  EXPECT_EQ(harness.take_output(),
+            hex(concat({settings_burst(115200, 8, 1, 1), control_request(Control::flow_none),
+                        control_request(Control::dtr_on), control_request(Control::rts_on),
+                        purge_request(Purge::receive), purge_request(Purge::transmit)})));
+  EXPECT_FALSE(harness.client.deadline());
+  // Device data before the receive purge's reply is older than the purge.
+  harness.feed(Bytes{0x41});
+  harness.now += 30ms;
+  harness.feed(settings_replies(115200, 8, 1, 1));
+  harness.feed(reply_control(Control::flow_none));
+  harness.feed(reply_purge(Purge::receive));
+  harness.feed(Bytes{0x42});
+  harness.feed(reply_purge(Purge::transmit));
+  EXPECT_EQ(harness.take_events(), Events{"data: 42"});
+  EXPECT_EQ(harness.client.round_trip(), 30ms);  // the pipelined replies measure too
+}
+
+TEST(Rfc2217Client, PipelinesSettingsAndPurgesOnceTheServerPaces) {
+  Harness harness = open_paced_harness(server_will_paced_esp);
+  const LineSettings fast{.baud = 921600};
+  harness.client.set_settings(fast, harness.now);
+  harness.client.purge(Purge::both, harness.now);
+  harness.drain();
+  EXPECT_EQ(harness.take_events(), (Events{"done 1", "done 2"}));
+  EXPECT_EQ(harness.client.settings().baud, 921600u);
+  EXPECT_EQ(harness.take_output(),
+            hex(concat({settings_burst(921600, 8, 1, 1), control_request(Control::flow_none),
+                        purge_request(Purge::both)})));
+  EXPECT_FALSE(harness.client.deadline());
+  harness.feed(Bytes{0x41});  // before the purge's reply: dropped
+  harness.feed(settings_replies(115200, 8, 1, 1));
+  harness.feed(reply_purge(Purge::both));
+  harness.feed(Bytes{0x42});
+  EXPECT_EQ(harness.take_events(),
+            (Events{"rejected: server rejected baud 921600 (answered 115200)", "data: 42"}));
+  // A reply nobody waits for any more changes nothing.
+  harness.feed(reply_purge(Purge::both));
+  harness.feed(Bytes{0x43});
+  EXPECT_EQ(harness.take_events(), Events{"data: 43"});
+}
+
+TEST(Rfc2217Client, OpensWithoutPacingWhenTheServerNeverAnswersAboutIt) {
+  Harness harness{paced_esp_options};
+  harness.start();
+  harness.take_output();
+  harness.feed(server_do_com_port);
+  EXPECT_EQ(harness.client.deadline(), t0 + 3s);
+  harness.advance(3s);
+  EXPECT_TRUE(harness.take_events().empty());  // agreed; the settings are awaited now
+  EXPECT_FALSE(harness.client.paces_esp_frames());
+  EXPECT_EQ(harness.take_output(), hex(settings_burst(115200, 8, 1, 1)));
+  EXPECT_EQ(harness.client.deadline(), t0 + 6s);
 }
 
 TEST(Rfc2217Client, OpensAsBeforeWhenTheServerRefusesPacedEsp) {
