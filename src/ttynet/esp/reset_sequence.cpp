@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <iterator>
 #include <optional>
 
 namespace ttynet::esp {
@@ -161,6 +163,13 @@ Duration duration(const ResetSequence& sequence) {
     if (step.kind == Kind::wait) total += step.wait;
   }
   return total;
+}
+
+ResetSequence without_waits(const ResetSequence& sequence) {
+  ResetSequence out;
+  std::copy_if(sequence.begin(), sequence.end(), std::back_inserter(out),
+               [](const ResetStep& step) { return step.kind != Kind::wait; });
+  return out;
 }
 
 }  // namespace ttynet::esp

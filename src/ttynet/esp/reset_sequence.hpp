@@ -75,5 +75,8 @@ Result<ResetSequence, Error> parse_reset_sequence(std::string_view text);
 std::string to_string(const ResetSequence& sequence);
 // The time the sequence takes, waits added up.
 Duration duration(const ResetSequence& sequence);
+// The line changes alone, for a server that recognises the reset by them and plays it with
+// its own timing (`ttynet serve --esp`): waiting here would only delay what follows.
+ResetSequence without_waits(const ResetSequence& sequence);
 
 }  // namespace ttynet::esp

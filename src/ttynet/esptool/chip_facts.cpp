@@ -109,30 +109,32 @@ Result<esp::MacAddress, Error> read_mac(Loader& loader, const esp::ChipInfo& chi
   return esp::mac_from_words((*words)[0], (*words)[1]);
 }
 
-// Every register the description needs, read as one exchange.
-Result<ChipFacts, Error> read_chip_facts(Loader& loader, const esp::ChipInfo& chip,
-                                         std::uint32_t host_baud) {
+std::vector<std::uint32_t> chip_facts_registers(const esp::ChipInfo& chip) {
   std::vector<std::uint32_t> addresses = esp::efuse_addresses(chip);
-  const std::size_t efuse_words = addresses.size();
   addresses.push_back(chip.mac_low_reg);
   addresses.push_back(chip.mac_high_reg);
   if (!chip.has_fixed_crystal) addresses.push_back(chip.uart_clkdiv_reg);
-  auto read = loader.read_regs(addresses);
-  if (!read) return read.error();
-  const std::span<const std::uint32_t> words = *read;
+  return addresses;
+}
 
+ChipFacts describe_chip(const esp::ChipInfo& chip, const RegisterValues& registers,
+                        std::uint32_t host_baud) {
+  std::vector<std::uint32_t> efuse_words;
+  for (const std::uint32_t address : esp::efuse_addresses(chip)) {
+    efuse_words.push_back(registers.at(address));
+  }
   ChipFacts facts;
-  const esp::EfuseFields fuses = esp::decode_efuses(chip, words.first(efuse_words));
+  const esp::EfuseFields fuses = esp::decode_efuses(chip, efuse_words);
   if (chip.efuse_layout == esp::EfuseLayout::esp32) {
     describe_esp32(fuses, facts);
   } else {
     describe_block1(fuses, chip, facts);
   }
-  facts.mac = esp::mac_from_words(words[efuse_words], words[efuse_words + 1]);
+  facts.mac = esp::mac_from_words(registers.at(chip.mac_low_reg), registers.at(chip.mac_high_reg));
   if (chip.has_fixed_crystal) {
     facts.crystal_mhz = chip.xtal_mhz;
   } else {
-    const std::uint32_t divider = words[efuse_words + 2] & 0xFFFFF;
+    const std::uint32_t divider = registers.at(chip.uart_clkdiv_reg) & 0xFFFFF;
     const double estimate = static_cast<double>(host_baud) * divider / 1e6 /
                             std::max<std::uint32_t>(chip.xtal_clk_divider, 1);
     facts.crystal_mhz = normalise_crystal(estimate);

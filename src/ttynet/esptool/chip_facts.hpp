@@ -19,9 +19,12 @@ struct ChipFacts {
   esp::MacAddress mac{};
 };
 
-// `host_baud`: the rate the port runs at now (the crystal estimate scales with it).
-Result<ChipFacts, Error> read_chip_facts(Loader& loader, const esp::ChipInfo& chip,
-                                         std::uint32_t host_baud);
+// The registers describe_chip() needs (eFuses, MAC, the UART divider), to read with others.
+std::vector<std::uint32_t> chip_facts_registers(const esp::ChipInfo& chip);
+// `registers` holds chip_facts_registers(); `host_baud` is the rate the port ran at when they
+// were read (the crystal estimate scales with it).
+ChipFacts describe_chip(const esp::ChipInfo& chip, const RegisterValues& registers,
+                        std::uint32_t host_baud);
 Result<esp::MacAddress, Error> read_mac(Loader& loader, const esp::ChipInfo& chip);
 // "24:6f:28:7a:d8:84"
 std::string format_mac(const esp::MacAddress& mac);

@@ -90,7 +90,7 @@ int run_esptool(const GlobalOptions& options, const Command& command, Console& c
   }
 
   auto session =
-      open_session(options, requested, !std::holds_alternative<FlashIdCommand>(command), console);
+      open_session(options, requested, std::holds_alternative<FlashIdCommand>(command), console);
   if (!session) return fatal(console, session.error().message);
   if (auto error = run_command(*session, command, *images)) return fatal(console, error->message);
   close_session(*session, options.after);

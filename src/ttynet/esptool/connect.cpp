@@ -26,14 +26,32 @@ bool starts_with(std::string_view text, std::string_view prefix) {
   });
 }
 
-// One connection attempt: reset as `reset` says (if any), then up to five SYNCs.
-MaybeError connect_attempt(Loader& loader, const esp::ResetSequence* reset, Console& console,
-                           bool& warned_no_reset) {
+// SYNC and, in the same sequence (one batch through a pacing server), the chip's magic
+// register: it names every chip ttynet supports. (esptool asks GET_SECURITY_INFO first, for
+// chips whose Secure Download Mode refuses READ_REG; ttynet does not support that mode.)
+std::vector<LoaderRequest> sync_and_magic(Duration lead_time) {
+  std::vector<LoaderRequest> requests{Loader::sync_request(),
+                                      Loader::read_reg_request(esp::chip_detect_magic_reg)};
+  requests.front().lead_time = lead_time;
+  return requests;
+}
+
+// One connection attempt: reset as `reset` says (if any), then up to five SYNCs. The replies
+// are the SYNC's and the magic register's; an error with no reply means the chip never
+// answered.
+Exchanged connect_attempt(Loader& loader, const esp::ResetSequence* reset, Console& console,
+                          bool& warned_no_reset) {
+  auto& port = loader.port();
+  // A server that paces ESP frames plays resets itself, in order with what follows: the line
+  // changes go out without waits, the first SYNC waits the reset's length longer, and the
+  // boot log comes in ahead of its reply instead of being purged.
+  const bool server_plays_reset = reset != nullptr && port.paces_esp_frames();
   std::optional<BootMode> boot;
+  Duration lead_time{};
   if (reset != nullptr) {
-    if (auto error = loader.purge()) return error;
-    auto& port = loader.port();
-    if (auto ec = port.run(port::play_reset(port.port(), *reset)); ec && !warned_no_reset) {
+    if (auto error = loader.purge()) return {.replies = {}, .error = error};
+    const esp::ResetSequence sequence = server_plays_reset ? esp::without_waits(*reset) : *reset;
+    if (auto ec = port.run(port::play_reset(port.port(), sequence)); ec && !warned_no_reset) {
       warned_no_reset = true;
       console.line();
       console.line(
@@ -42,62 +60,49 @@ MaybeError connect_attempt(Loader& loader, const esp::ResetSequence* reset, Cons
                       "switch to bootloader manually to avoid this warning.",
                       port.info().url, ec.message()));
     }
-    ByteBuffer log(port.available());
-    if (!log.empty()) {
-      auto got = port.read_some(log, Duration::zero());
-      if (got) log.resize(*got);
+    if (server_plays_reset) {
+      lead_time = esp::duration(*reset);
+    } else {
+      ByteBuffer log(port.available());
+      if (!log.empty()) {
+        auto got = port.read_some(log, Duration::zero());
+        if (got) log.resize(*got);
+      }
+      boot = find_boot_mode(as_chars(log));
     }
-    boot = find_boot_mode(as_chars(log));
   }
   Error last = make_error(errc::no_reply, "No serial data received.");
   for (int i = 0; i < sync_tries; ++i) {
-    if (auto error = loader.purge()) return error;
-    auto error = loader.sync();
-    if (!error) return std::nullopt;
-    if (error->code == errc::port_failed) return error;
-    last = *error;
+    if (i > 0 || !server_plays_reset) {
+      if (auto error = loader.purge()) return {.replies = {}, .error = error};
+    }
+    Exchanged done = loader.exchange_some(sync_and_magic(i == 0 ? lead_time : Duration{}));
+    if (!done.error || !done.replies.empty()) return done;  // in sync, whatever came next
+    if (server_plays_reset && !boot) boot = find_boot_mode(loader.noise());
+    if (done.error->code == errc::port_failed) return done;
+    last = *done.error;
     console.print(".");
-    loader.port().pause(sync_retry_pause);
+    port.pause(sync_retry_pause);
   }
   if (boot) {
     if (boot->waiting_for_download) {
-      return make_error(errc::connect_failed,
-                        "Download mode successfully detected, but getting no sync reply: The "
-                        "serial TX path seems to be down.");
+      return {.replies = {},
+              .error = make_error(errc::connect_failed,
+                                  "Download mode successfully detected, but getting no sync "
+                                  "reply: The serial TX path seems to be down.")};
     }
-    return make_error(errc::connect_failed,
-                      fmt::format("Wrong boot mode detected ({})! The chip needs to be in "
-                                  "download mode.",
-                                  boot->strap));
+    return {.replies = {},
+            .error = make_error(errc::connect_failed,
+                                fmt::format("Wrong boot mode detected ({})! The chip needs to be "
+                                            "in download mode.",
+                                            boot->strap))};
   }
-  return make_error(errc::connect_failed, last.message);
-}
-
-// GET_SECURITY_INFO's chip id, where the ROM has the command and reports one.
-const esp::ChipInfo* chip_from_security_info(Loader& loader) {
-  auto info = loader.get_security_info();
-  if (!info || info->size() < 16) return nullptr;
-  const std::uint32_t chip_id = esp::load_u32(*info, 12);
-  auto chip = esp::find_chip_by_id(chip_id);
-  return chip ? *chip : nullptr;
+  return {.replies = {}, .error = make_error(errc::connect_failed, last.message)};
 }
 
 void use_chip(Loader& loader, const esp::ChipInfo& chip) {
   loader.set_status_length(chip.rom_status_length);
   loader.set_begin_takes_encrypt_flag(chip.rom_begin_has_encrypt_word);
-}
-
-Result<const esp::ChipInfo*, Error> chip_from_magic(Loader& loader) {
-  auto magic = loader.read_reg(esp::chip_detect_magic_reg);
-  if (!magic) return magic.error();
-  auto chip = esp::find_chip_by_magic(*magic);
-  if (!chip) {
-    return make_error(errc::unknown_chip,
-                      fmt::format("Unexpected CHIP magic value 0x{:08x}. Failed to autodetect "
-                                  "chip type.",
-                                  *magic));
-  }
-  return *chip;
 }
 
 }  // namespace
@@ -149,44 +154,46 @@ std::optional<BootMode> find_boot_mode(std::string_view log) {
   return mode;
 }
 
-MaybeError connect_loader(Loader& loader, const ConnectOptions& options, Console& console) {
+Result<std::uint32_t, Error> connect_loader(Loader& loader, const ConnectOptions& options,
+                                            Console& console) {
+  if (options.before == BeforeAction::no_reset_no_sync) {
+    return loader.read_reg(esp::chip_detect_magic_reg);
+  }
   const bool resets =
       options.before == BeforeAction::default_reset || options.before == BeforeAction::usb_reset;
   const auto strategies = reset_strategies(options.kind, options.before);
+  const std::string_view target =
+      options.chip != nullptr ? options.chip->chip_name : std::string_view("Espressif device");
+  const auto failed_to_connect = [target](const Error& error) {
+    return make_error(errc::connect_failed,
+                      fmt::format("Failed to connect to {}: {}", target, error.message));
+  };
   console.print("Connecting...");
   bool warned_no_reset = false;
   Error last = make_error(errc::connect_failed, "No serial data received.");
   for (int attempt = 0; options.attempts <= 0 || attempt < options.attempts; ++attempt) {
     const auto* reset =
         resets ? &strategies[static_cast<std::size_t>(attempt) % strategies.size()] : nullptr;
-    auto error = connect_attempt(loader, reset, console, warned_no_reset);
-    if (!error) {
+    Exchanged done = connect_attempt(loader, reset, console, warned_no_reset);
+    if (!done.error || !done.replies.empty()) {
       console.line();
-      return std::nullopt;
+      if (done.error) return *done.error;  // in sync: the magic read failed
+      return done.replies.back().value;
     }
-    last = *error;
-    if (error->code == errc::port_failed) break;
+    last = *done.error;
+    if (last.code == errc::port_failed) break;
   }
   console.line();
-  return make_error(errc::connect_failed, last.message);
+  return failed_to_connect(last);
 }
 
 Result<const esp::ChipInfo*, Error> connect_and_detect(Loader& loader,
                                                        const ConnectOptions& options,
                                                        Console& console) {
-  const std::string_view target =
-      options.chip != nullptr ? options.chip->chip_name : std::string_view("Espressif device");
-  if (options.before != BeforeAction::no_reset_no_sync) {
-    if (auto error = connect_loader(loader, options, console)) {
-      return make_error(errc::connect_failed,
-                        fmt::format("Failed to connect to {}: {}", target, error->message));
-    }
-  }
-
+  auto magic = connect_loader(loader, options, console);
+  if (!magic) return magic.error();
   if (options.chip != nullptr) {
     use_chip(loader, *options.chip);
-    auto magic = loader.read_reg(esp::chip_detect_magic_reg);
-    if (!magic) return magic.error();
     auto found = esp::find_chip_by_magic(*magic);
     if (!found) {
       console.line(
@@ -201,24 +208,14 @@ Result<const esp::ChipInfo*, Error> connect_and_detect(Loader& loader,
     }
     return options.chip;
   }
-
   console.print("Detecting chip type...");
-  if (const esp::ChipInfo* chip = chip_from_security_info(loader)) {
-    use_chip(loader, *chip);
-    auto magic = loader.read_reg(esp::chip_detect_magic_reg);  // as esptool: a reachability check
-    if (!magic) return magic.error();
-    console.line(fmt::format(" {}", chip->chip_name));
-    return chip;
-  }
-  // esptool connects again here, reset included; the ROM that refused the command is still
-  // in its loader, in sync, and the refusal was purged, which saves a reset's and a sync's
-  // round trips on a remote port.
-  console.line(" Unsupported detection protocol, switching and trying again...");
-  console.print("Detecting chip type...");
-  auto chip = chip_from_magic(loader);
+  auto chip = esp::find_chip_by_magic(*magic);
   if (!chip) {
     console.line();
-    return chip.error();
+    return make_error(errc::unknown_chip,
+                      fmt::format("Unexpected CHIP magic value 0x{:08x}. Failed to autodetect "
+                                  "chip type.",
+                                  *magic));
   }
   use_chip(loader, **chip);
   console.line(fmt::format(" {}", (*chip)->chip_name));

@@ -3,6 +3,7 @@
 // (docs/reference/esp-loader-protocol.md §5.1, §5.2), then chip detection (§5.3), with esptool's
 // console lines.
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -45,13 +46,15 @@ struct BootMode {
 };
 std::optional<BootMode> find_boot_mode(std::string_view log);
 
-// Resets (as options.before says) and syncs, printing "Connecting...." as esptool does.
-// The error is esptool's last attempt's reason ("Wrong boot mode detected (0x13)! ...").
-MaybeError connect_loader(Loader& loader, const ConnectOptions& options, Console& console);
+// Resets (as options.before says) and syncs, printing "Connecting...." as esptool does, and
+// returns the chip's magic value, read with the SYNC that was answered. A failed connection
+// is "Failed to connect to <chip>: <reason>", the reason esptool's for the last attempt
+// ("Wrong boot mode detected (0x13)! ...").
+Result<std::uint32_t, Error> connect_loader(Loader& loader, const ConnectOptions& options,
+                                            Console& console);
 
-// connect_loader() and chip detection: prints "Detecting chip type... ESP32". The error of a
-// failed connection is "Failed to connect to <chip>: <reason>". Sets the loader's status
-// length for the chip found.
+// connect_loader() and chip detection: prints "Detecting chip type... ESP32". Sets the
+// loader's status length for the chip found.
 Result<const esp::ChipInfo*, Error> connect_and_detect(Loader& loader,
                                                        const ConnectOptions& options,
                                                        Console& console);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ttynet/esp/chips.hpp"
 #include "ttynet/esp/md5.hpp"
@@ -61,6 +62,12 @@ MaybeError check_range(const Session& s, std::uint32_t address, std::uint64_t si
 MaybeError erase_range(Session& s, std::uint32_t address, std::uint32_t size) {
   return s.loader.flash_begin(size, blocks_for(size, rom_flash_block), address, false,
                               esp::command_timeout(Op::flash_begin, false, size));
+}
+
+// SPI_SET_PARAMS with the flash size, as esptool sends it before flash work; its reply decides
+// nothing, so it goes with the next exchange.
+void post_spi_params(Session& s) {
+  s.loader.post(std::vector{Loader::spi_set_params_request(s.flash_size)});
 }
 
 // Compares the chip's MD5 of a region with the image's, as esptool reports it.
@@ -247,7 +254,7 @@ MaybeError write_one(Session& s, std::uint32_t address, ByteBuffer image, bool c
 MaybeError erase_flash(Session& s) {
   s.console.line("Erasing flash (this may take a while)...");
   const auto start = Clock::now();
-  if (auto error = s.loader.spi_set_params(s.flash_size)) return error;
+  post_spi_params(s);
   if (auto error = erase_range(s, 0, s.flash_size)) return error;
   s.console.line(
       fmt::format("Chip erase completed successfully in {:.1f}s", seconds(Clock::now() - start)));
@@ -264,7 +271,7 @@ MaybeError erase_region(Session& s, const EraseRegionCommand& c) {
   if (auto error = check_range(s, c.address, c.size, "Region")) return error;
   s.console.line("Erasing region (may be slow depending on size)...");
   const auto start = Clock::now();
-  if (auto error = s.loader.spi_set_params(s.flash_size)) return error;
+  post_spi_params(s);
   if (auto error = erase_range(s, c.address, c.size)) return error;
   s.console.line(fmt::format("Erase completed successfully in {:.1f} seconds.",
                              seconds(Clock::now() - start)));
@@ -283,7 +290,7 @@ MaybeError write_flash(Session& s, const WriteFlashCommand& c,
     if (auto error = erase_flash(s)) return error;
   }
   s.console.line("Configuring flash size...");
-  if (auto error = s.loader.spi_set_params(s.flash_size)) return error;
+  post_spi_params(s);
   if (!c.erase_all) {
     for (std::size_t i = 0; i < c.files.size(); ++i) {
       if (images[i].empty()) continue;
@@ -312,7 +319,7 @@ MaybeError write_flash(Session& s, const WriteFlashCommand& c,
 
 MaybeError read_flash(Session& s, const ReadFlashCommand& c) {
   if (auto error = check_range(s, c.address, c.size, "Read")) return error;
-  if (auto error = s.loader.spi_set_params(s.flash_size)) return error;
+  post_spi_params(s);
   std::vector<LoaderRequest> requests;
   for (std::uint32_t done = 0; done < c.size; done += esp::read_flash_slow_block) {
     requests.push_back(Loader::read_flash_slow_request(
@@ -347,7 +354,7 @@ MaybeError read_flash(Session& s, const ReadFlashCommand& c) {
 
 MaybeError verify_flash(Session& s, const VerifyFlashCommand& c,
                         const std::vector<ByteBuffer>& images) {
-  if (auto error = s.loader.spi_set_params(s.flash_size)) return error;
+  post_spi_params(s);
   std::vector<ByteBuffer> padded;
   std::vector<LoaderRequest> requests;
   for (std::size_t i = 0; i < c.files.size(); ++i) {

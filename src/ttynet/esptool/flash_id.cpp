@@ -28,9 +28,9 @@ constexpr std::array<SizeCode, 23> size_codes = {{
 
 }  // namespace
 
-// Two exchanges whatever the round trip: the registers to restore read, the command set up,
-// started, polled once and its result read; then the registers put back. Only a command
-// still running at the first poll costs more.
+// One exchange whatever the round trip: the registers to restore read, the command set up,
+// started, polled once and its result read; putting the registers back goes with the next.
+// Only a command still running at the first poll costs more.
 Result<std::uint32_t, Error> run_spiflash_command(Loader& loader, const esp::ChipInfo& chip,
                                                   std::uint8_t command, unsigned read_bits) {
   const esp::SpiRegisters& spi = chip.spi;
@@ -65,12 +65,8 @@ Result<std::uint32_t, Error> run_spiflash_command(Loader& loader, const esp::Chi
     }
   }
   if (!done) return make_error(errc::no_reply, "SPI command did not complete in time");
-  const std::vector<LoaderRequest> restore = {
-      Loader::write_reg_request(spi.usr(), saved_usr),
-      Loader::write_reg_request(spi.usr2(), saved_usr2),
-  };
-  auto restored = loader.exchange(restore);
-  if (!restored) return restored.error();
+  loader.post(std::vector{Loader::write_reg_request(spi.usr(), saved_usr),
+                          Loader::write_reg_request(spi.usr2(), saved_usr2)});
   return result;
 }
 
@@ -98,33 +94,31 @@ std::string flash_size_name(std::uint8_t capacity) {
   return bytes ? size_name(*bytes) : "Unknown";
 }
 
-Result<std::optional<std::string>, Error> read_flash_voltage(Loader& loader,
-                                                             const esp::ChipInfo& chip) {
-  if (chip.efuse_layout != esp::EfuseLayout::esp32) return std::optional<std::string>{};
-  // All three at once: which one decides is known only from the others' bits.
-  const std::uint32_t addresses[] = {esp32_rtc_sdio_conf, chip.efuse_base + 0x10, esp32_gpio_strap};
-  auto words = loader.read_regs(addresses);
-  if (!words) return words.error();
-  const auto [sdio, word4, strap] = std::array{(*words)[0], (*words)[1], (*words)[2]};
+std::vector<std::uint32_t> flash_voltage_registers(const esp::ChipInfo& chip) {
+  if (chip.efuse_layout != esp::EfuseLayout::esp32) return {};
+  // All three: which one decides is known only from the others' bits.
+  return {esp32_rtc_sdio_conf, chip.efuse_base + 0x10, esp32_gpio_strap};
+}
+
+std::optional<std::string> describe_flash_voltage(const esp::ChipInfo& chip,
+                                                  const RegisterValues& registers) {
+  if (chip.efuse_layout != esp::EfuseLayout::esp32) return std::nullopt;
+  const std::uint32_t sdio = registers.at(esp32_rtc_sdio_conf);
+  const std::uint32_t word4 = registers.at(chip.efuse_base + 0x10);
+  const std::uint32_t strap = registers.at(esp32_gpio_strap);
   // RTC_CNTL forces the regulator: bit 22 force, bit 31 on, bit 30..29 1.8 V levels.
   if ((sdio >> 22 & 1) != 0) {
     const bool on = (sdio >> 31 & 1) != 0;
     const bool low = ((sdio >> 29) & 3) == 0;
-    return std::optional<std::string>(
-        fmt::format("Flash voltage set by RTC_CNTL to {}", !on   ? "OFF"
-                                                           : low ? "1.8V"
-                                                                 : "3.3V"));
+    return fmt::format("Flash voltage set by RTC_CNTL to {}", !on ? "OFF" : low ? "1.8V" : "3.3V");
   }
   if ((word4 >> 16 & 1) != 0) {  // XPD_SDIO_FORCE: the eFuse decides
     const bool on = (word4 >> 14 & 1) != 0;
     const bool tieh = (word4 >> 15 & 1) != 0;
-    return std::optional<std::string>(
-        fmt::format("Flash voltage set by eFuse to {}", !on    ? "OFF"
-                                                        : tieh ? "3.3V"
-                                                               : "1.8V"));
+    return fmt::format("Flash voltage set by eFuse to {}", !on ? "OFF" : tieh ? "3.3V" : "1.8V");
   }
-  return std::optional<std::string>(fmt::format("Flash voltage set by a strapping pin to {}",
-                                                (strap >> 5 & 1) != 0 ? "1.8V" : "3.3V"));
+  return fmt::format("Flash voltage set by a strapping pin to {}",
+                     (strap >> 5 & 1) != 0 ? "1.8V" : "3.3V");
 }
 
 }  // namespace ttynet::esptool

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ttynet/esp/chips.hpp"
 #include "ttynet/esp/spi_flash_opcodes.hpp"
@@ -16,7 +17,8 @@
 namespace ttynet::esptool {
 
 // Runs one SPI "user" command with no address and no data out; returns up to 32 bits read
-// (first byte in bits 7:0). Saves and restores USR and USR2 as esptool does.
+// (first byte in bits 7:0). Saves USR and USR2 as esptool does, and posts their restoring
+// (Loader::post()): it goes with the loader's next exchange.
 Result<std::uint32_t, Error> run_spiflash_command(Loader& loader, const esp::ChipInfo& chip,
                                                   std::uint8_t command, unsigned read_bits);
 
@@ -34,8 +36,10 @@ std::string flash_size_name(std::uint8_t capacity);
 // "16MB" style text for a byte count (a power of two from 256 KiB on).
 std::string size_name(std::uint32_t bytes);
 
+// The registers describe_flash_voltage() needs (none but on the ESP32), to read with others.
+std::vector<std::uint32_t> flash_voltage_registers(const esp::ChipInfo& chip);
 // ESP32: "Flash voltage set by a strapping pin to 3.3V"; nothing on other chips.
-Result<std::optional<std::string>, Error> read_flash_voltage(Loader& loader,
-                                                             const esp::ChipInfo& chip);
+std::optional<std::string> describe_flash_voltage(const esp::ChipInfo& chip,
+                                                  const RegisterValues& registers);
 
 }  // namespace ttynet::esptool

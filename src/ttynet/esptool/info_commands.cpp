@@ -25,9 +25,7 @@ MaybeError print_flash_id(Session& s) {
   s.console.line(fmt::format("Manufacturer: {:02x}", id.manufacturer));
   s.console.line(fmt::format("Device: {:02x}{:02x}", id.memory_type, id.capacity));
   s.console.line(fmt::format("Detected flash size: {}", flash_size_name(id.capacity)));
-  auto voltage = read_flash_voltage(s.loader, s.chip);
-  if (!voltage) return voltage.error();
-  if (*voltage) s.console.line(**voltage);
+  if (s.flash_voltage) s.console.line(*s.flash_voltage);
   return std::nullopt;
 }
 

@@ -19,6 +19,16 @@ Error write_error(std::error_code ec) {
                     fmt::format("Could not write to the port: {}", ec.message()));
 }
 
+// A request answered once, sent once unless the caller says otherwise.
+LoaderRequest make_request(Op op, ByteBuffer data, Duration timeout, std::string what) {
+  LoaderRequest out{};
+  out.op = op;
+  out.data = std::move(data);
+  out.timeout = timeout;
+  out.what = std::move(what);
+  return out;
+}
+
 // esptool sends a request again unless the port itself failed or the loader lacks the command.
 bool is_worth_retrying(const Error& error) {
   return error.code != errc::port_failed && error.code != errc::unsupported_command;
@@ -45,6 +55,8 @@ void Loader::feed(ByteView input) {
       frames_.emplace_back(frame->payload.begin(), frame->payload.end());
     } else if (const auto* noise = std::get_if<esp::slip::NoiseReceived>(&*event)) {
       if (!first_noise_ && !noise->bytes.empty()) first_noise_ = noise->bytes.front();
+      append(noise_,
+             noise->bytes.first(std::min(noise->bytes.size(), max_noise_kept - noise_.size())));
     }
     // A frame with a broken escape is dropped; the request it answered times out.
   }
@@ -92,29 +104,6 @@ void Loader::frame(Op op, ByteView data, std::uint32_t checksum) {
   esp::slip::append_frame(tx_, packet_);
 }
 
-MaybeError Loader::send(Op op, ByteView data, std::uint32_t checksum) {
-  frame(op, data, checksum);
-  if (auto ec = port_.write(tx_)) return write_error(ec);
-  return std::nullopt;
-}
-
-Result<esp::Response, Error> Loader::next_response(Duration timeout) {
-  for (std::size_t i = 0; i < max_skipped_frames; ++i) {
-    auto frame = read_frame(Clock::now() + reply_limit(timeout));
-    if (!frame) return frame.error();
-    packet_ = std::move(*frame);
-    auto response = esp::decode_response(packet_);
-    if (response) return *response;  // views into packet_, valid until the next call
-  }
-  return make_error(errc::response_mismatch, "Response doesn't match request");
-}
-
-Result<esp::Response, Error> Loader::command(Op op, ByteView data, Duration timeout,
-                                             std::uint32_t checksum) {
-  if (auto error = send(op, data, checksum)) return *error;
-  return await_response(op, reply_limit(timeout));
-}
-
 Result<esp::Response, Error> Loader::await_response(Op op, Duration limit) {
   for (std::size_t i = 0; i < max_skipped_frames; ++i) {
     auto frame = read_frame(Clock::now() + limit);
@@ -150,48 +139,93 @@ Result<Reply, Error> Loader::check_response(std::string_view what,
   return Reply{response.value, ByteBuffer(body->payload.begin(), body->payload.end())};
 }
 
-Result<Reply, Error> Loader::check_command(std::string_view what, Op op, ByteView data,
-                                           Duration timeout, std::uint32_t checksum) {
-  auto response = command(op, data, timeout, checksum);
+Result<Reply, Error> Loader::await_reply(const LoaderRequest& request, Duration limit) {
+  auto response = await_response(request.op, limit);
   if (!response) return response.error();
-  return check_response(what, *response);
+  auto reply = check_response(request.what, *response);
+  if (!reply) return reply.error();
+  for (std::uint8_t i = 1; i < request.replies; ++i) {
+    auto more = await_response(request.op, reply_limit(request.timeout));
+    if (!more) return more.error();
+  }
+  return reply;
+}
+
+Result<Reply, Error> Loader::send_and_await(const LoaderRequest& request) {
+  frame(request.op, request.data, request.checksum);
+  if (auto ec = port_.write(tx_)) return write_error(ec);
+  return await_reply(request, reply_limit(request.timeout) + request.lead_time);
+}
+
+void Loader::post(std::span<const LoaderRequest> requests) {
+  posted_.insert(posted_.end(), requests.begin(), requests.end());
+}
+
+Exchanged Loader::exchange_some(std::span<const LoaderRequest> requests,
+                                const std::function<void(std::size_t)>& on_reply) {
+  const auto send_all = [this](std::span<const LoaderRequest> all,
+                               const std::function<void(std::size_t)>& on_each) {
+    return port_.paces_esp_frames() ? exchange_paced(all, on_each)
+                                    : exchange_lock_step(all, on_each);
+  };
+  if (posted_.empty()) return send_all(requests, on_reply);
+  std::vector<LoaderRequest> all = std::exchange(posted_, {});
+  const std::size_t lead = all.size();
+  all.insert(all.end(), requests.begin(), requests.end());
+  Exchanged done = send_all(all, [&](std::size_t index) {
+    if (index >= lead && on_reply) on_reply(index - lead);
+  });
+  Exchanged out{.replies = {}, .error = std::move(done.error)};
+  if (done.replies.size() > lead) {
+    out.replies.assign(
+        std::make_move_iterator(done.replies.begin() + static_cast<std::ptrdiff_t>(lead)),
+        std::make_move_iterator(done.replies.end()));
+  }
+  return out;
 }
 
 Result<std::vector<Reply>, Error> Loader::exchange(
     std::span<const LoaderRequest> requests, const std::function<void(std::size_t)>& on_reply) {
-  if (port_.paces_esp_frames()) return exchange_paced(requests, on_reply);
-  return exchange_lock_step(requests, on_reply);
+  Exchanged done = exchange_some(requests, on_reply);
+  if (done.error) return *done.error;
+  return std::move(done.replies);
 }
 
-Result<std::vector<Reply>, Error> Loader::exchange_lock_step(
-    std::span<const LoaderRequest> requests, const std::function<void(std::size_t)>& on_reply) {
-  std::vector<Reply> replies;
-  replies.reserve(requests.size());
+Exchanged Loader::exchange_lock_step(std::span<const LoaderRequest> requests,
+                                     const std::function<void(std::size_t)>& on_reply) {
+  Exchanged done;
+  done.replies.reserve(requests.size());
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const LoaderRequest& request = requests[i];
-    auto reply =
-        check_command(request.what, request.op, request.data, request.timeout, request.checksum);
+    auto reply = send_and_await(request);
     for (int attempt = 1; !reply && attempt < request.attempts && is_worth_retrying(reply.error());
          ++attempt) {
-      reply =
-          check_command(request.what, request.op, request.data, request.timeout, request.checksum);
+      reply = send_and_await(request);
     }
-    if (!reply) return reply.error();
-    replies.push_back(std::move(*reply));
+    if (!reply) {
+      done.error = reply.error();
+      return done;
+    }
+    done.replies.push_back(std::move(*reply));
     if (on_reply) on_reply(i);
   }
-  return replies;
+  return done;
 }
 
 // The requests go out as a batch while less than a window is unanswered; the replies are
 // awaited in order, each within the chip's time plus one round trip from when the one before
 // came (the server releases a frame as the reply before it passes). A request that failed is
 // sent again at the head of a new batch: the server dropped the rest of the old one.
-Result<std::vector<Reply>, Error> Loader::exchange_paced(
-    std::span<const LoaderRequest> requests, const std::function<void(std::size_t)>& on_reply) {
+Exchanged Loader::exchange_paced(std::span<const LoaderRequest> requests,
+                                 const std::function<void(std::size_t)>& on_reply) {
   using namespace rfc2217::paced_esp;
-  std::vector<Reply> replies;
+  Exchanged done;
+  std::vector<Reply>& replies = done.replies;
   replies.reserve(requests.size());
+  const auto fail = [&done](Error error) {
+    done.error = std::move(error);
+    return std::move(done);
+  };
   std::deque<std::size_t> unanswered;  // frame sizes of requests sent and not yet answered
   std::size_t unanswered_bytes = 0;
   std::size_t next_to_send = 0;
@@ -209,35 +243,36 @@ Result<std::vector<Reply>, Error> Loader::exchange_paced(
       const LoaderRequest& request = requests[next_to_send];
       if (!batch_open) {
         batch_open = true;
-        if (auto ec = port_.send_paced_esp(BatchBegin{++last_batch_})) return write_error(ec);
+        if (auto ec = port_.send_paced_esp(BatchBegin{++last_batch_})) {
+          return fail(write_error(ec));
+        }
       }
       const FrameInfo info{
           .opcode = static_cast<Byte>(request.op),
           .status_length = static_cast<Byte>(status_length_),
           .timeout = std::chrono::ceil<std::chrono::milliseconds>(
               std::min(request.timeout, esp::max_timeout)),
-          .replies = 1,
+          .replies = request.replies,
       };
       frame(request.op, request.data, request.checksum);
-      if (auto ec = port_.send_paced_esp(info)) return write_error(ec);
-      if (auto ec = port_.write(tx_)) return write_error(ec);
+      if (auto ec = port_.send_paced_esp(info)) return fail(write_error(ec));
+      if (auto ec = port_.write(tx_)) return fail(write_error(ec));
       unanswered.push_back(tx_.size());
       unanswered_bytes += tx_.size();
       if (++next_to_send == requests.size()) {
-        if (auto error = end_batch()) return *error;
+        if (auto error = end_batch()) return fail(*error);
       }
     }
     const std::size_t index = replies.size();
     const LoaderRequest& request = requests[index];
-    auto response = await_response(request.op, reply_limit(request.timeout));
-    auto reply = response ? check_response(request.what, *response) : response.error();
+    auto reply = await_reply(request, reply_limit(request.timeout) + request.lead_time);
     if (!reply) {
       if (attempt >= request.attempts || !is_worth_retrying(reply.error())) {
-        if (auto error = end_batch()) return *error;
-        return reply.error();
+        if (auto error = end_batch()) return fail(*error);
+        return fail(reply.error());
       }
       ++attempt;
-      if (auto error = end_batch()) return *error;
+      if (auto error = end_batch()) return fail(*error);
       next_to_send = index;
       unanswered.clear();
       unanswered_bytes = 0;
@@ -249,7 +284,7 @@ Result<std::vector<Reply>, Error> Loader::exchange_paced(
     replies.push_back(std::move(*reply));
     if (on_reply) on_reply(index);
   }
-  return replies;
+  return done;
 }
 
 Result<std::vector<std::uint32_t>, Error> Loader::read_regs(
@@ -265,6 +300,17 @@ Result<std::vector<std::uint32_t>, Error> Loader::read_regs(
   return values;
 }
 
+Result<RegisterValues, Error> Loader::read_registers(std::span<const std::uint32_t> addresses) {
+  std::vector<std::uint32_t> unique(addresses.begin(), addresses.end());
+  std::sort(unique.begin(), unique.end());
+  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+  auto values = read_regs(unique);
+  if (!values) return values.error();
+  RegisterValues out;
+  for (std::size_t i = 0; i < unique.size(); ++i) out.emplace(unique[i], (*values)[i]);
+  return out;
+}
+
 MaybeError Loader::purge() {
   forget_input();
   if (auto ec = port_.purge(Purge::both)) {
@@ -277,36 +323,28 @@ void Loader::forget_input() {
   decoder_.reset();
   frames_.clear();
   first_noise_.reset();
+  noise_.clear();
 }
 
-MaybeError Loader::sync() {
+LoaderRequest Loader::sync_request() {
   const auto data = esp::sync_data();
-  auto first = command(Op::sync, data, esp::sync_timeout);
-  if (!first) return first.error();
-  for (std::size_t i = 1; i < sync_replies; ++i) {
-    auto more = next_response(esp::default_timeout);
-    if (!more) return more.error();
-  }
-  return std::nullopt;
+  LoaderRequest sync =
+      make_request(Op::sync, ByteBuffer(data.begin(), data.end()), esp::sync_timeout, "sync");
+  sync.replies = sync_replies;
+  return sync;
 }
 
 LoaderRequest Loader::read_reg_request(std::uint32_t address) {
-  return {.op = Op::read_reg,
-          .data = esp::encode_body(esp::ReadRegRequest{address}),
-          .timeout = esp::command_timeout(Op::read_reg, false),
-          .what = fmt::format("read register address {:08x}", address),
-          .checksum = 0,
-          .attempts = 1};
+  return make_request(Op::read_reg, esp::encode_body(esp::ReadRegRequest{address}),
+                      esp::command_timeout(Op::read_reg, false),
+                      fmt::format("read register address {:08x}", address));
 }
 
 LoaderRequest Loader::write_reg_request(std::uint32_t address, std::uint32_t value,
                                         std::uint32_t mask, std::uint32_t delay_us) {
-  return {.op = Op::write_reg,
-          .data = esp::encode_body(esp::WriteRegRequest{address, value, mask, delay_us}),
-          .timeout = esp::command_timeout(Op::write_reg, false),
-          .what = "write target memory",
-          .checksum = 0,
-          .attempts = 1};
+  return make_request(Op::write_reg,
+                      esp::encode_body(esp::WriteRegRequest{address, value, mask, delay_us}),
+                      esp::command_timeout(Op::write_reg, false), "write target memory");
 }
 
 Result<std::uint32_t, Error> Loader::read_reg(std::uint32_t address) {
@@ -322,57 +360,47 @@ MaybeError Loader::write_reg(std::uint32_t address, std::uint32_t value, std::ui
   return std::nullopt;
 }
 
-MaybeError Loader::spi_attach(std::uint32_t config) {
-  const auto data = esp::encode_body(esp::SpiAttachRequest{.config = config, .legacy = 0});
-  auto reply = check_command("configure SPI flash pins", Op::spi_attach, data,
-                             esp::command_timeout(Op::spi_attach, false));
-  if (!reply) return reply.error();
-  return std::nullopt;
+LoaderRequest Loader::spi_attach_request(std::uint32_t config) {
+  return make_request(Op::spi_attach,
+                      esp::encode_body(esp::SpiAttachRequest{.config = config, .legacy = 0}),
+                      esp::command_timeout(Op::spi_attach, false), "configure SPI flash pins");
 }
 
-MaybeError Loader::spi_set_params(std::uint32_t total_size) {
-  const auto data = esp::encode_body(esp::SpiSetParamsRequest{.total_size = total_size});
-  auto reply = check_command("set SPI params", Op::spi_set_params, data,
-                             esp::command_timeout(Op::spi_set_params, false));
-  if (!reply) return reply.error();
-  return std::nullopt;
+LoaderRequest Loader::spi_set_params_request(std::uint32_t total_size) {
+  return make_request(Op::spi_set_params,
+                      esp::encode_body(esp::SpiSetParamsRequest{.total_size = total_size}),
+                      esp::command_timeout(Op::spi_set_params, false), "set SPI params");
 }
 
 LoaderRequest Loader::begin_request(std::uint32_t erase_size, std::uint32_t blocks,
                                     std::uint32_t offset, bool compressed, Duration timeout) const {
-  return {
-      .op = compressed ? Op::flash_defl_begin : Op::flash_begin,
-      .data = esp::encode_body(esp::BeginRequest{
+  return make_request(
+      compressed ? Op::flash_defl_begin : Op::flash_begin,
+      esp::encode_body(esp::BeginRequest{
           .size = erase_size,
           .blocks = blocks,
           .block_size = rom_flash_block,
           .offset = offset,
           .encrypted = begin_takes_encrypt_flag_ ? std::optional<std::uint32_t>(0) : std::nullopt}),
-      .timeout = timeout,
-      .what = "enter Flash download mode",
-      .checksum = 0,
-      .attempts = 1};
+      timeout, "enter Flash download mode");
 }
 
 LoaderRequest Loader::block_request(ByteView payload, std::uint32_t sequence, bool compressed,
                                     Duration timeout) {
   ByteBuffer data;
   esp::append_data_block(data, sequence, payload);
-  return {.op = compressed ? Op::flash_defl_data : Op::flash_data,
-          .data = std::move(data),
-          .timeout = timeout,
-          .what = fmt::format("write to target Flash after seq {}", sequence),
-          .checksum = esp::checksum(payload),
-          .attempts = flash_block_attempts};
+  LoaderRequest block =
+      make_request(compressed ? Op::flash_defl_data : Op::flash_data, std::move(data), timeout,
+                   fmt::format("write to target Flash after seq {}", sequence));
+  block.checksum = esp::checksum(payload);
+  block.attempts = flash_block_attempts;
+  return block;
 }
 
 LoaderRequest Loader::md5_request(std::uint32_t address, std::uint32_t size) {
-  return {.op = Op::spi_flash_md5,
-          .data = esp::encode_body(esp::Md5Request{.address = address, .size = size}),
-          .timeout = esp::command_timeout(Op::spi_flash_md5, false, size),
-          .what = "calculate md5 of flash",
-          .checksum = 0,
-          .attempts = 1};
+  return make_request(
+      Op::spi_flash_md5, esp::encode_body(esp::Md5Request{.address = address, .size = size}),
+      esp::command_timeout(Op::spi_flash_md5, false, size), "calculate md5 of flash");
 }
 
 Result<Reply, Error> Loader::run(const LoaderRequest& request) {
@@ -391,7 +419,7 @@ MaybeError Loader::flash_begin(std::uint32_t erase_size, std::uint32_t blocks, s
 MaybeError Loader::flash_end(bool compressed, bool run_user_code) {
   const auto data = esp::encode_body(esp::FlashEndRequest{run_user_code ? 1u : 0u});
   const Op op = compressed ? Op::flash_defl_end : Op::flash_end;
-  auto reply = check_command("leave Flash mode", op, data, esp::command_timeout(op, false));
+  auto reply = run(make_request(op, data, esp::command_timeout(op, false), "leave Flash mode"));
   if (!reply) return reply.error();
   return std::nullopt;
 }
@@ -411,12 +439,9 @@ Result<std::string, Error> Loader::flash_md5(std::uint32_t address, std::uint32_
 }
 
 LoaderRequest Loader::read_flash_slow_request(std::uint32_t address, std::uint32_t size) {
-  return {.op = Op::read_flash_slow,
-          .data = esp::encode_body(esp::RegionRequest{.offset = address, .size = size}),
-          .timeout = esp::command_timeout(Op::read_flash_slow, false),
-          .what = "read flash block",
-          .checksum = 0,
-          .attempts = 1};
+  return make_request(Op::read_flash_slow,
+                      esp::encode_body(esp::RegionRequest{.offset = address, .size = size}),
+                      esp::command_timeout(Op::read_flash_slow, false), "read flash block");
 }
 
 Result<ByteBuffer, Error> Loader::read_flash_slow_data(const LoaderRequest& request,
@@ -439,18 +464,11 @@ Result<ByteBuffer, Error> Loader::read_flash_slow(std::uint32_t address, std::ui
 }
 
 MaybeError Loader::change_baudrate(std::uint32_t baud_word) {
-  const auto data = esp::encode_body(esp::ChangeBaudrateRequest{.baud = baud_word});
-  auto reply = check_command("change baud rate", Op::change_baudrate, data,
-                             esp::command_timeout(Op::change_baudrate, false));
+  auto reply = run(make_request(
+      Op::change_baudrate, esp::encode_body(esp::ChangeBaudrateRequest{.baud = baud_word}),
+      esp::command_timeout(Op::change_baudrate, false), "change baud rate"));
   if (!reply) return reply.error();
   return std::nullopt;
-}
-
-Result<ByteBuffer, Error> Loader::get_security_info() {
-  auto reply = check_command("get security info", Op::get_security_info, {},
-                             esp::command_timeout(Op::get_security_info, false));
-  if (!reply) return reply.error();
-  return std::move(reply->payload);
 }
 
 }  // namespace ttynet::esptool

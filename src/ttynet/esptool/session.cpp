@@ -48,26 +48,27 @@ ConnectOptions connect_options(const GlobalOptions& options, const esp::ChipInfo
 
 // The ESP32 ROM measures its own clock wrongly by the ratio of its RC oscillator to the
 // crystal; esptool asks for a rate skewed by the inverse ratio so the result comes out right.
-Result<std::uint32_t, Error> rom_baud_word(Loader& loader, const esp::ChipInfo& chip,
-                                           std::uint32_t baud) {
+constexpr std::uint32_t esp32_rtc_cali_cfg1 = 0x3FF5F06C;
+
+std::vector<std::uint32_t> baud_calibration_registers(const esp::ChipInfo& chip) {
+  if (chip.efuse_layout != esp::EfuseLayout::esp32) return {};
+  return {esp32_rtc_cali_cfg1, chip.efuse_base + 0x10};
+}
+
+std::uint32_t rom_baud_word(const esp::ChipInfo& chip, const RegisterValues& registers,
+                            std::uint32_t baud) {
   if (chip.efuse_layout != esp::EfuseLayout::esp32) return baud;
-  constexpr std::uint32_t rtc_cali_cfg1 = 0x3FF5F06C;
-  const std::uint32_t addresses[] = {rtc_cali_cfg1, chip.efuse_base + 0x10};
-  auto words = loader.read_regs(addresses);
-  if (!words) return words.error();
-  const double cali = static_cast<double>(((*words)[0] >> 7) & 0x1FFFFFF);
-  const double ck8m = static_cast<double>((*words)[1] & 0xFF);
+  const double cali = static_cast<double>((registers.at(esp32_rtc_cali_cfg1) >> 7) & 0x1FFFFFF);
+  const double ck8m = static_cast<double>(registers.at(chip.efuse_base + 0x10) & 0xFF);
   const double rom_freq = cali * 15625.0 * ck8m / 40.0;
   if (rom_freq <= 0) return baud;
   const double xtal = rom_freq > 33e6 ? 40e6 : 26e6;
   return static_cast<std::uint32_t>(static_cast<double>(baud) * rom_freq / xtal);
 }
 
-MaybeError change_baud(Session& s, std::uint32_t baud) {
+MaybeError change_baud(Session& s, const RegisterValues& registers, std::uint32_t baud) {
   s.console.line(fmt::format("Changing baud rate to {}", baud));
-  auto word = rom_baud_word(s.loader, s.chip, baud);
-  if (!word) return word.error();
-  if (auto error = s.loader.change_baudrate(*word)) return error;
+  if (auto error = s.loader.change_baudrate(rom_baud_word(s.chip, registers, baud))) return error;
   if (auto ec = s.port->set_baud(baud)) {
     return make_error(errc::port_failed,
                       fmt::format("Could not set the port to {} baud: {}", baud, ec.message()));
@@ -78,14 +79,18 @@ MaybeError change_baud(Session& s, std::uint32_t baud) {
   return std::nullopt;
 }
 
-MaybeError attach_flash(Session& s) {
+// The ESP32's SPI pads, when eFuses move them from the defaults.
+std::vector<std::uint32_t> spi_pad_registers(const esp::ChipInfo& chip) {
+  if (chip.efuse_layout != esp::EfuseLayout::esp32) return {};
+  return {chip.efuse_base + 0x14, chip.efuse_base + 0x0C};
+}
+
+// SPI_ATTACH with the pads the eFuses give, posted: the flash ID's exchange carries it.
+void attach_flash(Session& s, const RegisterValues& registers) {
   std::uint32_t config = 0;
   if (s.chip.efuse_layout == esp::EfuseLayout::esp32) {
-    const std::uint32_t addresses[] = {s.chip.efuse_base + 0x14, s.chip.efuse_base + 0x0C};
-    auto words = s.loader.read_regs(addresses);
-    if (!words) return words.error();
-    const std::uint32_t w5 = (*words)[0];
-    const std::uint32_t w3 = (*words)[1];
+    const std::uint32_t w5 = registers.at(s.chip.efuse_base + 0x14);
+    const std::uint32_t w3 = registers.at(s.chip.efuse_base + 0x0C);
     const std::uint32_t clk = w5 & 0x1F, q = w5 >> 5 & 0x1F, d = w5 >> 10 & 0x1F,
                         cs = w5 >> 15 & 0x1F, hd = w3 >> 4 & 0x1F;
     if (clk | q | d | cs | hd) {
@@ -97,11 +102,11 @@ MaybeError attach_flash(Session& s) {
     }
   }
   if (config == 0) s.console.line("Enabling default SPI flash mode...");
-  return s.loader.spi_attach(config);
+  s.loader.post(std::vector{Loader::spi_attach_request(config)});
 }
 
 // Reads the flash ID and settles the size the commands may use.
-MaybeError identify_flash(Session& s, const GlobalOptions& options, bool warn_unknown_flash_size) {
+MaybeError identify_flash(Session& s, const GlobalOptions& options, bool for_flash_id) {
   auto id = read_flash_id(s.loader, s.chip);
   if (!id) return id.error();
   s.flash_id = *id;
@@ -115,7 +120,7 @@ MaybeError identify_flash(Session& s, const GlobalOptions& options, bool warn_un
   if (options.flash_size) return std::nullopt;
   if (auto detected = flash_size_bytes(id->capacity)) {
     s.flash_size = *detected;
-  } else if (warn_unknown_flash_size) {
+  } else if (!for_flash_id) {
     s.console.line(
         fmt::format("WARNING: Could not auto-detect Flash size (FlashID=0x{:x}, "
                     "SizeID=0x{:x}), defaulting to 4MB",
@@ -127,7 +132,7 @@ MaybeError identify_flash(Session& s, const GlobalOptions& options, bool warn_un
 }  // namespace
 
 Result<Session, Error> open_session(const GlobalOptions& options, const esp::ChipInfo* requested,
-                                    bool warn_unknown_flash_size, Console& console) {
+                                    bool for_flash_id, Console& console) {
   console.line(fmt::format("ttynet esptool {}", version));
   console.line(fmt::format("Serial port {}", options.port));
   auto opened = port::BlockingPort::open(options.port);
@@ -151,41 +156,56 @@ Result<Session, Error> open_session(const GlobalOptions& options, const esp::Chi
     if (error.code == errc::connect_failed) error.message += troubleshooting;
     return error;
   }
-  auto facts = read_chip_facts(loader, **chip, first_baud);
-  if (!facts) return facts.error();
-  console.line(fmt::format("Chip is {}", facts->description));
-  console.line(fmt::format("Features: {}", join_features(facts->features)));
-  console.line(fmt::format("Crystal is {}MHz", facts->crystal_mhz));
-  console.line(fmt::format("MAC: {}", format_mac(facts->mac)));
+  // Every register read before the flash is attached, in one exchange: whatever the round
+  // trip, connecting costs the same few.
+  const bool changes_baud = options.baud > first_baud && kind != PortKind::socket;
+  std::vector<std::uint32_t> addresses = chip_facts_registers(**chip);
+  for (const auto& more :
+       {changes_baud ? baud_calibration_registers(**chip) : std::vector<std::uint32_t>{},
+        spi_pad_registers(**chip),
+        for_flash_id ? flash_voltage_registers(**chip) : std::vector<std::uint32_t>{}}) {
+    addresses.insert(addresses.end(), more.begin(), more.end());
+  }
+  auto registers = loader.read_registers(addresses);
+  if (!registers) return registers.error();
+  const ChipFacts facts = describe_chip(**chip, *registers, first_baud);
+  console.line(fmt::format("Chip is {}", facts.description));
+  console.line(fmt::format("Features: {}", join_features(facts.features)));
+  console.line(fmt::format("Crystal is {}MHz", facts.crystal_mhz));
+  console.line(fmt::format("MAC: {}", format_mac(facts.mac)));
 
   Session session{std::move(*opened),
                   std::move(loader),
                   **chip,
                   console,
                   {},
-                  options.flash_size.value_or(default_flash_size)};
-  if (options.baud > first_baud) {
-    if (kind == PortKind::socket) {
-      console.line(
-          fmt::format("Note: the baud rate of a raw TCP socket is the server's; "
-                      "staying at {}.",
-                      first_baud));
-    } else if (auto error = change_baud(session, options.baud)) {
-      return *error;
-    }
+                  options.flash_size.value_or(default_flash_size),
+                  for_flash_id ? describe_flash_voltage(**chip, *registers) : std::nullopt};
+  if (options.baud > first_baud && kind == PortKind::socket) {
+    console.line(fmt::format(
+        "Note: the baud rate of a raw TCP socket is the server's; staying at {}.", first_baud));
+  } else if (changes_baud) {
+    if (auto error = change_baud(session, *registers, options.baud)) return *error;
   }
-  if (auto error = attach_flash(session)) return *error;
-  if (auto error = identify_flash(session, options, warn_unknown_flash_size)) return *error;
+  attach_flash(session, *registers);
+  if (auto error = identify_flash(session, options, for_flash_id)) return *error;
   return session;
 }
 
 void close_session(Session& session, AfterAction after) {
   if (after == AfterAction::hard_reset) {
     session.console.line("Hard resetting via RTS pin...");
+    session.loader.discard_posted();  // the reset undoes what they would set
+    // A server that paces ESP frames plays the reset with its own timing.
+    const esp::ResetSequence reset = session.port->paces_esp_frames()
+                                         ? esp::without_waits(esp::hard_reset())
+                                         : esp::hard_reset();
     // A port without modem lines cannot reset: esptool says nothing more either.
-    (void)session.port->run(port::play_reset(session.port->port(), esp::hard_reset()));
+    (void)session.port->run(port::play_reset(session.port->port(), reset));
   } else {
     session.console.line("Staying in bootloader.");
+    // What is still posted (registers put back) goes now; a failure changes nothing here.
+    if (session.loader.has_posted()) (void)session.loader.exchange({});
   }
   session.port->close();
 }

@@ -24,6 +24,14 @@ TEST(ResetSequence, ClassicRepeatsDtrAfterEachRtsChange) {
   EXPECT_EQ(duration(sequence), 150ms);
 }
 
+TEST(ResetSequence, WithoutWaitsKeepsEveryLineChangeInOrder) {
+  const auto lines_only = without_waits(classic_reset(extra_reset_delay));
+  EXPECT_EQ(to_string(lines_only), "D0|R1|D1|R0|D0");
+  EXPECT_EQ(duration(lines_only), 0ms);
+  EXPECT_TRUE(lines_only[1].repeat_dtr);  // the dummy DTR writes stay: servers count them
+  EXPECT_TRUE(lines_only[3].repeat_dtr);
+}
+
 TEST(ResetSequence, ParsesEsptoolsExamples) {
   auto parsed = parse_reset_sequence("D0|R1|W0.1|D1|R0|W0.05|D0");
   ASSERT_TRUE(parsed.has_value()) << parsed.error().message;

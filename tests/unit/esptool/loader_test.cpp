@@ -13,11 +13,19 @@ using test::open_port;
 
 constexpr std::uint32_t esp32_magic = 0x00F01D83;
 
+LoaderRequest security_info_request() {
+  LoaderRequest request{};
+  request.op = esp::Op::get_security_info;
+  request.timeout = esp::default_timeout;
+  request.what = "get security info";
+  return request;
+}
+
 TEST(EsptoolLoader, SyncsWithTheRomAndReadsTheChipMagic) {
   auto port = open_port("sim://esp32");
   ASSERT_TRUE(port);
   Loader loader(*port);
-  ASSERT_FALSE(loader.sync());
+  ASSERT_TRUE(loader.run(Loader::sync_request()));
   auto magic = loader.read_reg(esp::chip_detect_magic_reg);
   ASSERT_TRUE(magic) << magic.error().message;
   EXPECT_EQ(*magic, esp32_magic);
@@ -28,8 +36,8 @@ TEST(EsptoolLoader, AnotherSyncRightAfterTheFirstIsAnsweredToo) {
   auto port = open_port("sim://esp32");
   ASSERT_TRUE(port);
   Loader loader(*port);
-  ASSERT_FALSE(loader.sync());
-  ASSERT_FALSE(loader.sync());
+  ASSERT_TRUE(loader.run(Loader::sync_request()));
+  ASSERT_TRUE(loader.run(Loader::sync_request()));
   auto magic = loader.read_reg(esp::chip_detect_magic_reg);
   ASSERT_TRUE(magic);
   EXPECT_EQ(*magic, esp32_magic);
@@ -39,8 +47,8 @@ TEST(EsptoolLoader, SecurityInfoIsUnsupportedOnTheEsp32Rom) {
   auto port = open_port("sim://esp32");
   ASSERT_TRUE(port);
   Loader loader(*port);
-  ASSERT_FALSE(loader.sync());
-  auto info = loader.get_security_info();
+  ASSERT_TRUE(loader.run(Loader::sync_request()));
+  auto info = loader.run(security_info_request());
   ASSERT_FALSE(info);
   EXPECT_EQ(info.error().code, errc::unsupported_command);
   EXPECT_EQ(info.error().message, "Invalid (unsupported) command 0x14");
@@ -53,20 +61,63 @@ TEST(EsptoolLoader, SecurityInfoGivesTheChipIdOnC3AndS3) {
     auto port = open_port(std::string("sim://") + name);
     ASSERT_TRUE(port);
     Loader loader(*port);
-    ASSERT_FALSE(loader.sync());
-    auto info = loader.get_security_info();
+    ASSERT_TRUE(loader.run(Loader::sync_request()));
+    auto info = loader.run(security_info_request());
     ASSERT_TRUE(info) << info.error().message;
-    ASSERT_EQ(info->size(), 20u);
-    EXPECT_EQ(esp::load_u32(*info, 12), id) << name;
+    ASSERT_EQ(info->payload.size(), 20u);
+    EXPECT_EQ(esp::load_u32(info->payload, 12), id) << name;
   }
+}
+
+TEST(EsptoolLoader, PostedRequestsLeadTheNextExchange) {
+  auto port = open_port("sim://esp32");
+  ASSERT_TRUE(port);
+  Loader loader(*port);
+  ASSERT_TRUE(loader.run(Loader::sync_request()));
+  constexpr std::uint32_t scratch = 0x3FFB0000;  // internal RAM
+  const LoaderRequest write = Loader::write_reg_request(scratch, 0x12345678);
+  loader.post(std::span(&write, 1));
+  EXPECT_TRUE(loader.has_posted());
+  std::vector<std::size_t> answered;
+  auto replies = loader.exchange(std::vector{Loader::read_reg_request(scratch)},
+                                 [&](std::size_t index) { answered.push_back(index); });
+  ASSERT_TRUE(replies) << replies.error().message;
+  ASSERT_EQ(replies->size(), 1u);  // the posted request's reply is not the caller's
+  EXPECT_EQ(replies->front().value, 0x12345678u);
+  EXPECT_EQ(answered, std::vector<std::size_t>{0});
+  EXPECT_FALSE(loader.has_posted());
+
+  loader.post(std::vector{Loader::write_reg_request(scratch, 1)});
+  loader.discard_posted();
+  auto kept = loader.read_reg(scratch);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(*kept, 0x12345678u);
+}
+
+TEST(EsptoolLoader, ASequenceStopsAtItsFirstFailureAndKeepsTheRepliesBefore) {
+  auto port = open_port("sim://esp32");
+  ASSERT_TRUE(port);
+  Loader loader(*port);
+  ASSERT_TRUE(loader.run(Loader::sync_request()));
+  ASSERT_TRUE(loader.run(Loader::spi_attach_request(0)));
+  const std::vector<LoaderRequest> requests = {
+      Loader::read_reg_request(esp::chip_detect_magic_reg),
+      Loader::read_flash_slow_request(0, 65),  // the ROM reads at most 64 bytes
+      Loader::read_reg_request(esp::chip_detect_magic_reg),
+  };
+  const Exchanged done = loader.exchange_some(requests);
+  ASSERT_EQ(done.replies.size(), 1u);
+  EXPECT_EQ(done.replies[0].value, esp32_magic);
+  ASSERT_TRUE(done.error);
+  EXPECT_EQ(done.error->code, errc::command_failed);
 }
 
 TEST(EsptoolLoader, AFailureStatusBecomesAMessageNamingTheCommandAndTheCode) {
   auto port = open_port("sim://esp32");
   ASSERT_TRUE(port);
   Loader loader(*port);
-  ASSERT_FALSE(loader.sync());
-  ASSERT_FALSE(loader.spi_attach(0));
+  ASSERT_TRUE(loader.run(Loader::sync_request()));
+  ASSERT_TRUE(loader.run(Loader::spi_attach_request(0)));
   auto data = loader.read_flash_slow(0, 65);  // the ROM reads at most 64 bytes
   ASSERT_FALSE(data);
   EXPECT_EQ(data.error().code, errc::command_failed);
@@ -79,7 +130,7 @@ TEST(EsptoolLoader, FlashDataWithoutBeginIsRefused) {
   auto port = open_port("sim://esp32");
   ASSERT_TRUE(port);
   Loader loader(*port);
-  ASSERT_FALSE(loader.sync());
+  ASSERT_TRUE(loader.run(Loader::sync_request()));
   const ByteBuffer block(rom_flash_block, 0x5A);
   auto reply = loader.run(Loader::block_request(block, 0, false, esp::default_timeout));
   ASSERT_FALSE(reply);
@@ -94,9 +145,9 @@ TEST(EsptoolLoader, WritesReadsBackAndHashesFlash) {
   auto port = open_port("sim://esp32");
   ASSERT_TRUE(port);
   Loader loader(*port);
-  ASSERT_FALSE(loader.sync());
-  ASSERT_FALSE(loader.spi_attach(0));
-  ASSERT_FALSE(loader.spi_set_params(4u << 20));
+  ASSERT_TRUE(loader.run(Loader::sync_request()));
+  ASSERT_TRUE(loader.run(Loader::spi_attach_request(0)));
+  ASSERT_TRUE(loader.run(Loader::spi_set_params_request(4u << 20)));
   const ByteBuffer data = test::random_bytes(2 * rom_flash_block);
   ASSERT_FALSE(loader.flash_begin(static_cast<std::uint32_t>(data.size()), 2, 0x10000, false,
                                   esp::default_timeout));
@@ -120,13 +171,15 @@ TEST(EsptoolLoader, ASilentChipTimesOutWithEsptoolsMessage) {
   ASSERT_TRUE(port);
   Loader loader(*port);
   const auto start = Clock::now();
-  auto error = loader.sync();
-  ASSERT_TRUE(error);
-  EXPECT_EQ(error->code, errc::no_reply);
+  auto synced = loader.run(Loader::sync_request());
+  ASSERT_FALSE(synced);
+  const Error& error = synced.error();
+  EXPECT_EQ(error.code, errc::no_reply);
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
-  EXPECT_TRUE(error->message == "No serial data received." ||
-              error->message.starts_with("Invalid head of packet"))
-      << error->message;
+  EXPECT_TRUE(error.message == "No serial data received." ||
+              error.message.starts_with("Invalid head of packet"))
+      << error.message;
+  EXPECT_FALSE(loader.noise().empty());  // the application's text, kept
 }
 
 TEST(EsptoolLoader, DescribesStatusCodes) {
