@@ -27,11 +27,12 @@ if grep -nE '\b[a-z_]+_clock::now\b|(^|[^A-Za-z0-9_.>])(time|gettimeofday|clock_
   exit 1
 fi
 
-sources=$(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
+# From the tree, not git: the checks run from an unpacked source archive too.
+sources=$(find src apps tests bench -name '*.[ch]pp' | sort)
 if ! clang-format --dry-run --Werror $sources 2>/tmp/clang-format.$$; then
   head -20 /tmp/clang-format.$$ >&2
   rm -f /tmp/clang-format.$$
-  echo "check: files are not clang-formatted (run: clang-format -i \$(git ls-files '*.cpp' '*.hpp'))" >&2
+  echo "check: files are not clang-formatted (run: clang-format -i \$(find src apps tests bench -name '*.[ch]pp'))" >&2
   exit 1
 fi
 rm -f /tmp/clang-format.$$

@@ -110,35 +110,19 @@ asio::awaitable<std::error_code> connect_before(tcp::socket& socket, const tcp::
   co_return ec;
 }
 
-}  // namespace
-
-std::string seconds_text(std::chrono::milliseconds duration) {
-  return fmt::format("{:g} s", static_cast<double>(duration.count()) / 1000.0);
-}
-
-std::string tcp_url(std::string_view scheme, const TcpTarget& target) {
-  if (target.host.find(':') != std::string::npos) {
-    return fmt::format("{}://[{}]:{}", scheme, target.host, target.port);
-  }
-  return fmt::format("{}://{}:{}", scheme, target.host, target.port);
-}
-
-asio::awaitable<Result<TcpConnection, Error>> connect_tcp(asio::any_io_executor executor,
-                                                          TcpTarget target,
-                                                          std::chrono::milliseconds timeout,
-                                                          std::string url,
-                                                          std::shared_ptr<spdlog::logger> log) {
+// Each address in turn until one accepts, by `deadline` (`timeout` from the start, for the
+// message).
+asio::awaitable<Result<TcpConnection, Error>> connect_each(asio::any_io_executor executor,
+                                                           std::vector<tcp::endpoint> endpoints,
+                                                           Clock::time_point deadline,
+                                                           std::chrono::milliseconds timeout,
+                                                           std::string url,
+                                                           std::shared_ptr<spdlog::logger> log) {
   const auto failed = [&](std::error_code code, std::string_view why) {
     return Error{code, fmt::format("{}: {}", url, why)};
   };
-  timeout = std::max(timeout, std::chrono::milliseconds::zero());
-  const auto deadline = Clock::now() + timeout;
-
-  auto endpoints = co_await resolve(executor, target, deadline, timeout);
-  if (!endpoints) co_return failed(endpoints.error().code, endpoints.error().message);
-
   std::error_code last_error = make_error_code(asio::error::host_not_found);
-  for (const auto& endpoint : *endpoints) {
+  for (const auto& endpoint : endpoints) {
     tcp::socket socket(executor);
     const auto attempt_start = Clock::now();
     last_error = co_await connect_before(socket, endpoint, deadline);
@@ -159,6 +143,42 @@ asio::awaitable<Result<TcpConnection, Error>> connect_tcp(asio::any_io_executor 
   }
   if (last_error == asio::error::operation_aborted) co_return failed(last_error, "open cancelled");
   co_return failed(last_error, lower_first(last_error.message()));
+}
+
+}  // namespace
+
+std::string seconds_text(std::chrono::milliseconds duration) {
+  return fmt::format("{:g} s", static_cast<double>(duration.count()) / 1000.0);
+}
+
+std::string tcp_url(std::string_view scheme, const TcpTarget& target) {
+  if (target.host.find(':') != std::string::npos) {
+    return fmt::format("{}://[{}]:{}", scheme, target.host, target.port);
+  }
+  return fmt::format("{}://{}:{}", scheme, target.host, target.port);
+}
+
+asio::awaitable<Result<TcpConnection, Error>> connect_tcp(asio::any_io_executor executor,
+                                                          TcpTarget target,
+                                                          std::chrono::milliseconds timeout,
+                                                          std::string url,
+                                                          std::shared_ptr<spdlog::logger> log) {
+  timeout = std::max(timeout, std::chrono::milliseconds::zero());
+  const auto deadline = Clock::now() + timeout;
+  auto endpoints = co_await resolve(executor, target, deadline, timeout);
+  if (!endpoints) {
+    co_return Error{endpoints.error().code, fmt::format("{}: {}", url, endpoints.error().message)};
+  }
+  co_return co_await connect_each(std::move(executor), std::move(*endpoints), deadline, timeout,
+                                  std::move(url), std::move(log));
+}
+
+asio::awaitable<Result<TcpConnection, Error>> connect_first(
+    asio::any_io_executor executor, std::vector<asio::ip::tcp::endpoint> endpoints,
+    std::chrono::milliseconds timeout, std::string url, std::shared_ptr<spdlog::logger> log) {
+  timeout = std::max(timeout, std::chrono::milliseconds::zero());
+  co_return co_await connect_each(std::move(executor), std::move(endpoints), Clock::now() + timeout,
+                                  timeout, std::move(url), std::move(log));
 }
 
 }  // namespace ttynet::port

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "ttynet/port/port.hpp"
 #include "ttynet/util/result.hpp"
@@ -43,6 +44,12 @@ asio::awaitable<Result<TcpConnection, Error>> connect_tcp(asio::any_io_executor 
                                                           std::chrono::milliseconds timeout,
                                                           std::string url,
                                                           std::shared_ptr<spdlog::logger> log);
+
+// connect_tcp() after the lookup: a connect attempt to each address in turn until one
+// accepts, all within `timeout`; the errors as connect_tcp()'s.
+asio::awaitable<Result<TcpConnection, Error>> connect_first(
+    asio::any_io_executor executor, std::vector<asio::ip::tcp::endpoint> endpoints,
+    std::chrono::milliseconds timeout, std::string url, std::shared_ptr<spdlog::logger> log);
 
 // "socket://HOST:PORT", with brackets around an IPv6 literal.
 std::string tcp_url(std::string_view scheme, const TcpTarget& target);
