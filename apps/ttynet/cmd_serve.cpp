@@ -35,6 +35,8 @@ struct ServeOptions {
   bool r0 = false;
   std::string reset_sequence;
   std::string hard_reset_sequence;
+  std::uint32_t keepalive = 60;
+  std::uint32_t idle_timeout = 0;
 };
 
 // The --esp sequences, or why the options do not make one.
@@ -111,6 +113,8 @@ int run_serve(const ServeOptions& options) {
   if (!options.bind.empty()) config.bind_address = options.bind;
   config.protocol = options.raw ? server::Protocol::raw : server::Protocol::rfc2217;
   config.monitor_port = options.monitor_port;
+  config.clients = {.keepalive = std::chrono::seconds(options.keepalive),
+                    .idle_timeout = std::chrono::seconds(options.idle_timeout)};
   LineSettings initial;
   initial.baud = options.baud;
   config.initial_settings = initial;
@@ -178,6 +182,21 @@ void add_serve_command(CLI::App& app) {
       "--monitor-port", options->monitor_port,
       "Also listen here for read-only clients: each gets the device's output, their input is "
       "ignored (0 = any free port)");
+  const auto limit =
+      CLI::Range(std::uint32_t{0}, static_cast<std::uint32_t>(server::max_client_limit.count()));
+  auto* keepalive =
+      serve
+          ->add_option("--keepalive", options->keepalive,
+                       "Seconds until a client that vanished (or takes no data) is dropped and "
+                       "its port freed: TCP keepalive and TCP_USER_TIMEOUT (0 = never)")
+          ->capture_default_str()
+          ->check(limit);
+  auto* idle = serve
+                   ->add_option("--idle-timeout", options->idle_timeout,
+                                "Close a client that sends nothing for this many seconds, with a "
+                                "notice (0 = never)")
+                   ->capture_default_str()
+                   ->check(limit);
   serve->add_flag("-v,--verbose", options->verbosity, "More log output (repeatable)");
   auto* esp = serve->add_flag(
       "--esp", options->esp,
@@ -194,7 +213,7 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--hard-reset-sequence", options->hard_reset_sequence,
                    "With --esp: the hard-reset sequence to run (default R1|W0.1|R0)")
       ->needs(esp);
-  for (auto* single_port_option : {port, bind, raw, baud, monitor, esp}) {
+  for (auto* single_port_option : {port, bind, raw, baud, monitor, esp, keepalive, idle}) {
     config->excludes(single_port_option);
   }
   serve->callback([options] { exit_code() = run_serve(*options); });

@@ -35,8 +35,9 @@ std::string one_line(std::string_view text) {
 constexpr std::uint32_t max_baud = 100'000'000;
 
 // Keys a port entry may take from [defaults]; the rest name or place one entry.
-constexpr std::array<std::string_view, 7> setting_keys = {
-    "protocol", "baud", "bind", "esp", "r0", "reset_sequence", "hard_reset_sequence"};
+constexpr std::array<std::string_view, 9> setting_keys = {
+    "protocol",  "baud",        "bind", "esp", "r0", "reset_sequence", "hard_reset_sequence",
+    "keepalive", "idle_timeout"};
 constexpr std::array<std::string_view, 6> entry_keys = {
     "name", "device", "match", "tcp_port", "tcp_port_base", "monitor_port"};
 constexpr std::array<std::string_view, 4> match_keys = {"vid", "pid", "serial", "by_id"};
@@ -48,6 +49,7 @@ struct Settings {
   std::optional<std::string> bind;
   bool esp = false;
   EspOptions esp_options;
+  ClientLimits clients;
 };
 
 template <std::size_t N, std::size_t M = 0>
@@ -146,6 +148,14 @@ class Parser {
       if (!text || !value.is_string() || text->empty())
         return fail(value, at, "expected an address or host name");
       settings.bind = *text;
+    } else if (key == "keepalive" || key == "idle_timeout") {
+      const auto* number = value.as_integer();
+      if (!number || number->get() < 0 || number->get() > max_client_limit.count()) {
+        return fail(value, at,
+                    fmt::format("expected seconds, 0 to {} (0: never)", max_client_limit.count()));
+      }
+      (key == "keepalive" ? settings.clients.keepalive : settings.clients.idle_timeout) =
+          std::chrono::seconds(number->get());
     } else if (key == "esp" || key == "r0") {
       const auto* flag = value.as_boolean();
       if (!flag) return fail(value, at, "expected true or false");
@@ -283,6 +293,7 @@ class Parser {
     entry.protocol = settings.protocol;
     entry.baud = settings.baud;
     entry.bind = settings.bind;
+    entry.clients = settings.clients;
     if (settings.esp) entry.esp = settings.esp_options;
     return entry;
   }
@@ -295,7 +306,7 @@ class Parser {
 bool operator==(const PortEntry& a, const PortEntry& b) {
   const auto fields = [](const PortEntry& e) {
     return std::tie(e.name, e.source, e.device, e.match, e.tcp_port, e.is_port_base, e.monitor_port,
-                    e.protocol, e.baud, e.bind, e.esp);
+                    e.protocol, e.baud, e.bind, e.esp, e.clients);
   };
   return fields(a) == fields(b);
 }

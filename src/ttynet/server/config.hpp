@@ -6,6 +6,8 @@
 //   protocol = "rfc2217"        # or "raw"
 //   baud = 115200
 //   bind = "0.0.0.0"
+//   keepalive = 60              # seconds until a vanished client frees its port (0: never)
+//   idle_timeout = 0            # seconds without input before a client is closed (0: never)
 //
 //   [[port]]
 //   name = "lab-esp32-1"
@@ -61,6 +63,7 @@ struct PortEntry {
   std::uint32_t baud = 115200;
   std::optional<std::string> bind;  // nothing = all interfaces
   std::optional<EspOptions> esp;    // nothing = no ESP reset handling
+  ClientLimits clients;
 
   std::size_t line = 0;  // where the entry starts in the file; not part of ==
 

@@ -12,6 +12,7 @@
 #include <asio/write.hpp>
 
 #include "ttynet/port/notifier.hpp"
+#include "ttynet/server/client_socket.hpp"
 #include "ttynet/server/listener.hpp"
 #include "ttynet/server/log.hpp"
 
@@ -43,9 +44,10 @@ struct MonitorHub::Client {
 };
 
 MonitorHub::MonitorHub(asio::any_io_executor executor, std::string device_name,
-                       std::size_t queue_limit)
+                       std::chrono::seconds keepalive, std::size_t queue_limit)
     : executor_(std::move(executor)),
       device_name_(std::move(device_name)),
+      keepalive_(keepalive),
       queue_limit_(queue_limit) {}
 
 MaybeError MonitorHub::listen(const std::optional<std::string>& bind_address, std::uint16_t port) {
@@ -104,10 +106,12 @@ asio::awaitable<void> MonitorHub::accept_monitors(asio::ip::tcp::acceptor& accep
       continue;
     }
     std::error_code ignored;
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     auto client = std::make_shared<Client>(std::move(socket));
     const auto endpoint = client->socket.remote_endpoint(ignored);
     client->peer = ignored ? "?" : describe_endpoint(endpoint);
+    if (auto failed = configure_client_socket(client->socket, keepalive_)) {
+      log().warn("monitor {}: keepalive not set: {}", client->peer, failed.message());
+    }
     clients_.push_back(client);
     asio::co_spawn(executor_, serve(std::move(client)), asio::detached);
   }

@@ -7,6 +7,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -24,8 +25,9 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
   // Device output queued per monitor beyond the write in flight.
   static constexpr std::size_t default_queue_limit = 64 * 1024;
 
+  // `keepalive`: ClientLimits::keepalive for the monitors' connections.
   MonitorHub(asio::any_io_executor executor, std::string device_name,
-             std::size_t queue_limit = default_queue_limit);
+             std::chrono::seconds keepalive, std::size_t queue_limit = default_queue_limit);
 
   // Opens the listening sockets (see open_listeners). The error's message is for the user.
   MaybeError listen(const std::optional<std::string>& bind_address, std::uint16_t port);
@@ -48,6 +50,7 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
 
   asio::any_io_executor executor_;
   std::string device_name_;
+  std::chrono::seconds keepalive_;
   std::size_t queue_limit_;
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   std::list<std::shared_ptr<Client>> clients_;

@@ -2,6 +2,7 @@
 // Serving choices shared by `ttynet serve`'s options and the config file (no Asio here, so the
 // config parser stays sans-I/O).
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -37,6 +38,20 @@ struct EspOptionError {
   Field field = Field::reset_sequence;
   std::string message;  // from esp::parse_reset_sequence
 };
+
+// How the server lets go of clients that are gone or stuck (`--keepalive`, `--idle-timeout`;
+// `keepalive`, `idle_timeout` in the config file).
+struct ClientLimits {
+  // A client whose connection stays silent to TCP keepalive probes, or takes no data the
+  // server has for it, is dropped within about this long (0: never). It bounds how long a
+  // vanished client (NAT timeout, dropped VPN, pulled cable) holds its port.
+  std::chrono::seconds keepalive{60};
+  // A controlling client that sends nothing for this long is closed with a notice (0: never).
+  std::chrono::seconds idle_timeout{0};
+
+  friend bool operator==(const ClientLimits&, const ClientLimits&) = default;
+};
+inline constexpr std::chrono::seconds max_client_limit{24 * 3600};
 
 // The sequences `--esp` plays for these options.
 Result<EspResetConfig, EspOptionError> make_esp_reset_config(const EspOptions& options);

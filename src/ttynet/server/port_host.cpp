@@ -53,7 +53,8 @@ asio::awaitable<MaybeError> PortHost::start() {
   }
   acceptors_ = std::move(*listeners);
   if (config_.monitor_port) {
-    monitors_ = std::make_shared<MonitorHub>(executor_, config_.device_url);
+    monitors_ =
+        std::make_shared<MonitorHub>(executor_, config_.device_url, config_.clients.keepalive);
     if (auto error = monitors_->listen(config_.bind_address, *config_.monitor_port)) {
       monitors_.reset();
       acceptors_.clear();
@@ -132,6 +133,7 @@ SessionConfig PortHost::session_config() const {
   config.protocol = config_.protocol;
   config.signature = fmt::format("ttynet {} {}", version, port::describe(port_->info()));
   config.esp_reset = config_.esp_reset;
+  config.clients = config_.clients;
   return config;
 }
 

@@ -33,6 +33,7 @@ struct PortHostConfig {
   std::optional<LineSettings> initial_settings;
   std::chrono::milliseconds reopen_interval{500};
   std::optional<EspResetConfig> esp_reset;  // `--esp`
+  ClientLimits clients;
   // Read-only listeners: every client there gets the device's output; what they send is
   // dropped. Nothing = none.
   std::optional<std::uint16_t> monitor_port;

@@ -252,6 +252,7 @@ void PortManager::start_instance(Entry& entry, const DeviceFacts& found, const s
   host.tcp_port = instance->port.tcp_port;
   if (monitor_port) host.monitor_port = static_cast<std::uint16_t>(*monitor_port);
   host.protocol = config.protocol;
+  host.clients = config.clients;
   LineSettings initial;
   initial.baud = config.baud;
   host.initial_settings = initial;

@@ -1,9 +1,6 @@
 #include "ttynet/server/session.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -14,6 +11,7 @@
 
 #include "ttynet/port/reset_player.hpp"
 #include "ttynet/port/write_output.hpp"
+#include "ttynet/server/client_socket.hpp"
 #include "ttynet/server/log.hpp"
 
 namespace ttynet::server {
@@ -23,19 +21,6 @@ using asio::experimental::awaitable_operators::operator||;
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Low latency and quick detection of clients that vanished without a FIN.
-void configure_client_socket(asio::ip::tcp::socket& socket) {
-  std::error_code ignored;
-  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-  socket.set_option(asio::socket_base::keep_alive(true), ignored);
-  const int fd = socket.native_handle();
-  const int idle = 1;
-  const int interval = 1;
-  const int probes = 3;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
-}
-
 std::string endpoint_text(const asio::ip::tcp::socket& socket) {
   std::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
@@ -78,7 +63,9 @@ Session::Session(asio::ip::tcp::socket socket, port::Port& port, SessionConfig c
       core_idle_(socket_.get_executor()),
       client_input_wanted_(socket_.get_executor()),
       pacer_timer_(socket_.get_executor()) {
-  configure_client_socket(socket_);
+  if (auto ec = configure_client_socket(socket_, config_.clients.keepalive)) {
+    log().warn("{}: keepalive not set: {}", peer_, ec.message());
+  }
   if (config_.protocol == Protocol::rfc2217) {
     core_.emplace(SessionPolicy{.signature = config_.signature,
                                 .esp_reset = config_.esp_reset,
@@ -93,12 +80,13 @@ asio::awaitable<void> Session::run() {
     co_await drive_core();
     co_await flush_to_client();  // our option offers go out before the client speaks
     if (is_paced()) {
-      co_await (client_to_device() || poll_modem_lines() || expire_paced_frames());
+      co_await (client_to_device() || poll_modem_lines() || expire_paced_frames() ||
+                close_when_idle());
     } else {
-      co_await (client_to_device() || poll_modem_lines());
+      co_await (client_to_device() || poll_modem_lines() || close_when_idle());
     }
   } else {
-    co_await client_to_device();
+    co_await (client_to_device() || close_when_idle());
   }
   close();
   if (core_ && core_->protocol_error_count() > core_->protocol_error_kinds()) {
@@ -139,6 +127,24 @@ asio::awaitable<void> Session::close_with_message(std::string_view line) {
   close();
 }
 
+asio::awaitable<void> Session::close_when_idle() {
+  const std::chrono::seconds limit = config_.clients.idle_timeout;
+  asio::steady_timer timer(socket_.get_executor());
+  if (limit.count() == 0) {  // no limit: wait until the session ends (the || cancels this)
+    timer.expires_at(asio::steady_timer::time_point::max());
+    co_await timer.async_wait(as_tuple);
+    co_return;
+  }
+  while (Clock::now() < last_input_ + limit) {
+    timer.expires_at(last_input_ + limit);
+    auto [ec] = co_await timer.async_wait(as_tuple);
+    if (ec || !socket_.is_open()) co_return;
+  }
+  log().info("{}: nothing from the client for {} s: closing (idle timeout)", peer_, limit.count());
+  co_await close_with_message(
+      fmt::format("closed after {} s without input from you (idle timeout)", limit.count()));
+}
+
 asio::awaitable<void> Session::client_to_device() {
   for (;;) {
     // Paced frames queued to their limit: TCP backpressure holds the rest of the client's.
@@ -153,6 +159,7 @@ asio::awaitable<void> Session::client_to_device() {
       }
       co_return;
     }
+    last_input_ = Clock::now();
     const MutableByteView received{from_client_.get(), n};
     log().trace("{}: {} bytes from the client", peer_, n);
     if (!core_) {

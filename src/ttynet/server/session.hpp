@@ -29,6 +29,7 @@ struct SessionConfig {
   // Device data queued for the client above which the device is no longer read.
   std::size_t high_water = 256 * 1024;
   std::optional<EspResetConfig> esp_reset{};  // nothing: DTR/RTS requests go straight through
+  ClientLimits clients{};
 };
 
 class Session {
@@ -56,6 +57,9 @@ class Session {
   // Paced ESP frames come with --esp: the reset handling already says the device is an ESP.
   bool is_paced() const { return config_.esp_reset.has_value(); }
   asio::awaitable<void> client_to_device();
+  // With ClientLimits::idle_timeout: closes the session, with a notice, once the client has
+  // sent nothing for that long. Without one, waits until the session ends.
+  asio::awaitable<void> close_when_idle();
   asio::awaitable<void> poll_modem_lines();
   // Waits for the paced frames' reply deadline and expires it; re-armed when it changes.
   asio::awaitable<void> expire_paced_frames();
@@ -93,6 +97,7 @@ class Session {
   port::Notifier client_input_wanted_;  // the paced frames drained below their limit
   asio::steady_timer pacer_timer_;
   std::optional<TimePoint> pacer_timer_deadline_;  // what pacer_timer_ is armed for
+  TimePoint last_input_ = Clock::now();            // the client's latest bytes
 };
 
 }  // namespace ttynet::server

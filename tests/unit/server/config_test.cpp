@@ -94,6 +94,28 @@ monitor_port = 5002
   EXPECT_EQ(config.ports[1].monitor_port, 5002);
 }
 
+TEST(ConfigParse, ClientLimitsComeFromDefaultsOrTheEntry) {
+  const auto config = parse_ok(R"(
+[defaults]
+keepalive = 120
+[[port]]
+device = "loop://"
+tcp_port = 0
+[[port]]
+device = "loop://"
+tcp_port = 0
+keepalive = 0
+idle_timeout = 600
+)");
+  ASSERT_EQ(config.ports.size(), 2u);
+  EXPECT_EQ(config.ports[0].clients,
+            (ClientLimits{.keepalive = std::chrono::seconds(120), .idle_timeout = {}}));
+  EXPECT_EQ(config.ports[1].clients, (ClientLimits{.keepalive = std::chrono::seconds(0),
+                                                   .idle_timeout = std::chrono::seconds(600)}));
+  EXPECT_EQ(parse_error("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\nidle_timeout = -1\n"),
+            "ports.toml:4:16: port 1, 'idle_timeout': expected seconds, 0 to 86400 (0: never)");
+}
+
 TEST(ConfigParse, RecognisesGlobsAndMatchKeys) {
   const auto config = parse_ok(R"(
 [[port]]
@@ -126,7 +148,7 @@ TEST(ConfigErrors, NameFileLineAndKey) {
   EXPECT_EQ(parse_error("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\nbauds = 1\n"),
             "ports.toml:4:9: port 1, 'bauds': unknown key; valid: name, device, match, tcp_port, "
             "tcp_port_base, monitor_port, protocol, baud, bind, esp, r0, reset_sequence, "
-            "hard_reset_sequence");
+            "hard_reset_sequence, keepalive, idle_timeout");
   EXPECT_EQ(parse_error("[defaults]\nprotocol = \"telnet\"\n[[port]]\ndevice = \"loop://\"\n"
                         "tcp_port = 1\n"),
             "ports.toml:2:12: [defaults] 'protocol': expected \"rfc2217\" or \"raw\"");

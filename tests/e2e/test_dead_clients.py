@@ -1,0 +1,141 @@
+"""Clients that are gone or stuck let go of their port: TCP keepalive for a vanished peer (a
+network namespace whose link is removed), TCP_USER_TIMEOUT for one that stops taking data, and
+the optional idle limit (`ttynet serve --keepalive`, `--idle-timeout`)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import unittest
+import uuid
+
+from support import Server, deadline_after, read_until_closed
+
+def served(server, timeout=5):
+    """True when a new client gets an echo back from the loop:// device within `timeout`."""
+    end = deadline_after(timeout)
+    with server.connect() as sock:
+        sock.settimeout(0.2)
+        marker = b"alive?"
+        got = b""
+        while time.monotonic() < end:
+            sock.sendall(marker)
+            try:
+                got += sock.recv(4096)
+            except socket.timeout:
+                continue
+            if marker in got:
+                return True
+            if b"in use" in got:
+                return False
+    return False
+
+
+class IdleLimit(unittest.TestCase):
+    def test_a_client_that_sends_nothing_is_closed_with_a_notice(self):
+        server = Server("--raw", "--idle-timeout", "1", "loop://")
+        self.addCleanup(lambda: self.assertEqual(server.stop(), 0))
+        start = time.monotonic()
+        with server.connect() as sock:
+            text, closed = read_until_closed(sock, timeout=5)
+        self.assertIn(b"closed after 1 s without input from you (idle timeout)", text)
+        self.assertTrue(closed)
+        self.assertLess(time.monotonic() - start, 4)
+        server.wait_for_log("idle timeout")
+
+    def test_a_client_that_keeps_sending_stays(self):
+        server = Server("--raw", "--idle-timeout", "1", "loop://")
+        self.addCleanup(lambda: self.assertEqual(server.stop(), 0))
+        with server.connect() as sock:
+            sock.settimeout(2)
+            for i in range(12):  # 3 s of input, a byte every 0.25 s
+                sock.sendall(b"%d" % (i % 10))
+                self.assertEqual(sock.recv(16), b"%d" % (i % 10))
+                time.sleep(0.25)
+        self.assertFalse(any("idle timeout" in line for line in server.lines))
+
+
+class StuckClient(unittest.TestCase):
+    def test_a_client_that_takes_no_data_frees_the_port(self):
+        server = Server("--raw", "--keepalive", "3", "loop://")
+        self.addCleanup(lambda: self.assertEqual(server.stop(), 0))
+        stuck = server.connect()
+        self.addCleanup(stuck.close)
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.setblocking(False)
+        # Echoed data fills the way back until the server can send nothing more; then the
+        # client stays connected and never reads.
+        chunk = bytes(64 * 1024)
+        end = deadline_after(20)
+        stalled_since = None
+        while time.monotonic() < end:
+            try:
+                stuck.send(chunk)
+                stalled_since = None
+            except BlockingIOError:
+                stalled_since = stalled_since or time.monotonic()
+                if time.monotonic() - stalled_since > 0.5:
+                    break
+                time.sleep(0.05)
+        self.assertIsNotNone(stalled_since, "the server never stopped taking data")
+        seen = len(server.lines)
+        server.wait_for_log("disconnected", timeout=15, start=seen)
+        self.assertTrue(served(server))
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("ip"), "needs root and iproute2")
+class VanishedClient(unittest.TestCase):
+    """A client in a network namespace of its own, whose link then disappears: nothing of the
+    connection is closed, the server just stops hearing from it."""
+
+    def setUp(self):
+        tag = uuid.uuid4().hex[:6]
+        self.namespace = f"ttynet-dead-{tag}"
+        self.host_link = f"tdh{tag}"
+        self.peer_link = f"tdp{tag}"
+        subnet = 10 + int(tag[:2], 16) % 200
+        self.host_address = f"10.213.{subnet}.1"
+        self.peer_address = f"10.213.{subnet}.2"
+        self.ip("netns", "add", self.namespace)
+        self.addCleanup(self.ip, "netns", "del", self.namespace, check=False)
+        self.ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.peer_link)
+        self.addCleanup(self.ip, "link", "del", self.host_link, check=False)
+        self.ip("link", "set", self.peer_link, "netns", self.namespace)
+        self.ip("addr", "add", f"{self.host_address}/30", "dev", self.host_link)
+        self.ip("link", "set", self.host_link, "up")
+        self.ip("-n", self.namespace, "addr", "add", f"{self.peer_address}/30", "dev",
+                self.peer_link)
+        self.ip("-n", self.namespace, "link", "set", self.peer_link, "up")
+
+    @staticmethod
+    def ip(*args, check=True):
+        subprocess.run(["ip", *args], check=check, timeout=10,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def test_the_port_is_served_again_within_the_keepalive_bound(self):
+        server = Server("--raw", "--keepalive", "3", "loop://", bind="0.0.0.0")
+        self.addCleanup(lambda: self.assertEqual(server.stop(), 0))
+        client = subprocess.Popen(
+            ["ip", "netns", "exec", self.namespace, "/usr/bin/python3", "-c",
+             "import socket, sys, time\n"
+             f"s = socket.create_connection(('{self.host_address}', {server.port}), timeout=5)\n"
+             "s.sendall(b'x'); s.recv(1)\n"
+             "print('connected', flush=True)\n"
+             "time.sleep(60)\n"],
+            stdout=subprocess.PIPE)
+        self.addCleanup(client.stdout.close)
+        self.addCleanup(client.wait, 10)
+        self.addCleanup(client.kill)
+        self.assertEqual(client.stdout.readline().strip(), b"connected")
+        self.assertFalse(served(server, timeout=1), "the first client should hold the port")
+        seen = len(server.lines)
+        self.ip("link", "del", self.host_link)  # the peer's end goes with it
+        start = time.monotonic()
+        server.wait_for_log("disconnected", timeout=15, start=seen)
+        self.assertLess(time.monotonic() - start, 3 + 3)
+        self.assertTrue(served(server))
+
+
+if __name__ == "__main__":
+    unittest.main()
