@@ -10,7 +10,7 @@ packages=(
   libtomlplusplus-dev libavahi-client-dev nlohmann-json3-dev
   # tests, sanitizers, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
-  python3 python3-serial ser2net socat
+  python3 python3-serial ser2net socat iproute2
   # style checks
   clang-format clang-tidy
 )

@@ -5,6 +5,8 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/use_awaitable.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -15,6 +17,7 @@
 #include "ttynet/esp/reset_sequence.hpp"
 #include "ttynet/server/config.hpp"
 #include "ttynet/server/dnssd.hpp"
+#include "ttynet/server/log.hpp"
 #include "ttynet/server/port_host.hpp"
 #include "ttynet/server/port_manager.hpp"
 #include "ttynet/version.hpp"
@@ -50,9 +53,22 @@ Result<server::EspResetConfig, Error> esp_reset_config(const ServeOptions& optio
       (is_hard ? "--hard-reset-sequence: " : "--reset-sequence: ") + config.error().message);
 }
 
+constexpr auto log_close_limit = std::chrono::seconds(1);
+
+// Ends a serve run: a log sink that stays blocked (nobody reads its pipe) must not keep the
+// process alive, and its writer thread cannot be joined, so the process ends at once.
+int finish(server::AsyncLog& log, int code) {
+  if (!log.close(log_close_limit)) {
+    std::fflush(stdout);
+    std::_Exit(code);
+  }
+  return code;
+}
+
 // `serve --config FILE`: every port of the file on one io_context; SIGHUP reads it again.
 int run_serve_config(const ServeOptions& options) {
   configure_logging(options.verbosity);
+  server::AsyncLog async_log;
   auto config = server::load_config(options.config_file);
   if (!config) {
     print_error(config.error().message);
@@ -96,7 +112,7 @@ int run_serve_config(const ServeOptions& options) {
       },
       asio::detached);
   io.run();
-  return 0;
+  return finish(async_log, 0);
 }
 
 int run_serve(const ServeOptions& options) {
@@ -106,6 +122,7 @@ int run_serve(const ServeOptions& options) {
     return 1;
   }
   configure_logging(options.verbosity);
+  server::AsyncLog async_log;
   asio::io_context io(1);
   server::PortHostConfig config;
   config.device_url = options.device;
@@ -152,7 +169,7 @@ int run_serve(const ServeOptions& options) {
       },
       asio::detached);
   io.run();
-  return code;
+  return finish(async_log, code);
 }
 
 }  // namespace

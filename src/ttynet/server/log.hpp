@@ -1,10 +1,45 @@
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <thread>
+
 #include <spdlog/logger.h>
 
 namespace ttynet::server {
 
 // The "server" logger (sessions, listeners, device hosting).
 spdlog::logger& log();
+
+// The log of a long-running server: from construction on, every logger writes through one
+// bounded queue that a background thread drains to the default logger's sinks (same level and
+// format), so a slow or stalled consumer (an undrained pipe, a stuck journald) never blocks
+// the event loop. When the queue is full the oldest lines give way and are counted; once no
+// line has been lost for a second, the count is logged ("N log lines dropped ...").
+class AsyncLog {
+ public:
+  static constexpr std::size_t queue_lines = 8192;
+
+  AsyncLog();
+  ~AsyncLog();
+  AsyncLog(const AsyncLog&) = delete;
+  AsyncLog& operator=(const AsyncLog&) = delete;
+
+  // Waits at most `limit` until every line so far is written. False when the sink stayed
+  // blocked: the writer thread cannot be joined then, so the caller must end the process
+  // without running destructors (std::_Exit) instead of returning.
+  bool close(std::chrono::milliseconds limit);
+
+ private:
+  void report_drops();
+  void stop_reporter();
+
+  std::mutex mutex_;
+  std::condition_variable stop_requested_;
+  bool stopping_ = false;
+  std::thread reporter_;
+};
 
 }  // namespace ttynet::server

@@ -1,0 +1,96 @@
+"""A log nobody reads cannot stop the server: `ttynet serve` with its stderr a pipe that is
+never drained, flooded by 2,000 malformed connections (each one logs), still echoes a new
+client's 1 MiB bit-exact within a second, and still ends within 2 s on SIGTERM."""
+
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from support import TTYNET, deadline_after
+
+IAC, SB, SE = 0xFF, 0xFA, 0xF0
+MALFORMED = bytes([IAC, SB, 44]) + b"x" * 8192 + bytes([IAC, 0x07])  # oversized, then junk
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def connect_when_listening(port, timeout=10):
+    end = deadline_after(timeout)
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=5)
+        except ConnectionRefusedError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
+def strip_telnet(stream):
+    """The data bytes of a server's Telnet stream (commands and sub-negotiations removed)."""
+    data = bytearray()
+    i = 0
+    while i < len(stream):
+        if stream[i] != IAC:
+            data.append(stream[i])
+            i += 1
+        elif i + 1 < len(stream) and stream[i + 1] == SB:
+            end = stream.find(bytes([IAC, SE]), i + 2)
+            i = len(stream) if end < 0 else end + 2
+        else:
+            i += 3
+    return bytes(data)
+
+
+class LogStall(unittest.TestCase):
+    def test_a_stalled_log_pipe_blocks_nothing(self):
+        port = free_port()
+        # stderr is a pipe that this test never reads: it fills after about 64 KiB.
+        server = subprocess.Popen(
+            [TTYNET, "serve", "--bind", "127.0.0.1", "-p", str(port), "loop://"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.addCleanup(server.stdout.close)
+        self.addCleanup(lambda: server.poll() is None and server.kill())
+        connect_when_listening(port).close()
+
+        for _ in range(2000):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as bad:
+                try:
+                    bad.sendall(MALFORMED)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # refused while the one before was still being dropped
+
+        payload = bytes(i % 255 for i in range(1 << 20))  # no 0xFF: no Telnet escaping
+        start = time.monotonic()
+        with connect_when_listening(port) as client:
+            client.settimeout(0.5)
+            received = bytearray()
+            sent = 0
+            end = start + 10
+            while time.monotonic() < end and len(strip_telnet(received)) < len(payload):
+                if sent < len(payload):
+                    sent += client.send(payload[sent:sent + 65536])
+                try:
+                    chunk = client.recv(1 << 16)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    break
+                received += chunk
+        elapsed = time.monotonic() - start
+        self.assertEqual(strip_telnet(received), payload)
+        self.assertLess(elapsed, 1.0)
+
+        stop = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        self.assertEqual(server.wait(10), 0)
+        self.assertLess(time.monotonic() - stop, 2.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
