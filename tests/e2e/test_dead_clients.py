@@ -1,6 +1,7 @@
 """Clients that are gone or stuck let go of their port: TCP keepalive for a vanished peer (a
-network namespace whose link is removed), TCP_USER_TIMEOUT for one that stops taking data, and
-the optional idle limit (`ttynet serve --keepalive`, `--idle-timeout`)."""
+network namespace whose link is removed), TCP_USER_TIMEOUT for one that stops taking data, the
+optional idle limit (`ttynet serve --keepalive`, `--idle-timeout`); and a hung device (one that
+takes no input) holds neither a session whose client left nor the server's shutdown."""
 
 import os
 import shutil
@@ -10,7 +11,7 @@ import time
 import unittest
 import uuid
 
-from support import Server, deadline_after, read_until_closed
+from support import PtyDevice, Server, deadline_after, read_until_closed
 
 def served(server, timeout=5):
     """True when a new client gets an echo back from the loop:// device within `timeout`."""
@@ -82,6 +83,34 @@ class StuckClient(unittest.TestCase):
         seen = len(server.lines)
         server.wait_for_log("disconnected", timeout=15, start=seen)
         self.assertTrue(served(server))
+
+
+class HungDevice(unittest.TestCase):
+    def test_a_client_leaving_a_device_that_takes_nothing_frees_the_port(self):
+        device = PtyDevice(echo=True)
+        self.addCleanup(device.close)
+        server = Server("--raw", device.path)
+        device.stop()  # nobody reads the device's input any more: its queue fills and stays full
+        with server.connect() as client:
+            # More than the pseudo-terminal takes, little enough for the server's socket buffer
+            # to hold the rest: the server's write to the device blocks, and the client's close
+            # still reaches the server (a FIN waits behind unsent data; with data left over, a
+            # killed client's port is freed by --keepalive instead).
+            client.sendall(bytes(64 * 1024))
+            time.sleep(0.5)
+            seen = len(server.lines)
+        left = time.monotonic()
+        server.wait_for_log("disconnected", timeout=5, start=seen)
+        self.assertLess(time.monotonic() - left, 2)
+        with server.connect() as second:  # not refused as "in use"
+            second.settimeout(0.5)
+            try:
+                self.assertNotIn(b"in use", second.recv(256))
+            except socket.timeout:
+                pass
+            stop = time.monotonic()
+            self.assertEqual(server.stop(), 0)  # its session is stuck on the device too
+            self.assertLess(time.monotonic() - stop, 2)
 
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("ip"), "needs root and iproute2")

@@ -1,6 +1,9 @@
 #include "ttynet/server/session.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -107,6 +110,12 @@ void Session::device_lost() {
 }
 
 asio::awaitable<void> Session::restore_device() {
+  if (device_output_abandoned_) {
+    // What the device did not take is the gone client's: the next one must not inherit it.
+    if (auto ec = co_await port_.purge(Purge::transmit)) {
+      log().warn("{}: cannot drop the device's pending output: {}", peer_, ec.message());
+    }
+  }
   if (!core_) co_return;  // a raw client cannot change the device's settings or lines
   core_->restore();
   co_await drive_core();
@@ -163,8 +172,10 @@ asio::awaitable<void> Session::client_to_device() {
     const MutableByteView received{from_client_.get(), n};
     log().trace("{}: {} bytes from the client", peer_, n);
     if (!core_) {
-      if (auto write_error = co_await port_.write(received)) {
-        log().warn("{}: device write failed: {}", peer_, write_error.message());
+      if (auto write_error = co_await write_to_device(received)) {
+        if (!device_output_abandoned_) {
+          log().warn("{}: device write failed: {}", peer_, write_error.message());
+        }
         co_return;
       }
       continue;
@@ -198,7 +209,37 @@ ActionResult Session::device_after(std::error_code ec) const {
 }
 
 asio::awaitable<ActionResult> Session::perform(const action::Write& write) {
-  co_return ActionResult{.error = co_await port_.write(write.data)};
+  co_return ActionResult{.error = co_await write_to_device(write.data)};
+}
+
+asio::awaitable<std::error_code> Session::write_to_device(ByteView data) {
+  auto outcome = co_await (port_.write(data) || give_up_device_write());
+  if (outcome.index() == 0) co_return std::get<0>(outcome);
+  device_output_abandoned_ = true;
+  co_return make_error_code(asio::error::operation_aborted);
+}
+
+asio::awaitable<void> Session::give_up_device_write() {
+  asio::steady_timer timer(socket_.get_executor());
+  while (socket_.is_open()) {
+    timer.expires_after(stuck_write_poll);
+    auto [ec] = co_await timer.async_wait(as_tuple);
+    if (ec) co_return;  // the write finished first: this branch is cancelled
+    if (has_client_left()) {
+      log().info("{}: left while the device took no input; its output is dropped", peer_);
+      close();
+    }
+  }
+}
+
+// TCP_CLOSE_WAIT: the client sent its FIN; TCP_CLOSE: the connection was reset or timed out.
+bool Session::has_client_left() {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
+    return true;
+  }
+  return info.tcpi_state == TCP_CLOSE_WAIT || info.tcpi_state == TCP_CLOSE;
 }
 
 asio::awaitable<ActionResult> Session::perform(const action::ApplySettings& apply) {

@@ -57,6 +57,14 @@ class Session {
   // Paced ESP frames come with --esp: the reset handling already says the device is an ESP.
   bool is_paced() const { return config_.esp_reset.has_value(); }
   asio::awaitable<void> client_to_device();
+  // Writes client data to the device, unless the session ends first: a device that takes
+  // nothing (its flow control held by a hung board) must not keep a session that is over.
+  asio::awaitable<std::error_code> write_to_device(ByteView data);
+  // Completes when a device write should be given up: the session closed, or the client's
+  // connection ended, which nothing else notices while no client data is read (polled).
+  asio::awaitable<void> give_up_device_write();
+  bool has_client_left();
+  static constexpr std::chrono::milliseconds stuck_write_poll{250};
   // With ClientLimits::idle_timeout: closes the session, with a notice, once the client has
   // sent nothing for that long. Without one, waits until the session ends.
   asio::awaitable<void> close_when_idle();
@@ -98,6 +106,7 @@ class Session {
   asio::steady_timer pacer_timer_;
   std::optional<TimePoint> pacer_timer_deadline_;  // what pacer_timer_ is armed for
   TimePoint last_input_ = Clock::now();            // the client's latest bytes
+  bool device_output_abandoned_ = false;           // a device write was given up
 };
 
 }  // namespace ttynet::server
