@@ -27,25 +27,7 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=16 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan -j "$jobs" --output-on-failure --timeout 600
 
-echo "== fuzzing (${fuzz_seconds}s per target)"
-CXX=clang++ ./scripts/build.sh build/fuzz -DTTYNET_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
-for target in build/fuzz/tests/fuzz/*_fuzz; do
-  name=$(basename "$target" _fuzz)
-  corpus=$(mktemp -d)
-  cp -r "tests/fuzz/corpus/$name/." "$corpus/" 2>/dev/null || true
-  echo "-- $name"
-  log=$(mktemp)
-  if ! "$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 \
-      -print_final_stats=1 "$corpus" >"$log" 2>&1; then
-    tail -40 "$log"
-    echo "fuzz: $name found a failing input (above)" >&2
-    exit 1
-  fi
-  grep -E "^stat::(number_of_executed_units|peak_rss_mb)" "$log" || true
-  rm -f "$log"
-  rm -rf "$corpus"
-done
-echo "fuzz: all targets ran ${fuzz_seconds}s without a finding"
+FUZZ_SECONDS=$fuzz_seconds ./scripts/fuzz.sh
 
 echo "== clang-tidy (sans-I/O cores)"
 # The I/O layers are left out: clang 14 does not enable Asio's coroutine support.
