@@ -29,6 +29,18 @@ std::string describe_endpoint(const asio::ip::tcp::endpoint& endpoint) {
   return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
 }
 
+std::string describe_peer(const asio::ip::tcp::socket& socket) {
+  std::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  const auto address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return describe_endpoint(
+        {asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()), endpoint.port()});
+  }
+  return describe_endpoint(endpoint);
+}
+
 Result<std::vector<asio::ip::tcp::acceptor>, Error> open_listeners(
     const asio::any_io_executor& executor, const std::optional<std::string>& bind_address,
     std::uint16_t port) {

@@ -8,12 +8,23 @@
 #include <utility>
 
 #include "ttynet/port/log.hpp"
+#include "ttynet/server/peer_log_limit.hpp"
 
 namespace ttynet::server {
 
 spdlog::logger& log() {
   static const auto logger = port::logger("server");
   return *logger;
+}
+
+void log_about_peer(spdlog::level::level_enum level, std::string_view peer, std::string_view text) {
+  static PeerLogLimit limit;
+  if (!log().should_log(level) || !limit.allow(peer, Clock::now())) return;
+  if (const std::size_t held_back = limit.take_suppressed(); held_back > 0) {
+    log().log(level, "{} ({} lines about clients held back: too many)", text, held_back);
+  } else {
+    log().log(level, "{}", text);
+  }
 }
 
 AsyncLog::AsyncLog() {

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <string_view>
 #include <thread>
 
 #include <spdlog/logger.h>
@@ -12,6 +13,11 @@ namespace ttynet::server {
 
 // The "server" logger (sessions, listeners, device hosting).
 spdlog::logger& log();
+
+// Logs a line that any peer can cause (connects, refusals, disconnects, protocol errors) about
+// `peer`, within the rate limits of one PeerLogLimit for the process (the server's event loop
+// is its one thread); a line let through after some were held back says how many.
+void log_about_peer(spdlog::level::level_enum level, std::string_view peer, std::string_view text);
 
 // The log of a long-running server: from construction on, every logger writes through one
 // bounded queue that a background thread drains to the default logger's sinks (same level and

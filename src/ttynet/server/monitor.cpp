@@ -105,10 +105,8 @@ asio::awaitable<void> MonitorHub::accept_monitors(asio::ip::tcp::acceptor& accep
       log().warn("monitor accept failed: {}", ec.message());
       continue;
     }
-    std::error_code ignored;
     auto client = std::make_shared<Client>(std::move(socket));
-    const auto endpoint = client->socket.remote_endpoint(ignored);
-    client->peer = ignored ? "?" : describe_endpoint(endpoint);
+    client->peer = describe_peer(client->socket);
     if (auto failed = configure_client_socket(client->socket, keepalive_)) {
       log().warn("monitor {}: keepalive not set: {}", client->peer, failed.message());
     }
@@ -119,11 +117,13 @@ asio::awaitable<void> MonitorHub::accept_monitors(asio::ip::tcp::acceptor& accep
 
 asio::awaitable<void> MonitorHub::serve(std::shared_ptr<Client> client) {
   auto self = shared_from_this();
-  log().info("monitor {} of {} connected", client->peer, device_name_);
+  log_about_peer(spdlog::level::info, client->peer,
+                 fmt::format("monitor {} of {} connected", client->peer, device_name_));
   co_await (write_queue(client, queue_limit_) || discard_input(client));
   client->close();
   clients_.remove(client);
-  log().info("monitor {} of {} disconnected", client->peer, device_name_);
+  log_about_peer(spdlog::level::info, client->peer,
+                 fmt::format("monitor {} of {} disconnected", client->peer, device_name_));
 }
 
 asio::awaitable<void> MonitorHub::write_queue(std::shared_ptr<Client> client,

@@ -150,12 +150,16 @@ asio::awaitable<void> PortHost::accept_clients(asio::ip::tcp::acceptor& acceptor
       continue;
     }
     if (!is_device_up_) {
-      log().info("refused a client: device {} is not available", config_.device_url);
+      log_about_peer(spdlog::level::info, describe_peer(socket),
+                     fmt::format("refused {}: device {} is not available", describe_peer(socket),
+                                 config_.device_url));
       refuse(std::move(socket), fmt::format("device {} is not available", config_.device_url));
       continue;
     }
     if (session_) {
-      log().info("refused a client: {} is in use by {}", config_.device_url, session_->peer());
+      log_about_peer(spdlog::level::info, describe_peer(socket),
+                     fmt::format("refused {}: {} is in use by {}", describe_peer(socket),
+                                 config_.device_url, session_->peer()));
       refuse(std::move(socket),
              fmt::format("{} is in use by {}", config_.device_url, session_->peer()));
       continue;
@@ -166,9 +170,9 @@ asio::awaitable<void> PortHost::accept_clients(asio::ip::tcp::acceptor& acceptor
 }
 
 asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
-  log().info("{} connected", session->peer());
+  log_about_peer(spdlog::level::info, session->peer(), session->peer() + " connected");
   co_await session->run();
-  log().info("{} disconnected", session->peer());
+  log_about_peer(spdlog::level::info, session->peer(), session->peer() + " disconnected");
   if (is_device_up_) co_await session->restore_device();
   session_.reset();
   session_ended_.notify();

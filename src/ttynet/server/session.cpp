@@ -15,6 +15,7 @@
 #include "ttynet/port/reset_player.hpp"
 #include "ttynet/port/write_output.hpp"
 #include "ttynet/server/client_socket.hpp"
+#include "ttynet/server/listener.hpp"
 #include "ttynet/server/log.hpp"
 
 namespace ttynet::server {
@@ -24,19 +25,6 @@ using asio::experimental::awaitable_operators::operator||;
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // Low latency and quick detection of clients that vanished without a FIN.
-std::string endpoint_text(const asio::ip::tcp::socket& socket) {
-  std::error_code ec;
-  const auto endpoint = socket.remote_endpoint(ec);
-  if (ec) return "?";
-  const auto address = endpoint.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return fmt::format("{}:{}",
-                       asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string(),
-                       endpoint.port());
-  }
-  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), endpoint.port());
-  return fmt::format("{}:{}", address.to_string(), endpoint.port());
-}
 
 DeviceState device_state(const port::Port& port) {
   return {
@@ -61,7 +49,7 @@ Session::Session(asio::ip::tcp::socket socket, port::Port& port, SessionConfig c
     : socket_(std::move(socket)),
       port_(port),
       config_(std::move(config)),
-      peer_(endpoint_text(socket_)),
+      peer_(describe_peer(socket_)),
       flow_changed_(socket_.get_executor()),
       core_idle_(socket_.get_executor()),
       client_input_wanted_(socket_.get_executor()),
@@ -275,7 +263,7 @@ asio::awaitable<ActionResult> Session::perform(const action::ReadModemState& /*r
 }
 
 asio::awaitable<ActionResult> Session::perform(const action::Log& line) {
-  log().log(spdlog_level(line.level), "{}: {}", peer_, line.text);
+  log_about_peer(spdlog_level(line.level), peer_, fmt::format("{}: {}", peer_, line.text));
   co_return ActionResult{};
 }
 
