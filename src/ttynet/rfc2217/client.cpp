@@ -400,17 +400,11 @@ void Client::send_request(Command command, ByteView value) {
 void Client::pipeline_requests(TimePoint now) {
   for (const AwaitedReply& awaited : std::span{awaited_}.first(awaited_count_)) {
     if (pipelined_.size() == max_pipelined) {
-      if (pipelined_.front().expected.command == Command::purge_data &&
-          pipelined_.front().expected.value[0] != static_cast<Byte>(Purge::transmit)) {
-        --pipelined_receive_purges_;
-      }
+      if (pipelined_.front().expected.purges_receive()) --pipelined_receive_purges_;
       pipelined_.pop_front();
     }
     pipelined_.push_back({awaited, now});
-    if (awaited.command == Command::purge_data &&
-        awaited.value[0] != static_cast<Byte>(Purge::transmit)) {
-      ++pipelined_receive_purges_;
-    }
+    if (awaited.purges_receive()) ++pipelined_receive_purges_;
   }
   awaited_count_ = 0;
 }
@@ -656,9 +650,7 @@ bool Client::take_pipelined_reply(Command command, ByteView value) {
   const PipelinedRequest request = *match;
   pipelined_.erase(match);
   const ByteView sent = request.expected.sent();
-  if (command == Command::purge_data && sent[0] != static_cast<Byte>(Purge::transmit)) {
-    --pipelined_receive_purges_;
-  }
+  if (request.expected.purges_receive()) --pipelined_receive_purges_;
   add_round_trip(now_ - request.sent);
   if (!begins_with(value, sent)) {
     emit(PipelinedRequestRejected{describe_rejection(command, sent, value)});

@@ -241,6 +241,10 @@ class Client {
     std::uint8_t size = 0;
     bool answered = false;
     ByteView sent() const { return ByteView{value}.first(size); }
+    // Device data that comes before this reply is older than the purge: dropped.
+    bool purges_receive() const {
+      return command == Command::purge_data && value[0] != static_cast<Byte>(Purge::transmit);
+    }
   };
 
   // Queues an event, built in place: moving a variant with a std::string through a temporary
