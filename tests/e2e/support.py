@@ -16,6 +16,8 @@ import time
 import tty
 
 TTYNET = os.environ.get("TTYNET_BIN", "ttynet")
+# The line `serve` logs for each monitor listener; group 1 is its TCP port.
+MONITOR_RE = r"monitors on 127\.0\.0\.1:(\d+) \(read-only\)"
 TCGETS2 = 0x802C542A  # _IOR('T', 0x2A, struct termios2) on x86-64 and arm64
 CMSPAR = 0o10000000000
 

@@ -97,7 +97,7 @@ class HungDevice(unittest.TestCase):
             # still reaches the server (a FIN waits behind unsent data; with data left over, a
             # killed client's port is freed by --keepalive instead).
             client.sendall(bytes(64 * 1024))
-            time.sleep(0.5)
+            server.wait_for_log("the device has taken no input", timeout=5)
             seen = len(server.lines)
         left = time.monotonic()
         server.wait_for_log("disconnected", timeout=5, start=seen)

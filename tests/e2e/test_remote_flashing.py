@@ -12,7 +12,7 @@ import time
 import unittest
 
 from esp_connect import LatencyProxy
-from support import Server, deadline_after
+from support import MONITOR_RE, Server, deadline_after
 from test_esptool import EsptoolCase, esptool, md5
 from test_serve_robustness import rss_kib
 
@@ -204,8 +204,7 @@ class BoundedQueue(unittest.TestCase):
         server = Server("--esp", "--monitor-port", "0", "sim://esp32?pace=1")
         self.addCleanup(server.proc.stdout.close)
         self.addCleanup(server.stop)
-        monitor_port = int(server.wait_for_log(
-            r"monitoring \S+ on 127\.0\.0\.1:(\d+) \(read-only\)").group(1))
+        monitor_port = int(server.wait_for_log(MONITOR_RE).group(1))
         monitor = MonitorReader(monitor_port)
         monitor.start()
         self.addCleanup(monitor.stop)

@@ -43,10 +43,10 @@ struct MonitorHub::Client {
   std::size_t dropped = 0;  // bytes lost in the current overflow
 };
 
-MonitorHub::MonitorHub(asio::any_io_executor executor, std::string device_name,
+MonitorHub::MonitorHub(asio::any_io_executor executor, std::string port_name,
                        std::chrono::seconds keepalive, std::size_t queue_limit)
     : executor_(std::move(executor)),
-      device_name_(std::move(device_name)),
+      port_name_(std::move(port_name)),
       keepalive_(keepalive),
       queue_limit_(queue_limit) {}
 
@@ -56,7 +56,7 @@ MaybeError MonitorHub::listen(const std::optional<std::string>& bind_address, st
     return Error{listeners.error().code, "monitor port: " + listeners.error().message};
   acceptors_ = std::move(*listeners);
   for (const auto& endpoint : local_endpoints()) {
-    log().info("monitoring {} on {} (read-only)", device_name_, describe_endpoint(endpoint));
+    log().info("port {}: monitors on {} (read-only)", port_name_, describe_endpoint(endpoint));
   }
   return std::nullopt;
 }
@@ -87,8 +87,7 @@ void MonitorHub::broadcast(ByteView data) {
     client->queue.insert(client->queue.end(), data.begin(), data.begin() + taken);
     if (taken < data.size()) {
       if (client->dropped == 0) {
-        log().warn("monitor {} of {} is too slow: dropping device output", client->peer,
-                   device_name_);
+        report(*client, spdlog::level::warn, " is too slow: dropping device output");
       }
       client->dropped += data.size() - taken;
     }
@@ -102,13 +101,14 @@ asio::awaitable<void> MonitorHub::accept_monitors(asio::ip::tcp::acceptor& accep
     auto [ec, socket] = co_await acceptor.async_accept(as_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || is_stopping_) co_return;
-      log().warn("monitor accept failed: {}", ec.message());
+      log().warn("port {}: monitor accept failed: {}", port_name_, ec.message());
       continue;
     }
     auto client = std::make_shared<Client>(std::move(socket));
     client->peer = describe_peer(client->socket);
     if (auto failed = configure_client_socket(client->socket, keepalive_)) {
-      log().warn("monitor {}: keepalive not set: {}", client->peer, failed.message());
+      report(*client, spdlog::level::warn,
+             fmt::format(": keepalive not set: {}", failed.message()));
     }
     clients_.push_back(client);
     asio::co_spawn(executor_, serve(std::move(client)), asio::detached);
@@ -117,17 +117,14 @@ asio::awaitable<void> MonitorHub::accept_monitors(asio::ip::tcp::acceptor& accep
 
 asio::awaitable<void> MonitorHub::serve(std::shared_ptr<Client> client) {
   auto self = shared_from_this();
-  log_about_peer(spdlog::level::info, client->peer,
-                 fmt::format("monitor {} of {} connected", client->peer, device_name_));
-  co_await (write_queue(client, queue_limit_) || discard_input(client));
+  report(*client, spdlog::level::info, " connected");
+  co_await (write_queue(client) || discard_input(client));
   client->close();
   clients_.remove(client);
-  log_about_peer(spdlog::level::info, client->peer,
-                 fmt::format("monitor {} of {} disconnected", client->peer, device_name_));
+  report(*client, spdlog::level::info, " disconnected");
 }
 
-asio::awaitable<void> MonitorHub::write_queue(std::shared_ptr<Client> client,
-                                              std::size_t queue_limit) {
+asio::awaitable<void> MonitorHub::write_queue(std::shared_ptr<Client> client) {
   for (;;) {
     while (client->queue.empty() && client->socket.is_open()) co_await client->queued.wait();
     if (!client->socket.is_open()) co_return;
@@ -135,11 +132,15 @@ asio::awaitable<void> MonitorHub::write_queue(std::shared_ptr<Client> client,
     client->queue.clear();
     auto [ec, n] =
         co_await asio::async_write(client->socket, asio::buffer(client->in_flight), as_tuple);
-    if (ec) co_return;
+    if (ec) {
+      lose_connection(*client, ec);
+      co_return;
+    }
     // One line per episode: said when the monitor has room again, not at every write.
-    if (client->dropped > 0 && client->queue.size() < queue_limit / 2) {
-      log().info("monitor {} is keeping up again; {} bytes of device output were dropped",
-                 client->peer, client->dropped);
+    if (client->dropped > 0 && client->queue.size() < queue_limit_ / 2) {
+      report(*client, spdlog::level::info,
+             fmt::format(" is keeping up again; {} bytes of device output were dropped",
+                         client->dropped));
       client->dropped = 0;
     }
   }
@@ -149,8 +150,23 @@ asio::awaitable<void> MonitorHub::discard_input(std::shared_ptr<Client> client) 
   std::array<std::uint8_t, discard_buffer_size> buffer{};
   for (;;) {
     auto [ec, n] = co_await client->socket.async_read_some(asio::buffer(buffer), as_tuple);
-    if (ec) co_return;
+    if (ec) {
+      if (ec != asio::error::eof) lose_connection(*client, ec);
+      co_return;
+    }
   }
+}
+
+// Once per monitor: whichever direction fails first says why; the other is cancelled.
+void MonitorHub::lose_connection(const Client& client, std::error_code ec) const {
+  if (ec == asio::error::operation_aborted || !client.socket.is_open()) return;
+  report(client, spdlog::level::info, fmt::format(": connection lost: {}", ec.message()));
+}
+
+void MonitorHub::report(const Client& client, spdlog::level::level_enum level,
+                        std::string_view text) const {
+  log_about_peer(level, client.peer,
+                 fmt::format("port {}: monitor {}{}", port_name_, client.peer, text));
 }
 
 }  // namespace ttynet::server

@@ -13,7 +13,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <spdlog/common.h>
 
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/error.hpp"
@@ -26,8 +29,9 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
   static constexpr std::size_t default_queue_limit = 64 * 1024;
 
   // `keepalive`: ClientLimits::keepalive for the monitors' connections.
-  MonitorHub(asio::any_io_executor executor, std::string device_name,
-             std::chrono::seconds keepalive, std::size_t queue_limit = default_queue_limit);
+  // `port_name`: how log lines name the port (PortHostConfig::name).
+  MonitorHub(asio::any_io_executor executor, std::string port_name, std::chrono::seconds keepalive,
+             std::size_t queue_limit = default_queue_limit);
 
   // Opens the listening sockets (see open_listeners). The error's message is for the user.
   MaybeError listen(const std::optional<std::string>& bind_address, std::uint16_t port);
@@ -45,11 +49,14 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
   struct Client;
   asio::awaitable<void> accept_monitors(asio::ip::tcp::acceptor& acceptor);
   asio::awaitable<void> serve(std::shared_ptr<Client> client);
-  static asio::awaitable<void> write_queue(std::shared_ptr<Client> client, std::size_t queue_limit);
-  static asio::awaitable<void> discard_input(std::shared_ptr<Client> client);
+  asio::awaitable<void> write_queue(std::shared_ptr<Client> client);
+  // Logs "port NAME: monitor PEER TEXT" within the limits on lines about peers.
+  void report(const Client& client, spdlog::level::level_enum level, std::string_view text) const;
+  asio::awaitable<void> discard_input(std::shared_ptr<Client> client);
+  void lose_connection(const Client& client, std::error_code ec) const;
 
   asio::any_io_executor executor_;
-  std::string device_name_;
+  std::string port_name_;
   std::chrono::seconds keepalive_;
   std::size_t queue_limit_;
   std::vector<asio::ip::tcp::acceptor> acceptors_;

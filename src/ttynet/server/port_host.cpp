@@ -21,7 +21,7 @@ constexpr std::size_t device_read_size = 16 * 1024;
 
 // Sends a one-line refusal on a client we will not serve. The line is tiny, so one
 // non-blocking write goes straight into the empty socket buffer.
-void refuse(asio::ip::tcp::socket socket, std::string_view reason) {
+void send_refusal(asio::ip::tcp::socket socket, std::string_view reason) {
   std::error_code ignored;
   socket.non_blocking(true, ignored);
   const std::string line = fmt::format("ttynet: {}\r\n", reason);
@@ -36,7 +36,9 @@ PortHost::PortHost(asio::any_io_executor executor, PortHostConfig config)
     : executor_(std::move(executor)),
       config_(std::move(config)),
       session_ended_(executor_),
-      reopen_timer_(executor_) {}
+      reopen_timer_(executor_) {
+  if (config_.name.empty()) config_.name = config_.device_url;
+}
 
 PortHost::~PortHost() = default;
 
@@ -53,8 +55,7 @@ asio::awaitable<MaybeError> PortHost::start() {
   }
   acceptors_ = std::move(*listeners);
   if (config_.monitor_port) {
-    monitors_ =
-        std::make_shared<MonitorHub>(executor_, config_.device_url, config_.clients.keepalive);
+    monitors_ = std::make_shared<MonitorHub>(executor_, config_.name, config_.clients.keepalive);
     if (auto error = monitors_->listen(config_.bind_address, *config_.monitor_port)) {
       monitors_.reset();
       acceptors_.clear();
@@ -63,9 +64,10 @@ asio::awaitable<MaybeError> PortHost::start() {
     }
   }
   for (const auto& endpoint : local_endpoints()) {
-    log().info(
-        "serving {} on {} ({}, {})", port::describe(port_->info()), describe_endpoint(endpoint),
-        config_.protocol == Protocol::raw ? "raw TCP" : "RFC 2217", to_string(port_->settings()));
+    log().info("port {}: serving {} on {} ({}, {})", config_.name, port::describe(port_->info()),
+               describe_endpoint(endpoint),
+               config_.protocol == Protocol::raw ? "raw TCP" : "RFC 2217",
+               to_string(port_->settings()));
   }
   co_return std::nullopt;
 }
@@ -87,7 +89,8 @@ asio::awaitable<void> PortHost::run() {
     co_await pump_device();
     is_device_up_ = false;
     if (!is_stopping_) {
-      log().warn("device {} is gone; waiting for it to come back", config_.device_url);
+      log().warn("port {}: device {} is gone; waiting for it to come back", config_.name,
+                 config_.device_url);
       port_->close();
       if (auto session = session_) {
         session->device_lost();
@@ -128,9 +131,17 @@ void PortHost::close_device() {
   if (port_) port_->close();
 }
 
+void PortHost::refuse(asio::ip::tcp::socket socket, std::string_view reason) const {
+  const std::string peer = describe_peer(socket);
+  log_about_peer(spdlog::level::info, peer,
+                 fmt::format("port {}: refused {}: {}", config_.name, peer, reason));
+  send_refusal(std::move(socket), reason);
+}
+
 SessionConfig PortHost::session_config() const {
   SessionConfig config;
   config.protocol = config_.protocol;
+  config.port_name = config_.name;
   config.signature = fmt::format("ttynet {} {}", version, port::describe(port_->info()));
   config.esp_reset = config_.esp_reset;
   config.clients = config_.clients;
@@ -143,23 +154,17 @@ asio::awaitable<void> PortHost::accept_clients(asio::ip::tcp::acceptor& acceptor
     auto [ec, socket] = co_await acceptor.async_accept(as_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || is_stopping_) co_return;
-      log().warn("accept failed: {}", ec.message());
+      log().warn("port {}: accept failed: {}", config_.name, ec.message());
       // Out of file descriptors and the like: give the system a moment instead of spinning.
       backoff.expires_after(config_.reopen_interval);
       co_await backoff.async_wait(as_tuple);
       continue;
     }
     if (!is_device_up_) {
-      log_about_peer(spdlog::level::info, describe_peer(socket),
-                     fmt::format("refused {}: device {} is not available", describe_peer(socket),
-                                 config_.device_url));
       refuse(std::move(socket), fmt::format("device {} is not available", config_.device_url));
       continue;
     }
     if (session_) {
-      log_about_peer(spdlog::level::info, describe_peer(socket),
-                     fmt::format("refused {}: {} is in use by {}", describe_peer(socket),
-                                 config_.device_url, session_->peer()));
       refuse(std::move(socket),
              fmt::format("{} is in use by {}", config_.device_url, session_->peer()));
       continue;
@@ -170,9 +175,9 @@ asio::awaitable<void> PortHost::accept_clients(asio::ip::tcp::acceptor& acceptor
 }
 
 asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
-  log_about_peer(spdlog::level::info, session->peer(), session->peer() + " connected");
+  session->report(spdlog::level::info, " connected");
   co_await session->run();
-  log_about_peer(spdlog::level::info, session->peer(), session->peer() + " disconnected");
+  session->report(spdlog::level::info, " disconnected");
   if (is_device_up_) co_await session->restore_device();
   session_.reset();
   session_ended_.notify();
@@ -187,7 +192,7 @@ asio::awaitable<void> PortHost::pump_device() {
   for (;;) {
     auto [ec, n] = co_await port_->read_some(buffer);
     if (ec) {
-      if (!is_stopping_) log().debug("device read ended: {}", ec.message());
+      if (!is_stopping_) log().debug("port {}: device read ended: {}", config_.name, ec.message());
       co_return;
     }
     if (monitors_) monitors_->broadcast({buffer.data(), n});
@@ -203,12 +208,12 @@ asio::awaitable<void> PortHost::reopen_device() {
   auto opened = co_await port::open_port(executor_, config_.device_url,
                                          {.initial_settings = config_.initial_settings});
   if (!opened) {
-    log().debug("device still unavailable: {}", opened.error().message);
+    log().debug("port {}: device still unavailable: {}", config_.name, opened.error().message);
     co_return;
   }
   port_ = std::move(*opened);
   is_device_up_ = true;
-  log().info("device {} is back", port::describe(port_->info()));
+  log().info("port {}: device {} is back", config_.name, port::describe(port_->info()));
 }
 
 }  // namespace ttynet::server

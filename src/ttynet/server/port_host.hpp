@@ -27,6 +27,7 @@ namespace ttynet::server {
 
 struct PortHostConfig {
   std::string device_url;
+  std::string name;  // how log lines name the port: its configured name; empty: the device URL
   std::optional<std::string> bind_address;  // nothing = all interfaces, IPv4 and IPv6
   std::uint16_t tcp_port = 2217;
   Protocol protocol = Protocol::rfc2217;
@@ -58,6 +59,8 @@ class PortHost {
  private:
   asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor);
   asio::awaitable<void> serve_client(std::shared_ptr<Session> session);
+  // Logs the refusal (rate-limited) and tells the client why in one line before closing.
+  void refuse(asio::ip::tcp::socket socket, std::string_view reason) const;
   asio::awaitable<void> pump_device();
   asio::awaitable<void> reopen_device();
   void close_device();

@@ -248,6 +248,7 @@ void PortManager::start_instance(Entry& entry, const DeviceFacts& found, const s
 
   PortHostConfig host;
   host.device_url = device.path;
+  host.name = instance->port.name;
   host.bind_address = config.bind;
   host.tcp_port = instance->port.tcp_port;
   if (monitor_port) host.monitor_port = static_cast<std::uint16_t>(*monitor_port);

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
@@ -53,9 +55,10 @@ Session::Session(asio::ip::tcp::socket socket, port::Port& port, SessionConfig c
       flow_changed_(socket_.get_executor()),
       core_idle_(socket_.get_executor()),
       client_input_wanted_(socket_.get_executor()),
+      device_write_began_(socket_.get_executor()),
       pacer_timer_(socket_.get_executor()) {
   if (auto ec = configure_client_socket(socket_, config_.clients.keepalive)) {
-    log().warn("{}: keepalive not set: {}", peer_, ec.message());
+    report(spdlog::level::warn, fmt::format(": keepalive not set: {}", ec.message()));
   }
   if (config_.protocol == Protocol::rfc2217) {
     core_.emplace(SessionPolicy{.signature = config_.signature,
@@ -72,16 +75,18 @@ asio::awaitable<void> Session::run() {
     co_await flush_to_client();  // our option offers go out before the client speaks
     if (is_paced()) {
       co_await (client_to_device() || poll_modem_lines() || expire_paced_frames() ||
-                close_when_idle());
+                close_when_idle() || watch_device_writes());
     } else {
-      co_await (client_to_device() || poll_modem_lines() || close_when_idle());
+      co_await (client_to_device() || poll_modem_lines() || close_when_idle() ||
+                watch_device_writes());
     }
   } else {
-    co_await (client_to_device() || close_when_idle());
+    co_await (client_to_device() || close_when_idle() || watch_device_writes());
   }
   close();
   if (core_ && core_->protocol_error_count() > core_->protocol_error_kinds()) {
-    log().warn("{}: {} protocol errors in all", peer_, core_->protocol_error_count());
+    report(spdlog::level::warn,
+           fmt::format(": {} protocol errors in all", core_->protocol_error_count()));
   }
 }
 
@@ -89,6 +94,7 @@ void Session::close() {
   std::error_code ignored;
   socket_.shutdown(asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
+  abandon_device_write();
   flow_changed_.notify();
   client_input_wanted_.notify();
 }
@@ -101,7 +107,8 @@ asio::awaitable<void> Session::restore_device() {
   if (device_output_abandoned_) {
     // What the device did not take is the gone client's: the next one must not inherit it.
     if (auto ec = co_await port_.purge(Purge::transmit)) {
-      log().warn("{}: cannot drop the device's pending output: {}", peer_, ec.message());
+      report(spdlog::level::warn,
+             fmt::format(": cannot drop the device's pending output: {}", ec.message()));
     }
   }
   if (!core_) co_return;  // a raw client cannot change the device's settings or lines
@@ -137,7 +144,8 @@ asio::awaitable<void> Session::close_when_idle() {
     auto [ec] = co_await timer.async_wait(as_tuple);
     if (ec || !socket_.is_open()) co_return;
   }
-  log().info("{}: nothing from the client for {} s: closing (idle timeout)", peer_, limit.count());
+  report(spdlog::level::info,
+         fmt::format(": nothing from the client for {} s: closing (idle timeout)", limit.count()));
   co_await close_with_message(
       fmt::format("closed after {} s without input from you (idle timeout)", limit.count()));
 }
@@ -151,18 +159,17 @@ asio::awaitable<void> Session::client_to_device() {
     auto [ec, n] = co_await socket_.async_read_some(
         asio::buffer(from_client_.get(), receive_buffer_size), as_tuple);
     if (ec) {
-      if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-        log().info("{}: connection lost: {}", peer_, ec.message());
-      }
+      if (ec != asio::error::eof) lose_client(ec);
       co_return;
     }
     last_input_ = Clock::now();
     const MutableByteView received{from_client_.get(), n};
-    log().trace("{}: {} bytes from the client", peer_, n);
+    log().trace("port {}: {}: {} bytes from the client", config_.port_name, peer_, n);
     if (!core_) {
       if (auto write_error = co_await write_to_device(received)) {
         if (!device_output_abandoned_) {
-          log().warn("{}: device write failed: {}", peer_, write_error.message());
+          report(spdlog::level::warn,
+                 fmt::format(": device write failed: {}", write_error.message()));
         }
         co_return;
       }
@@ -201,22 +208,52 @@ asio::awaitable<ActionResult> Session::perform(const action::Write& write) {
 }
 
 asio::awaitable<std::error_code> Session::write_to_device(ByteView data) {
-  auto outcome = co_await (port_.write(data) || give_up_device_write());
-  if (outcome.index() == 0) co_return std::get<0>(outcome);
-  device_output_abandoned_ = true;
-  co_return make_error_code(asio::error::operation_aborted);
+  if (device_output_abandoned_ || !socket_.is_open()) co_return asio::error::operation_aborted;
+  ++device_writes_;
+  is_device_writing_ = true;
+  device_write_began_.notify();
+  // Its own coroutine, so that abandon_device_write() can cancel it whoever is waiting for it.
+  auto [exception, ec] =
+      co_await asio::co_spawn(socket_.get_executor(), port_.write(data),
+                              asio::bind_cancellation_slot(abandon_device_write_.slot(), as_tuple));
+  is_device_writing_ = false;
+  if (exception) std::rethrow_exception(exception);
+  if (device_output_abandoned_) co_return asio::error::operation_aborted;
+  co_return ec;
 }
 
-asio::awaitable<void> Session::give_up_device_write() {
+void Session::abandon_device_write() {
+  if (!is_device_writing_) return;
+  device_output_abandoned_ = true;
+  abandon_device_write_.emit(asio::cancellation_type::all);
+}
+
+asio::awaitable<void> Session::watch_device_writes() {
   asio::steady_timer timer(socket_.get_executor());
+  std::uint64_t reported = 0;
   while (socket_.is_open()) {
-    timer.expires_after(stuck_write_poll);
-    auto [ec] = co_await timer.async_wait(as_tuple);
-    if (ec) co_return;  // the write finished first: this branch is cancelled
-    if (has_client_left()) {
-      log().info("{}: left while the device took no input; its output is dropped", peer_);
-      close();
+    if (!is_device_writing_) {
+      co_await device_write_began_.wait();
+    } else {
+      const auto write = device_writes_;
+      timer.expires_after(stuck_write_poll);
+      co_await timer.async_wait(as_tuple);
+      if (is_device_writing_ && device_writes_ == write && socket_.is_open()) {
+        if (has_client_left()) {
+          report(spdlog::level::info,
+                 ": left while the device took no input; its output is dropped");
+          close();
+          co_return;
+        }
+        if (reported != write) {
+          reported = write;
+          report(spdlog::level::debug, fmt::format(": the device has taken no input for {} ms",
+                                                   stuck_write_poll.count()));
+        }
+      }
     }
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return;
   }
 }
 
@@ -263,7 +300,7 @@ asio::awaitable<ActionResult> Session::perform(const action::ReadModemState& /*r
 }
 
 asio::awaitable<ActionResult> Session::perform(const action::Log& line) {
-  log_about_peer(spdlog_level(line.level), peer_, fmt::format("{}: {}", peer_, line.text));
+  report(spdlog_level(line.level), fmt::format(": {}", line.text));
   co_return ActionResult{};
 }
 
@@ -315,10 +352,7 @@ asio::awaitable<void> Session::from_device(ByteView data) {
     if (!socket_.is_open()) co_return;
     auto [ec, n] =
         co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), as_tuple);
-    if (ec) {
-      log().info("{}: connection lost: {}", peer_, ec.message());
-      close();
-    }
+    if (ec) lose_client(ec);
     co_return;
   }
   while (socket_.is_open() && core_->is_suspended()) co_await flow_changed_.wait();
@@ -343,9 +377,20 @@ asio::awaitable<void> Session::flush_to_client() {
   if (is_writing_ || !core_ || !socket_.is_open()) co_return;
   is_writing_ = true;
   const std::error_code ec = co_await port::write_output(socket_, *core_);
-  if (ec) close();
+  if (ec) lose_client(ec);
   is_writing_ = false;
   flow_changed_.notify();
+}
+
+void Session::report(spdlog::level::level_enum level, std::string_view text) const {
+  log_about_peer(level, peer_, fmt::format("port {}: {}{}", config_.port_name, peer_, text));
+}
+
+void Session::lose_client(std::error_code ec) {
+  if (socket_.is_open() && ec != asio::error::operation_aborted) {
+    report(spdlog::level::info, fmt::format(": connection lost: {}", ec.message()));
+  }
+  close();
 }
 
 }  // namespace ttynet::server

@@ -6,12 +6,16 @@
 // drained (and an unplug noticed) whether or not a client is connected.
 
 #include <asio/awaitable.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include <spdlog/common.h>
 
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
@@ -23,6 +27,7 @@
 namespace ttynet::server {
 
 struct SessionConfig {
+  std::string port_name{};  // how log lines name the port (PortHostConfig::name)
   Protocol protocol = Protocol::rfc2217;
   std::string signature;  // the SIGNATURE reply
   std::chrono::milliseconds modem_poll_interval{1000};
@@ -52,17 +57,22 @@ class Session {
   asio::awaitable<void> restore_device();
   bool is_open() const { return socket_.is_open(); }
   const std::string& peer() const { return peer_; }
+  // Logs "port NAME: PEER TEXT" within the limits on lines about peers (log_about_peer()).
+  void report(spdlog::level::level_enum level, std::string_view text) const;
 
  private:
   // Paced ESP frames come with --esp: the reset handling already says the device is an ESP.
   bool is_paced() const { return config_.esp_reset.has_value(); }
   asio::awaitable<void> client_to_device();
-  // Writes client data to the device, unless the session ends first: a device that takes
+  // Writes client data to the device until it is taken or abandoned: a device that takes
   // nothing (its flow control held by a hung board) must not keep a session that is over.
+  // close() abandons a write in flight, and so does watch_device_writes().
   asio::awaitable<std::error_code> write_to_device(ByteView data);
-  // Completes when a device write should be given up: the session closed, or the client's
-  // connection ended, which nothing else notices while no client data is read (polled).
-  asio::awaitable<void> give_up_device_write();
+  void abandon_device_write();
+  // While a device write is in flight, checks every stuck_write_poll whether the client's
+  // connection ended, which nothing else notices while no client data is read; if so, closes
+  // the session. Idle (no timer) while no write is in flight.
+  asio::awaitable<void> watch_device_writes();
   bool has_client_left();
   static constexpr std::chrono::milliseconds stuck_write_poll{250};
   // With ClientLimits::idle_timeout: closes the session, with a notice, once the client has
@@ -87,6 +97,8 @@ class Session {
   // The device's state after an action that may change it: one settings read.
   ActionResult device_after(std::error_code ec) const;
   asio::awaitable<void> flush_to_client();
+  // The client's connection failed: says why (once, not for our own cancellations) and closes.
+  void lose_client(std::error_code ec);
 
   asio::ip::tcp::socket socket_;
   port::Port& port_;
@@ -103,10 +115,14 @@ class Session {
   port::Notifier flow_changed_;         // write finished, or the client resumed the flow
   port::Notifier core_idle_;            // drive_core() finished
   port::Notifier client_input_wanted_;  // the paced frames drained below their limit
+  port::Notifier device_write_began_;
+  asio::cancellation_signal abandon_device_write_;  // cancels the device write in flight
   asio::steady_timer pacer_timer_;
   std::optional<TimePoint> pacer_timer_deadline_;  // what pacer_timer_ is armed for
   TimePoint last_input_ = Clock::now();            // the client's latest bytes
-  bool device_output_abandoned_ = false;           // a device write was given up
+  bool is_device_writing_ = false;
+  std::uint64_t device_writes_ = 0;       // started so far: tells one stuck write from the next
+  bool device_output_abandoned_ = false;  // a device write was given up
 };
 
 }  // namespace ttynet::server

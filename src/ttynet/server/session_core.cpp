@@ -169,7 +169,10 @@ void SessionCore::complete(const ActionResult& result, TimePoint now) {
   std::visit(
       Overloaded{
           [&](const action::Write&) {
-            log(Level::warn, fmt::format("device write failed: {}", reason));
+            // Cancelled: the session gave the write up (its client left), and said so.
+            if (result.error != std::errc::operation_canceled) {
+              log(Level::warn, fmt::format("device write failed: {}", reason));
+            }
             queued_.emplace_back(action::Disconnect{});
           },
           [&](const action::ApplySettings& a) {

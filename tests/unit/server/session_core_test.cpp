@@ -318,6 +318,14 @@ TEST_F(AgreedSessionTest, AFailedDeviceWriteEndsTheSession) {
   EXPECT_EQ(lines[2], "disconnect");
 }
 
+TEST_F(AgreedSessionTest, AnAbandonedDeviceWriteEndsTheSessionWithoutASecondReport) {
+  // The session cancels a write to a device that takes nothing once its client has left,
+  // and logs that itself.
+  device_.fail_writes = std::make_error_code(std::errc::operation_canceled);
+  client_sends({'x'});
+  EXPECT_EQ(performed(), (std::vector<std::string>{"write 78", "disconnect"}));
+}
+
 TEST_F(AgreedSessionTest, DeviceDataGoesOutWithIacDoubled) {
   core_.send_data(Bytes{'x', iac, 'y'});
   drive();
