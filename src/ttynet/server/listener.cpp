@@ -32,7 +32,7 @@ std::string describe_endpoint(const asio::ip::tcp::endpoint& endpoint) {
 std::string describe_peer(const asio::ip::tcp::socket& socket) {
   std::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
-  if (ec) return "?";
+  if (ec) return "(gone)";
   const auto address = endpoint.address();
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
     return describe_endpoint(

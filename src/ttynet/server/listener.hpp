@@ -22,8 +22,8 @@ Result<std::vector<asio::ip::tcp::acceptor>, Error> open_listeners(
     std::uint16_t port);
 
 std::string describe_endpoint(const asio::ip::tcp::endpoint& endpoint);
-// The connected peer of `socket`, IPv4-mapped addresses as IPv4: "192.0.2.7:40112"; "?" when
-// the socket has none.
+// The connected peer of `socket`, IPv4-mapped addresses as IPv4: "192.0.2.7:40112"; "(gone)"
+// when the socket has none (a client that reset the connection before it was accepted).
 std::string describe_peer(const asio::ip::tcp::socket& socket);
 
 // The addresses the listeners are bound to (those that can still say).
