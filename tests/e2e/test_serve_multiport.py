@@ -193,6 +193,73 @@ bind = "127.0.0.1"
         return socket.create_connection(("127.0.0.1", tcp_port), timeout=5)
 
 
+class ReplugUnderLoad(TempDir):
+    PORTS = 64
+
+    def test_replugging_one_device_leaves_63_busy_neighbours_alone(self):
+        """A device closed and replaced under its name, three ways, while every other port
+        echoes 20 x 4 KiB: no other client may lose its connection or a byte."""
+        devdir = os.path.join(self.dir, "dev")
+        os.mkdir(devdir)
+        for index in range(self.PORTS):
+            os.symlink(self.device().path, os.path.join(devdir, f"ttyR{index:02d}"))
+        base = free_port_base(self.PORTS)
+        config = self.write_config(f"""
+[[port]]
+name = "r-{{path-basename}}"
+device = "{devdir}/ttyR*"
+tcp_port_base = {base}
+bind = "127.0.0.1"
+""")
+        self.server = ConfigServer(config)
+        self.assertEqual(len(self.server.wait_for_ports(self.PORTS, timeout=20)), self.PORTS)
+
+        results = {}
+
+        def echo_rounds(index):
+            try:
+                port = open_port(base + index, timeout=20)
+                try:
+                    for round_index in range(20):
+                        data = payload(4096, seed=index * 100 + round_index)
+                        port.write(data)
+                        if read_exactly(port.read, len(data), 30) != data:
+                            results[index] = f"round {round_index} came back wrong"
+                            return
+                finally:
+                    port.close()
+                results[index] = True
+            except Exception as error:  # an unrelated client must never see one
+                results[index] = repr(error)
+
+        threads = [threading.Thread(target=echo_rounds, args=(index,))
+                   for index in range(1, self.PORTS)]
+        for thread in threads:
+            thread.start()
+        link = os.path.join(devdir, "ttyR00")
+        for way in ("replaced at once", "unlinked and linked again", "gone past a rescan"):
+            mark = self.server.mark()
+            self.devices[0].unplug()
+            replacement = self.device()
+            self.devices.insert(0, self.devices.pop())
+            if way == "replaced at once":
+                os.symlink(replacement.path, link + ".new")
+                os.replace(link + ".new", link)
+            else:
+                os.unlink(link)
+                if way == "gone past a rescan":
+                    self.server.wait_for_log(r"port r-ttyR00: stopped", timeout=10, start=mark)
+                os.symlink(replacement.path, link)
+            # Reopened by its port, or (after a rescan saw no link) the port started again.
+            self.server.wait_for_log(r"port r-ttyR00: (device \S+ is back|\S+ on TCP port)",
+                                     timeout=10, start=mark)
+            self.assertEqual(echo_once(base, b"replugged"), b"replugged", way)
+        for thread in threads:
+            thread.join(90)
+        self.assertEqual({index: ok for index, ok in results.items() if ok is not True}, {})
+        self.assertEqual(len(results), self.PORTS - 1)
+
+
 class Reload(TempDir):
     def entries(self, keep, changed_baud, extra):
         return f"""
