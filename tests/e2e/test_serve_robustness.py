@@ -72,11 +72,17 @@ class Robustness(unittest.TestCase):
 
     def test_client_vanishing_mid_transfer_leaves_the_server_serving(self):
         client = self.server.connect()
+        peer = "%s:%d" % client.getsockname()
         client.sendall(b"\x55" * (1 << 20))
         # RST instead of FIN: the way a crashed or unplugged host disappears.
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         client.close()
         self.assert_serves_a_new_client()
+        # Said once, naming the port and the peer, however many operations the reset failed.
+        about_peer = [line for line in self.server.lines if peer in line]
+        self.assertTrue(all(f"port {self.device.path}: {peer}" in line for line in about_peer),
+                        about_peer)
+        self.assertLessEqual(sum("connection lost" in line for line in about_peer), 1, about_peer)
 
 
 

@@ -171,10 +171,10 @@ asio::awaitable<std::error_code> TtyPort::apply_settings(const LineSettings& set
   detail::encode_line_settings(settings, wanted);
   const auto ec = detail::write_termios2(fd_, wanted);
   if (ec) {
+    // The refusal itself is the caller's to report (the error returned); this one is not.
     if (auto restore_ec = detail::write_termios2(fd_, before)) {
       log_->warn("{}: cannot restore the line settings: {}", info_.path, restore_ec.message());
     }
-    log_->warn("{}: cannot apply {}: {}", info_.path, to_string(settings), ec.message());
   }
   if (!ec) settings_ = settings;  // what a pty cannot hold is kept as asked (see held())
   detail::Termios2 now;
