@@ -87,9 +87,17 @@ class StuckClient(unittest.TestCase):
 
 class HungDevice(unittest.TestCase):
     def test_a_client_leaving_a_device_that_takes_nothing_frees_the_port(self):
+        self.leave_a_hung_device("--raw")
+
+    def test_an_rfc2217_client_leaving_a_device_that_takes_nothing_frees_the_port(self):
+        # The session's protocol core is mid-drive (a write action in flight) when the session
+        # ends: the actions left must still complete, or the device is never restored.
+        self.leave_a_hung_device()
+
+    def leave_a_hung_device(self, *protocol):
         device = PtyDevice(echo=True)
         self.addCleanup(device.close)
-        server = Server("--raw", device.path)
+        server = Server(*protocol, device.path)
         device.stop()  # nobody reads the device's input any more: its queue fills and stays full
         with server.connect() as client:
             # More than the pseudo-terminal takes, little enough for the server's socket buffer

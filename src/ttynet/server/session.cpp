@@ -188,8 +188,15 @@ asio::awaitable<void> Session::drive_core() {
   while (is_driving_) co_await core_idle_.wait();
   is_driving_ = true;
   while (auto next = core_->next_action()) {
-    const ActionResult result =
-        co_await std::visit([this](const auto& action) { return perform(action); }, *next);
+    ActionResult result;
+    try {
+      result = co_await std::visit([this](const auto& action) { return perform(action); }, *next);
+    } catch (const std::system_error& cancelled) {
+      // Our caller was cancelled (the session is ending) and Asio refuses every later co_await
+      // there. Each action still completes, as failed, so the core stays consistent and the
+      // next drive (restore_device()) is not left waiting for this one.
+      result = ActionResult{.error = cancelled.code()};
+    }
     core_->complete(result, Clock::now());
   }
   is_driving_ = false;
@@ -376,7 +383,12 @@ asio::awaitable<void> Session::from_device(ByteView data) {
 asio::awaitable<void> Session::flush_to_client() {
   if (is_writing_ || !core_ || !socket_.is_open()) co_return;
   is_writing_ = true;
-  const std::error_code ec = co_await port::write_output(socket_, *core_);
+  std::error_code ec;
+  try {
+    ec = co_await port::write_output(socket_, *core_);
+  } catch (const std::system_error& cancelled) {  // as in drive_core(): the session is ending
+    ec = cancelled.code();
+  }
   if (ec) lose_client(ec);
   is_writing_ = false;
   flow_changed_.notify();

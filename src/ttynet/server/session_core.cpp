@@ -165,14 +165,17 @@ void SessionCore::complete(const ActionResult& result, TimePoint now) {
     to_device_ = {};
   }
   if (!result.error) return;
+  if (result.error == std::errc::operation_canceled) {
+    // The session gave the action up as it ended (a device write its gone client left
+    // stuck, a drive its caller cancelled); nothing to report, but nothing more to write.
+    if (std::holds_alternative<action::Write>(done)) queued_.emplace_back(action::Disconnect{});
+    return;
+  }
   const std::string reason = result.error.message();
   std::visit(
       Overloaded{
           [&](const action::Write&) {
-            // Cancelled: the session gave the write up (its client left), and said so.
-            if (result.error != std::errc::operation_canceled) {
-              log(Level::warn, fmt::format("device write failed: {}", reason));
-            }
+            log(Level::warn, fmt::format("device write failed: {}", reason));
             queued_.emplace_back(action::Disconnect{});
           },
           [&](const action::ApplySettings& a) {

@@ -326,6 +326,14 @@ TEST_F(AgreedSessionTest, AnAbandonedDeviceWriteEndsTheSessionWithoutASecondRepo
   EXPECT_EQ(performed(), (std::vector<std::string>{"write 78", "disconnect"}));
 }
 
+TEST_F(AgreedSessionTest, ACancelledSettingIsNotReportedAsARefusal) {
+  device_.fail_settings = std::make_error_code(std::errc::operation_canceled);
+  client_sends(request(Command::set_baudrate, baud_bytes(9600)));
+  const auto lines = performed();
+  EXPECT_TRUE(std::none_of(lines.begin(), lines.end(),
+                           [](const std::string& line) { return line.starts_with("log"); }));
+}
+
 TEST_F(AgreedSessionTest, DeviceDataGoesOutWithIacDoubled) {
   core_.send_data(Bytes{'x', iac, 'y'});
   drive();
