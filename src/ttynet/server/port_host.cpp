@@ -63,8 +63,11 @@ asio::awaitable<MaybeError> PortHost::start() {
       co_return error;
     }
   }
+  // A port named after its device (`serve DEVICE`) would say the device twice.
+  const std::string named =
+      config_.name == config_.device_url ? "" : fmt::format("port {}: ", config_.name);
   for (const auto& endpoint : local_endpoints()) {
-    log().info("port {}: serving {} on {} ({}, {})", config_.name, port::describe(port_->info()),
+    log().info("{}serving {} on {} ({}, {})", named, port::describe(port_->info()),
                describe_endpoint(endpoint),
                config_.protocol == Protocol::raw ? "raw TCP" : "RFC 2217",
                to_string(port_->settings()));
