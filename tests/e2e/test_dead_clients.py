@@ -121,10 +121,14 @@ class HungDevice(unittest.TestCase):
             self.assertLess(time.monotonic() - stop, 2)
 
 
-@unittest.skipUnless(os.geteuid() == 0 and shutil.which("ip"), "needs root and iproute2")
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("ip") and shutil.which("nsenter"),
+                     "needs root, iproute2 and util-linux")
 class VanishedClient(unittest.TestCase):
     """A client in a network namespace of its own, whose link then disappears: nothing of the
-    connection is closed, the server just stops hearing from it."""
+    connection is closed, the server just stops hearing from it.
+
+    Commands go into the namespace through nsenter, which only joins it: `ip -n` and `ip netns
+    exec` also remount /sys, and that fails in a chroot, where / is no mount point."""
 
     def setUp(self):
         tag = uuid.uuid4().hex[:6]
@@ -141,20 +145,25 @@ class VanishedClient(unittest.TestCase):
         self.ip("link", "set", self.peer_link, "netns", self.namespace)
         self.ip("addr", "add", f"{self.host_address}/30", "dev", self.host_link)
         self.ip("link", "set", self.host_link, "up")
-        self.ip("-n", self.namespace, "addr", "add", f"{self.peer_address}/30", "dev",
-                self.peer_link)
-        self.ip("-n", self.namespace, "link", "set", self.peer_link, "up")
+        self.ip("addr", "add", f"{self.peer_address}/30", "dev", self.peer_link,
+                inside=self.namespace)
+        self.ip("link", "set", self.peer_link, "up", inside=self.namespace)
 
     @staticmethod
-    def ip(*args, check=True):
-        subprocess.run(["ip", *args], check=check, timeout=10,
+    def in_namespace(namespace):
+        return ["nsenter", f"--net=/run/netns/{namespace}"]
+
+    @classmethod
+    def ip(cls, *args, check=True, inside=None):
+        prefix = cls.in_namespace(inside) if inside else []
+        subprocess.run([*prefix, "ip", *args], check=check, timeout=10,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def test_the_port_is_served_again_within_the_keepalive_bound(self):
         server = Server("--raw", "--keepalive", "3", "loop://", bind="0.0.0.0")
         self.addCleanup(lambda: self.assertEqual(server.stop(), 0))
         client = subprocess.Popen(
-            ["ip", "netns", "exec", self.namespace, "/usr/bin/python3", "-c",
+            [*self.in_namespace(self.namespace), "/usr/bin/python3", "-c",
              "import socket, sys, time\n"
              f"s = socket.create_connection(('{self.host_address}', {server.port}), timeout=5)\n"
              "s.sendall(b'x'); s.recv(1)\n"
