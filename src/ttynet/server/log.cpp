@@ -1,8 +1,10 @@
 #include "ttynet/server/log.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/async.h>
 #include <spdlog/async_logger.h>
 #include <spdlog/spdlog.h>
+#include <asio/error.hpp>
 
 #include <memory>
 #include <utility>
@@ -25,6 +27,19 @@ void log_about_peer(spdlog::level::level_enum level, std::string_view peer, std:
   } else {
     log().log(level, "{}", text);
   }
+}
+
+PeerReporter::PeerReporter(std::string_view port_name, std::string_view role, std::string peer)
+    : peer_(std::move(peer)),
+      prefix_(fmt::format("port {}: {}{}{}", port_name, role, role.empty() ? "" : " ", peer_)) {}
+
+void PeerReporter::operator()(spdlog::level::level_enum level, std::string_view text) const {
+  log_about_peer(level, peer_, fmt::format("{}{}", prefix_, text));
+}
+
+void PeerReporter::connection_lost(std::error_code ec, bool socket_open) const {
+  if (!socket_open || ec == asio::error::operation_aborted) return;
+  (*this)(spdlog::level::info, fmt::format(": connection lost: {}", ec.message()));
 }
 
 AsyncLog::AsyncLog() {

@@ -26,7 +26,8 @@ constexpr std::size_t discard_buffer_size = 512;
 }  // namespace
 
 struct MonitorHub::Client {
-  explicit Client(asio::ip::tcp::socket s) : socket(std::move(s)), queued(socket.get_executor()) {}
+  Client(asio::ip::tcp::socket s, PeerReporter r)
+      : socket(std::move(s)), report(std::move(r)), queued(socket.get_executor()) {}
 
   void close() {
     std::error_code ignored;
@@ -36,7 +37,7 @@ struct MonitorHub::Client {
   }
 
   asio::ip::tcp::socket socket;
-  std::string peer;
+  PeerReporter report;
   ByteBuffer queue;      // waiting for the next write
   ByteBuffer in_flight;  // the write in progress
   port::Notifier queued;
@@ -87,7 +88,7 @@ void MonitorHub::broadcast(ByteView data) {
     client->queue.insert(client->queue.end(), data.begin(), data.begin() + taken);
     if (taken < data.size()) {
       if (client->dropped == 0) {
-        report(*client, spdlog::level::warn, " is too slow: dropping device output");
+        client->report(spdlog::level::warn, " is too slow: dropping device output");
       }
       client->dropped += data.size() - taken;
     }
@@ -104,11 +105,10 @@ asio::awaitable<void> MonitorHub::accept_monitors(asio::ip::tcp::acceptor& accep
       log().warn("port {}: monitor accept failed: {}", port_name_, ec.message());
       continue;
     }
-    auto client = std::make_shared<Client>(std::move(socket));
-    client->peer = describe_peer(client->socket);
+    PeerReporter report(port_name_, "monitor", describe_peer(socket));
+    auto client = std::make_shared<Client>(std::move(socket), std::move(report));
     if (auto failed = configure_client_socket(client->socket, keepalive_)) {
-      report(*client, spdlog::level::warn,
-             fmt::format(": keepalive not set: {}", failed.message()));
+      client->report(spdlog::level::warn, fmt::format(": keepalive not set: {}", failed.message()));
     }
     clients_.push_back(client);
     asio::co_spawn(executor_, serve(std::move(client)), asio::detached);
@@ -117,11 +117,11 @@ asio::awaitable<void> MonitorHub::accept_monitors(asio::ip::tcp::acceptor& accep
 
 asio::awaitable<void> MonitorHub::serve(std::shared_ptr<Client> client) {
   auto self = shared_from_this();
-  report(*client, spdlog::level::info, " connected");
+  client->report(spdlog::level::info, " connected");
   co_await (write_queue(client) || discard_input(client));
   client->close();
   clients_.remove(client);
-  report(*client, spdlog::level::info, " disconnected");
+  client->report(spdlog::level::info, " disconnected");
 }
 
 asio::awaitable<void> MonitorHub::write_queue(std::shared_ptr<Client> client) {
@@ -133,14 +133,14 @@ asio::awaitable<void> MonitorHub::write_queue(std::shared_ptr<Client> client) {
     auto [ec, n] =
         co_await asio::async_write(client->socket, asio::buffer(client->in_flight), as_tuple);
     if (ec) {
-      lose_connection(*client, ec);
+      client->report.connection_lost(ec, client->socket.is_open());
       co_return;
     }
     // One line per episode: said when the monitor has room again, not at every write.
     if (client->dropped > 0 && client->queue.size() < queue_limit_ / 2) {
-      report(*client, spdlog::level::info,
-             fmt::format(" is keeping up again; {} bytes of device output were dropped",
-                         client->dropped));
+      client->report(spdlog::level::info,
+                     fmt::format(" is keeping up again; {} bytes of device output were dropped",
+                                 client->dropped));
       client->dropped = 0;
     }
   }
@@ -151,22 +151,10 @@ asio::awaitable<void> MonitorHub::discard_input(std::shared_ptr<Client> client) 
   for (;;) {
     auto [ec, n] = co_await client->socket.async_read_some(asio::buffer(buffer), as_tuple);
     if (ec) {
-      if (ec != asio::error::eof) lose_connection(*client, ec);
+      if (ec != asio::error::eof) client->report.connection_lost(ec, client->socket.is_open());
       co_return;
     }
   }
-}
-
-// Once per monitor: whichever direction fails first says why; the other is cancelled.
-void MonitorHub::lose_connection(const Client& client, std::error_code ec) const {
-  if (ec == asio::error::operation_aborted || !client.socket.is_open()) return;
-  report(client, spdlog::level::info, fmt::format(": connection lost: {}", ec.message()));
-}
-
-void MonitorHub::report(const Client& client, spdlog::level::level_enum level,
-                        std::string_view text) const {
-  log_about_peer(level, client.peer,
-                 fmt::format("port {}: monitor {}{}", port_name_, client.peer, text));
 }
 
 }  // namespace ttynet::server

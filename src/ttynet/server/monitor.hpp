@@ -13,10 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
-
-#include <spdlog/common.h>
 
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/error.hpp"
@@ -50,10 +47,7 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
   asio::awaitable<void> accept_monitors(asio::ip::tcp::acceptor& acceptor);
   asio::awaitable<void> serve(std::shared_ptr<Client> client);
   asio::awaitable<void> write_queue(std::shared_ptr<Client> client);
-  // Logs "port NAME: monitor PEER TEXT" within the limits on lines about peers.
-  void report(const Client& client, spdlog::level::level_enum level, std::string_view text) const;
   asio::awaitable<void> discard_input(std::shared_ptr<Client> client);
-  void lose_connection(const Client& client, std::error_code ec) const;
 
   asio::any_io_executor executor_;
   std::string port_name_;

@@ -135,9 +135,8 @@ void PortHost::close_device() {
 }
 
 void PortHost::refuse(asio::ip::tcp::socket socket, std::string_view reason) const {
-  const std::string peer = describe_peer(socket);
-  log_about_peer(spdlog::level::info, peer,
-                 fmt::format("port {}: refused {}: {}", config_.name, peer, reason));
+  PeerReporter(config_.name, "refused", describe_peer(socket))(spdlog::level::info,
+                                                               fmt::format(": {}", reason));
   send_refusal(std::move(socket), reason);
 }
 
@@ -178,9 +177,9 @@ asio::awaitable<void> PortHost::accept_clients(asio::ip::tcp::acceptor& acceptor
 }
 
 asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
-  session->report(spdlog::level::info, " connected");
+  session->report()(spdlog::level::info, " connected");
   co_await session->run();
-  session->report(spdlog::level::info, " disconnected");
+  session->report()(spdlog::level::info, " disconnected");
   if (is_device_up_) co_await session->restore_device();
   session_.reset();
   session_ended_.notify();

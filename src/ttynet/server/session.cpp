@@ -51,14 +51,14 @@ Session::Session(asio::ip::tcp::socket socket, port::Port& port, SessionConfig c
     : socket_(std::move(socket)),
       port_(port),
       config_(std::move(config)),
-      peer_(describe_peer(socket_)),
+      report_(config_.port_name, "", describe_peer(socket_)),
       flow_changed_(socket_.get_executor()),
       core_idle_(socket_.get_executor()),
       client_input_wanted_(socket_.get_executor()),
       device_write_began_(socket_.get_executor()),
       pacer_timer_(socket_.get_executor()) {
   if (auto ec = configure_client_socket(socket_, config_.clients.keepalive)) {
-    report(spdlog::level::warn, fmt::format(": keepalive not set: {}", ec.message()));
+    report_(spdlog::level::warn, fmt::format(": keepalive not set: {}", ec.message()));
   }
   if (config_.protocol == Protocol::rfc2217) {
     core_.emplace(SessionPolicy{.signature = config_.signature,
@@ -85,8 +85,8 @@ asio::awaitable<void> Session::run() {
   }
   close();
   if (core_ && core_->protocol_error_count() > core_->protocol_error_kinds()) {
-    report(spdlog::level::warn,
-           fmt::format(": {} protocol errors in all", core_->protocol_error_count()));
+    report_(spdlog::level::warn,
+            fmt::format(": {} protocol errors in all", core_->protocol_error_count()));
   }
 }
 
@@ -107,8 +107,8 @@ asio::awaitable<void> Session::restore_device() {
   if (device_output_abandoned_) {
     // What the device did not take is the gone client's: the next one must not inherit it.
     if (auto ec = co_await port_.purge(Purge::transmit)) {
-      report(spdlog::level::warn,
-             fmt::format(": cannot drop the device's pending output: {}", ec.message()));
+      report_(spdlog::level::warn,
+              fmt::format(": cannot drop the device's pending output: {}", ec.message()));
     }
   }
   if (!core_) co_return;  // a raw client cannot change the device's settings or lines
@@ -144,8 +144,8 @@ asio::awaitable<void> Session::close_when_idle() {
     auto [ec] = co_await timer.async_wait(as_tuple);
     if (ec || !socket_.is_open()) co_return;
   }
-  report(spdlog::level::info,
-         fmt::format(": nothing from the client for {} s: closing (idle timeout)", limit.count()));
+  report_(spdlog::level::info,
+          fmt::format(": nothing from the client for {} s: closing (idle timeout)", limit.count()));
   co_await close_with_message(
       fmt::format("closed after {} s without input from you (idle timeout)", limit.count()));
 }
@@ -164,12 +164,12 @@ asio::awaitable<void> Session::client_to_device() {
     }
     last_input_ = Clock::now();
     const MutableByteView received{from_client_.get(), n};
-    log().trace("port {}: {}: {} bytes from the client", config_.port_name, peer_, n);
+    log().trace("port {}: {}: {} bytes from the client", config_.port_name, peer(), n);
     if (!core_) {
       if (auto write_error = co_await write_to_device(received)) {
         if (!device_output_abandoned_) {
-          report(spdlog::level::warn,
-                 fmt::format(": device write failed: {}", write_error.message()));
+          report_(spdlog::level::warn,
+                  fmt::format(": device write failed: {}", write_error.message()));
         }
         co_return;
       }
@@ -247,15 +247,15 @@ asio::awaitable<void> Session::watch_device_writes() {
       co_await timer.async_wait(as_tuple);
       if (is_device_writing_ && device_writes_ == write && socket_.is_open()) {
         if (has_client_left()) {
-          report(spdlog::level::info,
-                 ": left while the device took no input; its output is dropped");
+          report_(spdlog::level::info,
+                  ": left while the device took no input; its output is dropped");
           close();
           co_return;
         }
         if (reported != write) {
           reported = write;
-          report(spdlog::level::debug, fmt::format(": the device has taken no input for {} ms",
-                                                   stuck_write_poll.count()));
+          report_(spdlog::level::debug, fmt::format(": the device has taken no input for {} ms",
+                                                    stuck_write_poll.count()));
         }
       }
     }
@@ -307,7 +307,7 @@ asio::awaitable<ActionResult> Session::perform(const action::ReadModemState& /*r
 }
 
 asio::awaitable<ActionResult> Session::perform(const action::Log& line) {
-  report(spdlog_level(line.level), fmt::format(": {}", line.text));
+  report_(spdlog_level(line.level), fmt::format(": {}", line.text));
   co_return ActionResult{};
 }
 
@@ -394,14 +394,8 @@ asio::awaitable<void> Session::flush_to_client() {
   flow_changed_.notify();
 }
 
-void Session::report(spdlog::level::level_enum level, std::string_view text) const {
-  log_about_peer(level, peer_, fmt::format("port {}: {}{}", config_.port_name, peer_, text));
-}
-
 void Session::lose_client(std::error_code ec) {
-  if (socket_.is_open() && ec != asio::error::operation_aborted) {
-    report(spdlog::level::info, fmt::format(": connection lost: {}", ec.message()));
-  }
+  report_.connection_lost(ec, socket_.is_open());
   close();
 }
 

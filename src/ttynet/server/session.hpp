@@ -15,10 +15,9 @@
 #include <string>
 #include <string_view>
 
-#include <spdlog/common.h>
-
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
+#include "ttynet/server/log.hpp"
 #include "ttynet/server/options.hpp"
 #include "ttynet/server/session_core.hpp"
 #include "ttynet/util/bytes.hpp"
@@ -56,9 +55,9 @@ class Session {
   // After run(): puts the device's settings, lines and BREAK back as the client found them.
   asio::awaitable<void> restore_device();
   bool is_open() const { return socket_.is_open(); }
-  const std::string& peer() const { return peer_; }
-  // Logs "port NAME: PEER TEXT" within the limits on lines about peers (log_about_peer()).
-  void report(spdlog::level::level_enum level, std::string_view text) const;
+  const std::string& peer() const { return report_.peer(); }
+  // Logs "port NAME: PEER TEXT" within the limits on lines about peers.
+  const PeerReporter& report() const { return report_; }
 
  private:
   // Paced ESP frames come with --esp: the reset handling already says the device is an ESP.
@@ -103,7 +102,7 @@ class Session {
   asio::ip::tcp::socket socket_;
   port::Port& port_;
   SessionConfig config_;
-  std::string peer_;
+  PeerReporter report_;
   std::optional<SessionCore> core_;  // empty in raw mode
   // Sized like the device reads (port_host.cpp): a client's data goes to a tty anyway.
   static constexpr std::size_t receive_buffer_size = 16 * 1024;
