@@ -1,0 +1,452 @@
+#include "ttynet/forward/esp_accelerator.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "ttynet/esp/requests.hpp"
+#include "ttynet/esp/slip.hpp"
+
+namespace ttynet::forward {
+
+namespace pe = rfc2217::paced_esp;
+using esp::Op;
+
+namespace {
+
+// esptool's wait for SYNC replies; the far server gives the chip as long.
+constexpr auto sync_frame_timeout = std::chrono::ceil<std::chrono::milliseconds>(esp::sync_timeout);
+constexpr Byte sync_replies = 8;
+// Before any block's chip time is measured, a block is taken to need twice its time on the
+// wire plus this (a stub writes the block before last while it receives).
+constexpr auto unmeasured_frame_overhead = std::chrono::milliseconds(50);
+constexpr std::size_t max_window_frames = 256;
+
+std::chrono::milliseconds frame_timeout(Duration timeout) {
+  return std::chrono::ceil<std::chrono::milliseconds>(std::min(timeout, esp::max_timeout));
+}
+
+bool is_data_op(Op op) { return op == Op::flash_data || op == Op::flash_defl_data; }
+
+}  // namespace
+
+EspAccelerator::EspAccelerator(AcceleratorLimits limits) : limits_(limits) {}
+
+void EspAccelerator::from_tool(ByteView data, TimePoint now) {
+  from_tool_.feed(data, [&](const esp::PacketSplitter::Event& event) {
+    if (const auto* passed = std::get_if<esp::PacketSplitter::Passed>(&event)) {
+      // Unframed bytes inside a batch would be a protocol error at the far server.
+      if (in_flight_.empty()) end_batch();
+      send_plain(passed->bytes);
+      return;
+    }
+    const auto& packet = std::get<esp::PacketSplitter::Packet>(event);
+    auto request = esp::decode_request(packet.payload);
+    if (!request) {
+      send_plain(packet.frame);
+      return;
+    }
+    on_tool_packet(packet.frame, *request, now);
+  });
+}
+
+void EspAccelerator::on_tool_packet(ByteView frame, const esp::Request& request, TimePoint now) {
+  const Op op = request.op;
+  if (op == Op::sync) {
+    on_tool_sync(frame);
+    return;
+  }
+  // Past SYNC: the chip's answer to it may change from here (a stub, a baud change).
+  sync_replies_.reset();
+  tool_awaits_sync_ = false;
+  if (failure_) {
+    answer_failure(op);
+    return;
+  }
+  Sent sent{.op = op,
+            .frame = ByteBuffer(frame.begin(), frame.end()),
+            .info = {.opcode = static_cast<Byte>(op),
+                     .status_length = static_cast<Byte>(status_length_),
+                     .timeout = frame_timeout(esp::command_timeout(op, is_stub_)),
+                     .replies = 1},
+            .answer = Answer::passing,
+            .sent_at = now};
+  switch (op) {
+    case Op::mem_end:
+      if (!is_stub_ && mem_reply_ && in_flight_.empty() && !batch_open_ && !chip_silent_) {
+        answer_like(*mem_reply_, op);
+        ++counters_.answered_ahead;
+        swallow_mem_end_ = true;
+        is_stub_ = true;  // the stub esptool uploads starts now
+        send_plain(frame);
+        return;
+      }
+      break;
+    case Op::flash_begin:
+    case Op::flash_defl_begin:
+      if (auto begin = esp::decode_body<esp::BeginRequest>(request.data)) {
+        write_ = Write{.data_op = op == Op::flash_begin ? Op::flash_data : Op::flash_defl_data,
+                       .blocks = begin->blocks,
+                       .encrypted = begin->encrypted.value_or(0) == 1,
+                       .reply = std::nullopt};
+        awaited_begin_ = op;
+        sent.info.timeout = frame_timeout(esp::command_timeout(op, is_stub_, begin->size));
+      } else {
+        write_.reset();
+      }
+      break;
+    case Op::spi_flash_md5:
+    case Op::erase_region:
+      if (request.data.size() >= 8) {
+        sent.info.timeout =
+            frame_timeout(esp::command_timeout(op, is_stub_, esp::load_u32(request.data, 4)));
+      }
+      break;
+    default:
+      break;
+  }
+  std::optional<esp::DataBlock> block;
+  if (is_data_op(op)) {
+    if (auto decoded = esp::decode_data_block(request.data)) block = *decoded;
+  }
+  if (block) {
+    sent.sequence = block->sequence;
+    sent.info.timeout = frame_timeout(esp::command_timeout(op, is_stub_, block->payload.size()));
+  }
+  const bool ahead = block && write_ && write_->data_op == op && write_->reply &&
+                     !write_->encrypted && block->sequence + 1 < write_->blocks && !chip_silent_;
+  if (ahead) {
+    sent.answer = Answer::held;
+    send_in_batch(std::move(sent), false);
+    give_held_answers();
+    return;
+  }
+  if (in_flight_.empty() && !batch_open_) {
+    send_plain(frame);
+    return;
+  }
+  send_in_batch(std::move(sent), true);  // waits behind the blocks answered ahead
+}
+
+void EspAccelerator::on_tool_sync(ByteView frame) {
+  if (sync_replies_) {
+    append(to_tool_, *sync_replies_);
+    ++counters_.syncs_answered;
+    return;
+  }
+  tool_awaits_sync_ = true;
+  if (sync_batch_) return;  // the chip's answer is on its way
+  if (!in_flight_.empty() || batch_open_) {
+    send_plain(frame);  // not connecting: an odd tool; the chip answers it itself
+    return;
+  }
+  open_batch();
+  sync_batch_ = last_batch_;
+  sync_collected_.clear();
+  sync_collected_count_ = 0;
+  upstream_.emplace_back(pe::FrameInfo{.opcode = static_cast<Byte>(Op::sync),
+                                       .status_length = esp::stub_status_length,
+                                       .timeout = sync_frame_timeout,
+                                       .replies = sync_replies});
+  upstream_.emplace_back(ByteBuffer(frame.begin(), frame.end()));
+  end_batch();
+}
+
+void EspAccelerator::on_sync_reply(ByteView frame) {
+  append(sync_collected_, frame);
+  if (++sync_collected_count_ == sync_replies) finish_sync();
+}
+
+void EspAccelerator::finish_sync() {
+  sync_batch_.reset();
+  if (sync_collected_.empty()) return;  // no answer: the tool's next SYNC asks again
+  sync_replies_ = std::exchange(sync_collected_, {});
+  if (tool_awaits_sync_) {
+    append(to_tool_, *sync_replies_);
+    ++counters_.syncs_answered;
+    tool_awaits_sync_ = false;
+  }
+}
+
+void EspAccelerator::from_device(ByteView data, TimePoint now) {
+  from_device_.feed(data, [&](const esp::PacketSplitter::Event& event) {
+    if (const auto* passed = std::get_if<esp::PacketSplitter::Passed>(&event)) {
+      append(to_tool_, passed->bytes);
+      return;
+    }
+    const auto& packet = std::get<esp::PacketSplitter::Packet>(event);
+    auto response = esp::decode_response(packet.payload);
+    if (!response) {
+      append(to_tool_, packet.frame);
+      return;
+    }
+    on_device_packet(packet.frame, packet.payload, *response, now);
+  });
+}
+
+void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
+                                      const esp::Response& response, TimePoint now) {
+  const Op op = response.op;
+  if (sync_batch_ && op == Op::sync) {
+    on_sync_reply(frame);
+    return;
+  }
+  if (op == Op::mem_begin || op == Op::mem_data) mem_reply_.emplace(payload.begin(), payload.end());
+  if (swallow_mem_end_ && op == Op::mem_end) {
+    swallow_mem_end_ = false;
+    const esp::Status status = status_of(response, response.data.size());
+    if (!status.is_ok()) {
+      note(AcceleratorNote::Level::warn,
+           fmt::format("the chip failed MEM_END (status {:02x} {:02x}) after it was answered: "
+                       "the flasher stub will not start",
+                       status.status, status.error));
+    }
+    return;
+  }
+  if (awaited_begin_ && op == *awaited_begin_) {
+    awaited_begin_.reset();
+    if (write_) {
+      write_->reply.emplace(payload.begin(), payload.end());
+      // A BEGIN's reply carries nothing but the status bytes: their number is the chip's.
+      status_length_ = response.data.size() == esp::esp32_rom_status_length
+                           ? esp::esp32_rom_status_length
+                           : esp::stub_status_length;
+    }
+  }
+  if (in_flight_.empty() || in_flight_.front().op != op) {
+    append(to_tool_, frame);  // not a reply this side waits for
+    return;
+  }
+  Sent& front = in_flight_.front();
+  if (front.answer == Answer::passing) {
+    in_flight_.pop_front();
+    append(to_tool_, frame);
+    return;
+  }
+  const esp::Status status = status_of(response, front.info.status_length);
+  if (status.is_ok()) {
+    confirm_front(now);
+  } else {
+    fail_front(status, false);
+  }
+}
+
+void EspAccelerator::on_report(const pe::Message& report, TimePoint now) {
+  static_cast<void>(now);
+  if (const auto* done = std::get_if<pe::BatchDone>(&report)) {
+    if (sync_batch_ == done->id) finish_sync();
+    return;
+  }
+  const auto* aborted = std::get_if<pe::BatchAborted>(&report);
+  if (aborted == nullptr) return;
+  if (sync_batch_ == aborted->id) {
+    finish_sync();
+    return;
+  }
+  // A failed status was seen in the reply itself; a batch already re-sent is history.
+  if (aborted->reason == pe::AbortReason::failed_status || in_flight_.empty()) return;
+  const Sent& front = in_flight_.front();
+  if (front.batch != aborted->id || front.index != aborted->index) return;
+  if (front.answer == Answer::passing) {
+    in_flight_.clear();  // the tool waits for it: its own timeout tells
+    return;
+  }
+  fail_front({}, true);
+}
+
+void EspAccelerator::on_reset() {
+  end_batch();
+  in_flight_.clear();
+  sync_replies_.reset();
+  sync_collected_.clear();
+  sync_batch_.reset();
+  tool_awaits_sync_ = false;
+  is_stub_ = false;
+  mem_reply_.reset();
+  swallow_mem_end_ = false;
+  write_.reset();
+  awaited_begin_.reset();
+  last_confirmed_at_.reset();
+  frame_time_.reset();
+  failure_.reset();
+  chip_silent_ = false;
+  status_length_ = esp::stub_status_length;
+}
+
+std::optional<Upstream> EspAccelerator::next_upstream() {
+  if (upstream_.empty()) return std::nullopt;
+  Upstream next = std::move(upstream_.front());
+  upstream_.pop_front();
+  return next;
+}
+
+void EspAccelerator::consume_tool_output(std::size_t n) {
+  to_tool_.erase(to_tool_.begin(),
+                 to_tool_.begin() + static_cast<std::ptrdiff_t>(std::min(n, to_tool_.size())));
+}
+
+std::optional<AcceleratorNote> EspAccelerator::next_note() {
+  if (notes_.empty()) return std::nullopt;
+  AcceleratorNote next = std::move(notes_.front());
+  notes_.pop_front();
+  return next;
+}
+
+std::size_t EspAccelerator::unconfirmed() const {
+  return static_cast<std::size_t>(
+      std::count_if(in_flight_.begin(), in_flight_.end(),
+                    [](const Sent& s) { return s.answer == Answer::given; }));
+}
+
+void EspAccelerator::send_plain(ByteView bytes) {
+  if (bytes.empty()) return;
+  if (!upstream_.empty()) {
+    if (auto* data = std::get_if<ByteBuffer>(&upstream_.back())) {
+      append(*data, bytes);
+      return;
+    }
+  }
+  upstream_.emplace_back(ByteBuffer(bytes.begin(), bytes.end()));
+}
+
+void EspAccelerator::open_batch() {
+  upstream_.emplace_back(pe::BatchBegin{++last_batch_});
+  batch_open_ = true;
+  batch_frames_ = 0;
+}
+
+void EspAccelerator::end_batch() {
+  if (!batch_open_) return;
+  upstream_.emplace_back(pe::BatchEnd{last_batch_});
+  batch_open_ = false;
+}
+
+void EspAccelerator::send_in_batch(Sent sent, bool ends_batch) {
+  if (!batch_open_) open_batch();
+  sent.batch = last_batch_;
+  sent.index = batch_frames_++;
+  upstream_.emplace_back(sent.info);
+  upstream_.emplace_back(sent.frame);
+  in_flight_.push_back(std::move(sent));
+  if (ends_batch) end_batch();
+}
+
+void EspAccelerator::confirm_front(TimePoint now) {
+  Sent front = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  ++counters_.confirmed;
+  // The chip went straight on to this block if it reached the far server before the reply
+  // before it left there: then the time between the two replies is the chip's own.
+  if (last_confirmed_at_ && front.sent_at + round_trip_ <= *last_confirmed_at_) {
+    const Duration sample = now - *last_confirmed_at_;
+    frame_time_ = frame_time_ ? (*frame_time_ * 3 + sample) / 4 : sample;
+  }
+  last_confirmed_at_ = now;
+  if (front.answer == Answer::held) {
+    answer_like(*write_->reply, front.op);
+    ++counters_.answered_ahead;
+  }
+  give_held_answers();
+}
+
+void EspAccelerator::fail_front(esp::Status status, bool timed_out) {
+  Sent& front = in_flight_.front();
+  const std::string what = fmt::format("{} block {}", esp::op_name(front.op), front.sequence);
+  const std::string why = timed_out
+                              ? std::string("no reply")
+                              : fmt::format("status {:02x} {:02x}", status.status, status.error);
+  end_batch();  // the far server drops the rest of the batch up to here
+  if (front.attempts < limits_.attempts) {
+    ++front.attempts;
+    ++counters_.resent;
+    note(AcceleratorNote::Level::warn, fmt::format("{}: {}; sending it again (attempt {} of {})",
+                                                   what, why, front.attempts, limits_.attempts));
+    auto again = std::exchange(in_flight_, {});
+    for (auto& sent : again) {
+      const bool is_last = sent.answer == Answer::passing;
+      send_in_batch(std::move(sent), is_last);
+    }
+    return;
+  }
+  if (timed_out) {
+    chip_silent_ = true;
+    note(AcceleratorNote::Level::warn,
+         fmt::format("{}: {} after {} attempts; the chip is left to the tool's own timeouts", what,
+                     why, limits_.attempts));
+  } else {
+    failure_ = status;
+    note(AcceleratorNote::Level::warn,
+         fmt::format("{}: {} after {} attempts; every further reply to the tool fails", what, why,
+                     limits_.attempts));
+  }
+  auto waiting = std::exchange(in_flight_, {});
+  if (!failure_) return;
+  for (const Sent& sent : waiting) {
+    if (sent.answer != Answer::given) answer_failure(sent.op);  // the tool waits for these
+  }
+}
+
+void EspAccelerator::give_held_answers() {
+  std::size_t given = 0;
+  std::size_t given_bytes = 0;
+  const std::size_t limit = window_frames();
+  for (Sent& sent : in_flight_) {
+    if (sent.answer == Answer::given) {
+      ++given;
+      given_bytes += sent.frame.size();
+      continue;
+    }
+    if (sent.answer != Answer::held) break;
+    if (given >= limit || given_bytes + sent.frame.size() > limits_.window_bytes) break;
+    answer_like(*write_->reply, sent.op);
+    ++counters_.answered_ahead;
+    sent.answer = Answer::given;
+    ++given;
+    given_bytes += sent.frame.size();
+  }
+}
+
+void EspAccelerator::answer_like(ByteView model, Op op) {
+  ByteBuffer reply(model.begin(), model.end());
+  reply[1] = static_cast<Byte>(op);
+  esp::slip::append_frame(to_tool_, reply);
+}
+
+void EspAccelerator::answer_failure(Op op) {
+  ByteBuffer data;
+  esp::append_status(data, *failure_, status_length_);
+  ByteBuffer reply;
+  esp::append_response(reply, op, 0, data);
+  esp::slip::append_frame(to_tool_, reply);
+  ++counters_.failed_replies;
+}
+
+std::size_t EspAccelerator::window_frames() const {
+  if (in_flight_.empty()) return 0;
+  const Duration budget = limits_.barrier_budget - round_trip_;
+  const Duration estimate = frame_time_estimate(in_flight_.front().frame.size());
+  const Duration per_frame = frame_time_ ? std::max(*frame_time_, estimate / 2) : estimate;
+  if (budget <= Duration::zero() || per_frame <= Duration::zero()) return 0;
+  return std::min(max_window_frames, static_cast<std::size_t>(budget / per_frame));
+}
+
+Duration EspAccelerator::frame_time_estimate(std::size_t frame_bytes) const {
+  // Ten bits a byte on the wire (8N1).
+  const auto wire = std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(static_cast<double>(frame_bytes) * 10.0 / baud_));
+  return wire * 2 + unmeasured_frame_overhead;
+}
+
+esp::Status EspAccelerator::status_of(const esp::Response& response,
+                                      std::size_t status_length) const {
+  auto body = esp::split_status(response.data, status_length);
+  if (!body) return esp::rom_status(esp::RomError::invalid_message);  // no status: not a success
+  return body->status;
+}
+
+void EspAccelerator::note(AcceleratorNote::Level level, std::string text) {
+  notes_.push_back({level, std::move(text)});
+}
+
+}  // namespace ttynet::forward

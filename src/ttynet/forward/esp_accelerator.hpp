@@ -1,0 +1,183 @@
+#pragma once
+// Makes a far ESP chip behind a pacing server (`ttynet serve --esp`) answer an unmodified
+// esptool.py as fast as a local one: the policy of `ttynet forward`
+// (docs/design/esp-forwarder.md has the rules and why).
+//
+// Between the tool and the far server, both directions go through here:
+//   - the tool's SYNC is answered with the chip's own SYNC replies, fetched once per connect
+//     through a paced batch, so esptool's 0.1 s window is met at any round trip;
+//   - the ROM's MEM_END is answered at once (esptool allows it 0.2 s), in the layout of the
+//     chip's MEM_BEGIN reply; the real reply is checked and swallowed, the stub's greeting
+//     after it passes;
+//   - FLASH_DATA and FLASH_DEFL_DATA blocks are answered ahead, in the layout of the chip's
+//     reply to their BEGIN, while a paced batch releases them to the chip one at a time; every
+//     real reply is checked, in order. Never ahead: BEGIN, the last block of a BEGIN, blocks of
+//     an encrypted write, anything else. A bounded window keeps every later reply the tool
+//     waits for within esptool's timeouts at the measured round trip;
+//   - a block the chip fails is re-sent, three attempts in all; after the third every reply
+//     the tool gets is a failure with the chip's status bytes, so esptool stops with its own
+//     "Failed to ..." and never reports data that is not on the chip as written. A chip that
+//     stops answering is given up the same way, but silently: esptool times out.
+// Everything else passes unchanged, byte for byte, so non-ESP use works as through any relay.
+//
+// Sans-I/O: the caller feeds the tool's bytes, the far side's bytes and its paced reports,
+// and tells of resets; it sends upstream() items to the far server in order and the
+// tool_output() to the tool. The time comes in as an argument.
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ttynet/esp/packet.hpp"
+#include "ttynet/esp/packet_splitter.hpp"
+#include "ttynet/rfc2217/paced_esp.hpp"
+#include "ttynet/util/bytes.hpp"
+#include "ttynet/util/time.hpp"
+
+namespace ttynet::forward {
+
+struct AcceleratorLimits {
+  // How soon, at most, a reply the tool waits for must come once the window is drained:
+  // esptool's shortest timeout for such a reply (FLASH_DEFL_END, READ_REG, a last block) is
+  // 3 s; the rest is margin for a chip slower than measured and for jitter.
+  Duration barrier_budget = std::chrono::milliseconds(1800);
+  // Frame bytes answered ahead and not yet confirmed, at most: below the pacing server's
+  // queue (256 KiB), like ttynet esptool's own window.
+  std::size_t window_bytes = std::size_t{128} * 1024;
+  int attempts = 3;  // per block, as esptool's WRITE_BLOCK_ATTEMPTS
+};
+
+// For the far server, in order: data (a frame or bytes passed through) or a paced message.
+using Upstream = std::variant<ByteBuffer, rfc2217::paced_esp::Message>;
+
+struct AcceleratorNote {
+  enum class Level : std::uint8_t { debug, info, warn };
+  Level level;
+  std::string text;
+};
+
+struct AcceleratorCounters {
+  std::uint64_t syncs_answered = 0;  // tool SYNCs answered from the chip's replies
+  std::uint64_t answered_ahead = 0;  // blocks (and MEM_ENDs) answered before the chip did
+  std::uint64_t confirmed = 0;       // of those, real replies checked good
+  std::uint64_t resent = 0;          // blocks sent again after a failure or timeout
+  std::uint64_t failed_replies = 0;  // failures given to the tool after the last attempt
+};
+
+class EspAccelerator {
+ public:
+  explicit EspAccelerator(AcceleratorLimits limits = {});
+
+  // Bytes from the tool, for the chip.
+  void from_tool(ByteView data, TimePoint now);
+  // Bytes from the far side (the chip's output).
+  void from_device(ByteView data, TimePoint now);
+  // A BATCH-DONE or BATCH-ABORTED from the far server.
+  void on_report(const rfc2217::paced_esp::Message& report, TimePoint now);
+  // The tool reset the chip (its DTR/RTS changes): the chip starts over in its ROM. Call
+  // before the line changes go upstream; an open batch is ended first.
+  void on_reset();
+  // The far round trip as last measured, and the UART's baud: they size the window.
+  void set_round_trip(Duration round_trip) { round_trip_ = round_trip; }
+  void set_baud(std::uint32_t baud) { baud_ = baud; }
+
+  // What the far server must get next, in order; nothing when all was taken.
+  std::optional<Upstream> next_upstream();
+  // Bytes for the tool.
+  ByteView tool_output() const { return to_tool_; }
+  void consume_tool_output(std::size_t n);
+  // The tool purged its input: what was not yet handed over is dropped.
+  void drop_tool_output() { to_tool_.clear(); }
+  std::optional<AcceleratorNote> next_note();
+
+  const AcceleratorCounters& counters() const { return counters_; }
+  // Frames answered ahead that the chip has not confirmed yet.
+  std::size_t unconfirmed() const;
+
+ private:
+  enum class Answer : std::uint8_t {
+    given,    // the tool has a reply made here; the real one is checked and swallowed
+    held,     // as given, but the reply waits for room in the window
+    passing,  // the real reply goes to the tool
+  };
+  // A frame sent to the chip inside the current batch whose reply has not come.
+  struct Sent {
+    esp::Op op;
+    ByteBuffer frame;  // as the tool sent it, for a re-send
+    rfc2217::paced_esp::FrameInfo info;
+    Answer answer;
+    std::uint32_t sequence = 0;  // of a data block
+    int attempts = 1;
+    rfc2217::paced_esp::BatchId batch = 0;
+    std::uint16_t index = 0;  // in its batch
+    TimePoint sent_at;
+  };
+  // The write in progress (from its BEGIN): what its blocks' replies look like.
+  struct Write {
+    esp::Op data_op;
+    std::uint32_t blocks = 0;
+    bool encrypted = false;
+    std::optional<ByteBuffer> reply;  // the chip's reply to the BEGIN, unframed
+  };
+
+  void on_tool_packet(ByteView frame, const esp::Request& request, TimePoint now);
+  void on_device_packet(ByteView frame, ByteView payload, const esp::Response& response,
+                        TimePoint now);
+  void on_tool_sync(ByteView frame);
+  void on_sync_reply(ByteView frame);
+  void finish_sync();
+  // Sends a frame inside the batch (opening one if needed); `ends_batch` closes it after.
+  void send_in_batch(Sent sent, bool ends_batch);
+  void send_plain(ByteView bytes);
+  void open_batch();
+  void end_batch();
+  void confirm_front(TimePoint now);
+  void fail_front(esp::Status status, bool timed_out);
+  void give_held_answers();
+  void answer_failure(esp::Op op);
+  // A reply made here: `model` (an unframed reply of the chip) with the opcode set to `op`.
+  void answer_like(ByteView model, esp::Op op);
+  std::size_t window_frames() const;
+  Duration frame_time_estimate(std::size_t frame_bytes) const;
+  esp::Status status_of(const esp::Response& response, std::size_t status_length) const;
+  void note(AcceleratorNote::Level level, std::string text);
+
+  AcceleratorLimits limits_;
+  esp::PacketSplitter from_tool_{esp::request_direction};
+  esp::PacketSplitter from_device_{esp::response_direction};
+  std::deque<Upstream> upstream_;
+  ByteBuffer to_tool_;
+  std::deque<AcceleratorNote> notes_;
+  AcceleratorCounters counters_;
+
+  Duration round_trip_{};
+  std::uint32_t baud_ = 115200;
+  rfc2217::paced_esp::BatchId last_batch_ = 0;
+  bool batch_open_ = false;
+  std::uint16_t batch_frames_ = 0;
+
+  // SYNC: the chip's replies once fetched (until the tool moves on), the fetch in flight.
+  std::optional<ByteBuffer> sync_replies_;
+  ByteBuffer sync_collected_;
+  std::size_t sync_collected_count_ = 0;
+  std::optional<rfc2217::paced_esp::BatchId> sync_batch_;
+  bool tool_awaits_sync_ = false;
+
+  bool is_stub_ = false;  // a stub was started (its MEM_END passed); until the next reset
+  std::size_t status_length_ = esp::stub_status_length;  // the chip's, from a BEGIN reply
+  std::optional<ByteBuffer> mem_reply_;                  // the chip's last MEM_BEGIN/MEM_DATA reply
+  bool swallow_mem_end_ = false;
+  std::optional<Write> write_;
+  std::optional<esp::Op> awaited_begin_;  // a BEGIN passed; its reply becomes write_->reply
+  std::deque<Sent> in_flight_;
+  std::optional<TimePoint> last_confirmed_at_;
+  std::optional<Duration> frame_time_;  // measured chip time per block (smoothed)
+  std::optional<esp::Status> failure_;  // given up: every reply to the tool fails with it
+  bool chip_silent_ = false;            // given up on timeouts: nothing more is answered here
+};
+
+}  // namespace ttynet::forward

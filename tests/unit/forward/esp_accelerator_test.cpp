@@ -1,0 +1,364 @@
+#include "ttynet/forward/esp_accelerator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "ttynet/esp/requests.hpp"
+#include "ttynet/esp/slip.hpp"
+#include "wire_bytes.hpp"
+
+namespace ttynet::forward {
+namespace {
+
+namespace pe = rfc2217::paced_esp;
+using esp::Op;
+using test::Bytes;
+using test::concat;
+using test::from_hex;
+
+Bytes request(Op op, ByteView data, std::uint32_t checksum = 0) {
+  ByteBuffer packet;
+  esp::append_request(packet, op, data, checksum);
+  return esp::slip::encode_frame(packet);
+}
+
+Bytes reply(Op op, std::uint32_t value, const Bytes& data) {
+  ByteBuffer packet;
+  esp::append_response(packet, op, value, data);
+  return esp::slip::encode_frame(packet);
+}
+
+Bytes sync_request() {
+  const auto data = esp::sync_data();
+  return request(Op::sync, data);
+}
+
+Bytes begin_request(Op op, std::uint32_t blocks, std::optional<std::uint32_t> encrypted = {}) {
+  const ByteBuffer words = esp::encode_body(esp::BeginRequest{.size = blocks * 0x4000,
+                                                              .blocks = blocks,
+                                                              .block_size = 0x4000,
+                                                              .offset = 0x10000,
+                                                              .encrypted = encrypted});
+  return request(op, words);
+}
+
+Bytes block_request(Op op, std::uint32_t sequence) {
+  const Bytes payload(64, static_cast<Byte>(0x30 + sequence));
+  ByteBuffer data;
+  esp::append_data_block(data, sequence, payload);
+  return request(op, data, esp::checksum(payload));
+}
+
+const Bytes stub_ok = from_hex("00 00");
+const Bytes stub_write_failed = from_hex("c4 00");
+
+class EspAcceleratorTest : public ::testing::Test {
+ protected:
+  // Everything queued for the far server, data runs merged.
+  std::vector<Upstream> take_upstream() {
+    std::vector<Upstream> items;
+    while (auto item = accelerator.next_upstream()) {
+      if (!items.empty() && std::holds_alternative<ByteBuffer>(*item) &&
+          std::holds_alternative<ByteBuffer>(items.back())) {
+        auto& data = std::get<ByteBuffer>(items.back());
+        const auto& more = std::get<ByteBuffer>(*item);
+        data.insert(data.end(), more.begin(), more.end());
+        continue;
+      }
+      items.push_back(std::move(*item));
+    }
+    return items;
+  }
+  Bytes take_tool_output() {
+    const ByteView out = accelerator.tool_output();
+    Bytes copy(out.begin(), out.end());
+    accelerator.consume_tool_output(copy.size());
+    return copy;
+  }
+  void tool(const Bytes& bytes) { accelerator.from_tool(bytes, now); }
+  void device(const Bytes& bytes) { accelerator.from_device(bytes, now); }
+
+  // A stub write whose BEGIN was answered: `blocks` blocks of FLASH_DEFL_DATA to come.
+  void begin_write(std::uint32_t blocks) {
+    tool(begin_request(Op::flash_defl_begin, blocks));
+    take_upstream();
+    device(reply(Op::flash_defl_begin, 0, stub_ok));
+    ASSERT_EQ(take_tool_output(), reply(Op::flash_defl_begin, 0, stub_ok));
+  }
+
+  EspAccelerator accelerator;
+  TimePoint now{};
+};
+
+TEST_F(EspAcceleratorTest, BytesThatAreNoLoaderPacketsPassBothWaysAtOnce) {
+  const Bytes typed = from_hex("68 65 6c 6c 6f c0 0d");
+  tool(typed);
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(up[0]), typed);
+  const Bytes printed = from_hex("49 20 28 33 31 29 c0 20 62 6f 6f 74 0d 0a");
+  device(printed);
+  EXPECT_EQ(take_tool_output(), printed);
+}
+
+TEST_F(EspAcceleratorTest, SyncIsFetchedOnceThroughABatchAndAnsweredWithTheChipsReplies) {
+  tool(sync_request());
+  EXPECT_TRUE(take_tool_output().empty());
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 4u);
+  EXPECT_EQ(std::get<pe::Message>(up[0]), pe::Message(pe::BatchBegin{1}));
+  const auto info = std::get<pe::FrameInfo>(std::get<pe::Message>(up[1]));
+  EXPECT_EQ(info.opcode, static_cast<Byte>(Op::sync));
+  EXPECT_EQ(info.replies, 8);
+  EXPECT_EQ(info.timeout, std::chrono::milliseconds(100));
+  EXPECT_EQ(std::get<ByteBuffer>(up[2]), sync_request());
+  EXPECT_EQ(std::get<pe::Message>(up[3]), pe::Message(pe::BatchEnd{1}));
+
+  // The tool tries again before the answer: nothing more goes to the chip.
+  tool(sync_request());
+  EXPECT_TRUE(take_upstream().empty());
+
+  const Bytes boot = from_hex("72 73 74 3a 30 78 31 0d 0a");
+  const Bytes one = reply(Op::sync, esp::rom_sync_value, from_hex("00 00 00 00"));
+  Bytes eight;
+  for (int i = 0; i < 8; ++i) eight.insert(eight.end(), one.begin(), one.end());
+  device(concat({boot, Bytes(eight.begin(), eight.begin() + 20)}));
+  EXPECT_EQ(take_tool_output(), boot);  // the boot log passes; the replies wait for all eight
+  device(Bytes(eight.begin() + 20, eight.end()));
+  EXPECT_EQ(take_tool_output(), eight);
+
+  // Every later SYNC of this connect is answered here at once.
+  tool(sync_request());
+  EXPECT_EQ(take_tool_output(), eight);
+  EXPECT_TRUE(take_upstream().empty());
+  EXPECT_EQ(accelerator.counters().syncs_answered, 2u);
+
+  // Past SYNC, requests go to the chip as they are.
+  const Bytes read_reg = request(Op::read_reg, from_hex("00 10 00 40"));
+  tool(read_reg);
+  const auto after = take_upstream();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(after[0]), read_reg);
+}
+
+TEST_F(EspAcceleratorTest, ASyncWithoutAnAnswerIsFetchedAgainAtTheToolsNextTry) {
+  tool(sync_request());
+  take_upstream();
+  accelerator.on_report(pe::BatchAborted{.id = 1, .index = 0, .reason = pe::AbortReason::timeout},
+                        now);
+  tool(sync_request());
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 4u);
+  EXPECT_EQ(std::get<pe::Message>(up[0]), pe::Message(pe::BatchBegin{2}));
+  EXPECT_TRUE(take_tool_output().empty());
+}
+
+TEST_F(EspAcceleratorTest, MemEndIsAnsweredAtOnceAndTheRealReplyNeverReachesTheTool) {
+  const Bytes mem_begin = request(Op::mem_begin, Bytes(16, 0));
+  tool(mem_begin);
+  take_upstream();
+  const Bytes mem_begin_reply = reply(Op::mem_begin, 0x287ad884, from_hex("00 00 00 00"));
+  device(mem_begin_reply);
+  EXPECT_EQ(take_tool_output(), mem_begin_reply);
+
+  const Bytes mem_end = request(Op::mem_end, from_hex("00 00 00 00 6c 06 08 40"));
+  tool(mem_end);
+  EXPECT_EQ(take_tool_output(), reply(Op::mem_end, 0x287ad884, from_hex("00 00 00 00")));
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(up[0]), mem_end);
+
+  const Bytes greeting = esp::slip::encode_frame(as_bytes("OHAI"));
+  device(concat({reply(Op::mem_end, 0x287ad884, from_hex("00 00 00 00")), greeting}));
+  EXPECT_EQ(take_tool_output(), greeting);
+}
+
+TEST_F(EspAcceleratorTest, BlocksAreAnsweredAheadButNeverTheLast) {
+  begin_write(4);
+  for (std::uint32_t seq = 0; seq < 3; ++seq) {
+    tool(block_request(Op::flash_defl_data, seq));
+    EXPECT_EQ(take_tool_output(), reply(Op::flash_defl_data, 0, stub_ok)) << "block " << seq;
+  }
+  tool(block_request(Op::flash_defl_data, 3));
+  EXPECT_TRUE(take_tool_output().empty());
+
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 10u);
+  EXPECT_EQ(std::get<pe::Message>(up[0]), pe::Message(pe::BatchBegin{1}));
+  for (std::uint32_t seq = 0; seq < 4; ++seq) {
+    const auto info = std::get<pe::FrameInfo>(std::get<pe::Message>(up[1 + 2 * seq]));
+    EXPECT_EQ(info.opcode, static_cast<Byte>(Op::flash_defl_data));
+    EXPECT_EQ(info.status_length, 2);
+    EXPECT_EQ(std::get<ByteBuffer>(up[2 + 2 * seq]), block_request(Op::flash_defl_data, seq));
+  }
+  EXPECT_EQ(std::get<pe::Message>(up[9]), pe::Message(pe::BatchEnd{1}));
+
+  for (int i = 0; i < 3; ++i) device(reply(Op::flash_defl_data, 0, stub_ok));
+  EXPECT_TRUE(take_tool_output().empty());  // checked and swallowed
+  device(reply(Op::flash_defl_data, 0, stub_ok));
+  EXPECT_EQ(take_tool_output(), reply(Op::flash_defl_data, 0, stub_ok));
+  EXPECT_EQ(accelerator.counters().answered_ahead, 3u);
+  EXPECT_EQ(accelerator.counters().confirmed, 3u);
+  EXPECT_EQ(accelerator.unconfirmed(), 0u);
+}
+
+TEST_F(EspAcceleratorTest, TheRomsReplyLayoutIsCopied) {
+  tool(begin_request(Op::flash_begin, 3));
+  take_upstream();
+  const Bytes rom_ok = from_hex("00 00 00 00");
+  device(reply(Op::flash_begin, 0x10000000, rom_ok));
+  take_tool_output();
+  tool(block_request(Op::flash_data, 0));
+  EXPECT_EQ(take_tool_output(), reply(Op::flash_data, 0x10000000, rom_ok));
+  const auto up = take_upstream();
+  ASSERT_GE(up.size(), 2u);
+  EXPECT_EQ(std::get<pe::FrameInfo>(std::get<pe::Message>(up[1])).status_length, 4);
+}
+
+TEST_F(EspAcceleratorTest, AFailedBlockIsSentAgainWithEverythingAfterIt) {
+  begin_write(4);
+  for (std::uint32_t seq = 0; seq < 3; ++seq) tool(block_request(Op::flash_defl_data, seq));
+  take_tool_output();
+  take_upstream();
+  device(reply(Op::flash_defl_data, 0, stub_ok));
+  device(reply(Op::flash_defl_data, 0, stub_write_failed));
+  EXPECT_TRUE(take_tool_output().empty());
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 6u);
+  EXPECT_EQ(std::get<pe::Message>(up[0]), pe::Message(pe::BatchEnd{1}));
+  EXPECT_EQ(std::get<pe::Message>(up[1]), pe::Message(pe::BatchBegin{2}));
+  EXPECT_EQ(std::get<ByteBuffer>(up[3]), block_request(Op::flash_defl_data, 1));
+  EXPECT_EQ(std::get<ByteBuffer>(up[5]), block_request(Op::flash_defl_data, 2));
+  EXPECT_EQ(accelerator.counters().resent, 1u);
+  const auto note = accelerator.next_note();
+  ASSERT_TRUE(note);
+  EXPECT_NE(
+      note->text.find("FLASH_DEFL_DATA block 1: status c4 00; sending it again (attempt 2 of 3)"),
+      std::string::npos)
+      << note->text;
+
+  // The failure report that follows is already handled.
+  accelerator.on_report(
+      pe::BatchAborted{.id = 1, .index = 1, .reason = pe::AbortReason::failed_status}, now);
+  EXPECT_TRUE(take_upstream().empty());
+  device(reply(Op::flash_defl_data, 0, stub_ok));
+  device(reply(Op::flash_defl_data, 0, stub_ok));
+  tool(block_request(Op::flash_defl_data, 3));
+  device(reply(Op::flash_defl_data, 0, stub_ok));
+  EXPECT_EQ(take_tool_output(), reply(Op::flash_defl_data, 0, stub_ok));
+}
+
+TEST_F(EspAcceleratorTest, AfterThreeFailuresEveryReplyToTheToolFailsWithTheChipsStatus) {
+  begin_write(4);
+  for (std::uint32_t seq = 0; seq < 3; ++seq) tool(block_request(Op::flash_defl_data, seq));
+  take_tool_output();
+  for (int attempt = 0; attempt < 3; ++attempt)
+    device(reply(Op::flash_defl_data, 0, stub_write_failed));
+  EXPECT_TRUE(take_tool_output().empty());
+  take_upstream();
+  tool(block_request(Op::flash_defl_data, 3));
+  EXPECT_EQ(take_tool_output(), reply(Op::flash_defl_data, 0, stub_write_failed));
+  const Bytes md5 = request(Op::spi_flash_md5, Bytes(16, 0));
+  tool(md5);
+  EXPECT_EQ(take_tool_output(), reply(Op::spi_flash_md5, 0, stub_write_failed));
+  EXPECT_TRUE(take_upstream().empty());  // nothing more reaches the chip
+  EXPECT_EQ(accelerator.counters().failed_replies, 2u);
+}
+
+TEST_F(EspAcceleratorTest, AToolWaitingWhenTheLastAttemptFailsGetsTheFailure) {
+  begin_write(2);
+  tool(block_request(Op::flash_defl_data, 0));
+  tool(block_request(Op::flash_defl_data, 1));  // the last: the tool waits for it
+  take_tool_output();
+  for (int attempt = 0; attempt < 3; ++attempt)
+    device(reply(Op::flash_defl_data, 0, stub_write_failed));
+  EXPECT_EQ(take_tool_output(), reply(Op::flash_defl_data, 0, stub_write_failed));
+}
+
+TEST_F(EspAcceleratorTest, AChipThatStopsAnsweringIsLeftToTheToolsTimeouts) {
+  begin_write(4);
+  tool(block_request(Op::flash_defl_data, 0));
+  take_tool_output();
+  for (std::uint16_t attempt = 0; attempt < 3; ++attempt) {
+    take_upstream();
+    accelerator.on_report(pe::BatchAborted{.id = static_cast<pe::BatchId>(1 + attempt),
+                                           .index = 0,
+                                           .reason = pe::AbortReason::timeout},
+                          now);
+  }
+  EXPECT_EQ(accelerator.counters().resent, 2u);
+  take_upstream();
+  tool(block_request(Op::flash_defl_data, 1));
+  EXPECT_TRUE(take_tool_output().empty());  // no more answers made here
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(up[0]), block_request(Op::flash_defl_data, 1));
+}
+
+TEST_F(EspAcceleratorTest, EncryptedWritesAreNeverAnsweredAhead) {
+  tool(begin_request(Op::flash_begin, 4, 1));
+  take_upstream();
+  device(reply(Op::flash_begin, 0, stub_ok));
+  take_tool_output();
+  tool(block_request(Op::flash_data, 0));
+  EXPECT_TRUE(take_tool_output().empty());
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(up[0]), block_request(Op::flash_data, 0));
+  device(reply(Op::flash_data, 0, stub_ok));
+  EXPECT_EQ(take_tool_output(), reply(Op::flash_data, 0, stub_ok));
+}
+
+TEST_F(EspAcceleratorTest, NoRoomInTheWindowHoldsTheAnswerUntilTheChipConfirms) {
+  accelerator.set_round_trip(std::chrono::seconds(2));  // beyond the budget: window of none
+  begin_write(4);
+  tool(block_request(Op::flash_defl_data, 0));
+  EXPECT_TRUE(take_tool_output().empty());
+  EXPECT_EQ(take_upstream().size(), 3u);  // still sent: BatchBegin, FrameInfo, frame
+  device(reply(Op::flash_defl_data, 0, stub_ok));
+  EXPECT_EQ(take_tool_output(), reply(Op::flash_defl_data, 0, stub_ok));
+}
+
+TEST_F(EspAcceleratorTest, TheWindowFollowsTheChipsMeasuredPace) {
+  accelerator.set_round_trip(std::chrono::milliseconds(300));
+  begin_write(100);
+  // Two blocks out, then replies 500 ms apart: (1.8 s - 0.3 s) / 0.5 s leaves room for 3.
+  std::uint32_t next = 0;
+  for (; next < 2; ++next) tool(block_request(Op::flash_defl_data, next));
+  take_tool_output();
+  now += std::chrono::seconds(1);
+  device(reply(Op::flash_defl_data, 0, stub_ok));
+  for (int i = 0; i < 20; ++i, ++next) {
+    tool(block_request(Op::flash_defl_data, next));
+    take_tool_output();
+    now += std::chrono::milliseconds(500);
+    device(reply(Op::flash_defl_data, 0, stub_ok));
+  }
+  EXPECT_LE(accelerator.unconfirmed(), 3u);
+  EXPECT_GE(accelerator.unconfirmed(), 1u);
+}
+
+TEST_F(EspAcceleratorTest, AResetEndsTheBatchAndForgetsTheChip) {
+  tool(sync_request());
+  take_upstream();
+  const Bytes one = reply(Op::sync, esp::rom_sync_value, from_hex("00 00 00 00"));
+  for (int i = 0; i < 8; ++i) device(one);
+  take_tool_output();
+  begin_write(4);
+  tool(block_request(Op::flash_defl_data, 0));
+  take_upstream();
+  take_tool_output();
+  accelerator.on_reset();
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<pe::Message>(up[0]));
+  // The chip's SYNC answer is fetched again.
+  tool(sync_request());
+  EXPECT_TRUE(take_tool_output().empty());
+  EXPECT_EQ(take_upstream().size(), 4u);
+}
+
+}  // namespace
+}  // namespace ttynet::forward
