@@ -5,8 +5,6 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/use_awaitable.hpp>
-#include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "serve_common.hpp"
 #include "ttynet/esp/reset_sequence.hpp"
 #include "ttynet/server/config.hpp"
 #include "ttynet/server/dnssd.hpp"
@@ -38,7 +37,7 @@ struct ServeOptions {
   bool r0 = false;
   std::string reset_sequence;
   std::string hard_reset_sequence;
-  std::uint32_t keepalive = 60;
+  std::uint32_t keepalive = default_keepalive_seconds;
   std::uint32_t idle_timeout = 0;
 };
 
@@ -51,18 +50,6 @@ Result<server::EspResetConfig, Error> esp_reset_config(const ServeOptions& optio
   return make_error(
       std::errc::invalid_argument,
       (is_hard ? "--hard-reset-sequence: " : "--reset-sequence: ") + config.error().message);
-}
-
-constexpr auto log_close_limit = std::chrono::seconds(1);
-
-// Ends a serve run: a log sink that stays blocked (nobody reads its pipe) must not keep the
-// process alive, and its writer thread cannot be joined, so the process ends at once.
-int finish(server::AsyncLog& log, int code) {
-  if (!log.close(log_close_limit)) {
-    std::fflush(stdout);
-    std::_Exit(code);
-  }
-  return code;
 }
 
 // `serve --config FILE`: every port of the file on one io_context; SIGHUP reads it again.
@@ -149,26 +136,7 @@ int run_serve(const ServeOptions& options) {
   }
 
   server::PortHost host(io.get_executor(), config);
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  int code = 0;
-  signals.async_wait([&](std::error_code ec, int signal_number) {
-    if (ec) return;
-    spdlog::info("{}: shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-    host.stop();
-  });
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        if (auto error = co_await host.start()) {
-          print_error(error->message);
-          code = 1;
-        } else {
-          co_await host.run();
-        }
-        signals.cancel();
-      },
-      asio::detached);
-  io.run();
+  const int code = serve_until_signalled(io, host);
   return finish(async_log, code);
 }
 
@@ -199,21 +167,13 @@ void add_serve_command(CLI::App& app) {
       "--monitor-port", options->monitor_port,
       "Also listen here for read-only clients: each gets the device's output, their input is "
       "ignored (0 = any free port)");
-  const auto limit =
-      CLI::Range(std::uint32_t{0}, static_cast<std::uint32_t>(server::max_client_limit.count()));
-  auto* keepalive =
-      serve
-          ->add_option("--keepalive", options->keepalive,
-                       "Seconds until a client that vanished (or takes no data) is dropped and "
-                       "its port freed: TCP keepalive and TCP_USER_TIMEOUT (0 = never)")
-          ->capture_default_str()
-          ->check(limit);
+  auto* keepalive = add_keepalive_option(*serve, options->keepalive);
   auto* idle = serve
                    ->add_option("--idle-timeout", options->idle_timeout,
                                 "Close a client that sends nothing for this many seconds, with a "
                                 "notice (0 = never)")
                    ->capture_default_str()
-                   ->check(limit);
+                   ->check(client_limit_range());
   serve->add_flag("-v,--verbose", options->verbosity, "More log output (repeatable)");
   auto* esp = serve->add_flag(
       "--esp", options->esp,

@@ -9,6 +9,7 @@ namespace ttynet::app {
 int& exit_code();
 
 void add_serve_command(CLI::App& app);
+void add_forward_command(CLI::App& app);
 void add_list_command(CLI::App& app);
 void add_sim_command(CLI::App& app);
 void add_term_command(CLI::App& app);

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   add_serve_command(app);
+  add_forward_command(app);
   add_list_command(app);
   add_sim_command(app);
   add_term_command(app);

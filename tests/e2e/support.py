@@ -119,11 +119,11 @@ class PtyDevice:
 
 
 class ServeProcess:
-    """`ttynet serve -v ARGS`; its log is collected in the background."""
+    """`ttynet COMMAND -v ARGS` (`serve` unless told); its log is collected in the background."""
 
-    def __init__(self, args):
+    def __init__(self, args, command="serve"):
         self.proc = subprocess.Popen(
-            [TTYNET, "serve", "-v", *args],
+            [TTYNET, command, "-v", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.lines = []
         self._new_line = threading.Condition()
@@ -176,13 +176,14 @@ class ServeProcess:
 
 
 class Server(ServeProcess):
-    """`ttynet serve` of one device on an ephemeral port."""
+    """`ttynet serve` of one device on an ephemeral port (or on `port`)."""
 
+    COMMAND = "serve"
     LISTEN_RE = re.compile(r"serving .* on (?:\[[^\]]*\]|[\d.]+):(\d+)")
 
-    def __init__(self, *args, timeout=10, bind="127.0.0.1"):
+    def __init__(self, *args, timeout=10, bind="127.0.0.1", port=0):
         bind_args = ["--bind", bind] if bind else []
-        super().__init__(["-p", "0", *bind_args, *args])
+        super().__init__(["-p", str(port), *bind_args, *args], command=self.COMMAND)
         match = self.wait_for_log(self.LISTEN_RE, timeout)
         self.port = int(match.group(1))
 
@@ -191,6 +192,13 @@ class Server(ServeProcess):
 
     def url(self, scheme="rfc2217", options=""):
         return f"{scheme}://127.0.0.1:{self.port}{options}"
+
+
+class Forward(Server):
+    """`ttynet forward` of a port URL on an ephemeral port: Forward(URL, OPTIONS...)."""
+
+    COMMAND = "forward"
+    LISTEN_RE = re.compile(r"forwarding \S+ on (?:\[[^\]]*\]|[\d.]+):(\d+)")
 
 
 def read_exactly(read, count, timeout):

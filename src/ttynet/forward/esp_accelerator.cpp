@@ -196,7 +196,9 @@ void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
   if (swallow_mem_end_ && op == Op::mem_end) {
     swallow_mem_end_ = false;
     const esp::Status status = status_of(response, response.data.size());
-    if (!status.is_ok()) {
+    if (status.is_ok()) {
+      ++counters_.confirmed;
+    } else {
       note(AcceleratorNote::Level::warn,
            fmt::format("the chip failed MEM_END (status {:02x} {:02x}) after it was answered: "
                        "the flasher stub will not start",

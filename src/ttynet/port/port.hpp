@@ -98,6 +98,11 @@ class Port {
   virtual std::optional<rfc2217::paced_esp::Message> take_paced_esp_report() {
     return std::nullopt;
   }
+  // The same, waiting for one; nothing once the port is closed or its link is gone (or at
+  // once, for a port that never paces).
+  virtual asio::awaitable<std::optional<rfc2217::paced_esp::Message>> next_paced_esp_report() {
+    co_return std::nullopt;
+  }
   // Cancels pending operations and releases the device. Idempotent.
   virtual void close() = 0;
   // Ends the session without losing what was asked for: what write() and the operations have

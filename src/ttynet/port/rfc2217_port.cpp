@@ -129,6 +129,12 @@ struct Rfc2217Port::State {
     }
   }
 
+  std::optional<rfc2217::paced_esp::Message> take_report() {
+    if (paced_esp_reports.empty()) return std::nullopt;
+    rfc2217::paced_esp::Message oldest = paced_esp_reports.front();
+    paced_esp_reports.pop_front();
+    return oldest;
+  }
   std::size_t buffered() const { return received.size() - received_head; }
   std::size_t queued() const { return core.pending_output_size(); }
   bool is_usable() const { return !closed && !link_error; }
@@ -470,11 +476,17 @@ asio::awaitable<std::error_code> Rfc2217Port::send_paced_esp(
 }
 
 std::optional<rfc2217::paced_esp::Message> Rfc2217Port::take_paced_esp_report() {
-  auto& reports = state_->paced_esp_reports;
-  if (reports.empty()) return std::nullopt;
-  rfc2217::paced_esp::Message oldest = reports.front();
-  reports.pop_front();
-  return oldest;
+  return state_->take_report();
+}
+
+asio::awaitable<std::optional<rfc2217::paced_esp::Message>> Rfc2217Port::next_paced_esp_report() {
+  const auto state = state_;  // the port may be destroyed while this waits
+  for (;;) {
+    if (auto report = state->take_report()) co_return report;
+    if (!state->is_usable()) co_return std::nullopt;
+    const std::error_code stopped = co_await state->changed.wait_while_open(state->closed);
+    if (stopped) co_return std::nullopt;
+  }
 }
 
 asio::awaitable<OpenResult> open_rfc2217_url(asio::any_io_executor executor, const PortUrl& url) {

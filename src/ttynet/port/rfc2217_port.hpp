@@ -99,6 +99,7 @@ class Rfc2217Port final : public Port {
   asio::awaitable<std::error_code> send_paced_esp(
       const rfc2217::paced_esp::Message& message) override;
   std::optional<rfc2217::paced_esp::Message> take_paced_esp_report() override;
+  asio::awaitable<std::optional<rfc2217::paced_esp::Message>> next_paced_esp_report() override;
   static constexpr std::size_t max_paced_esp_reports = 64;
   void close() override;
   // Waits (within `linger`) for the queue to be sent, half-closes the connection and reads on,

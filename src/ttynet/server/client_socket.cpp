@@ -1,5 +1,6 @@
 #include "ttynet/server/client_socket.hpp"
 
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -7,6 +8,10 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <string>
+
+#include "ttynet/server/listener.hpp"
+#include "ttynet/server/log.hpp"
 
 namespace ttynet::server {
 namespace {
@@ -43,6 +48,19 @@ std::error_code configure_client_socket(asio::ip::tcp::socket& socket,
     if (auto failed = set_tcp_option(fd, option, value)) return failed;
   }
   return {};
+}
+
+void refuse_client(asio::ip::tcp::socket socket, std::string_view port_name,
+                   std::string_view reason) {
+  PeerReporter(port_name, "refused", describe_peer(socket))(spdlog::level::info,
+                                                            fmt::format(": {}", reason));
+  // The line is tiny, so one non-blocking write goes straight into the empty socket buffer.
+  std::error_code ignored;
+  socket.non_blocking(true, ignored);
+  const std::string line = fmt::format("ttynet: {}\r\n", reason);
+  socket.write_some(asio::buffer(line), ignored);
+  socket.shutdown(asio::socket_base::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
 }  // namespace ttynet::server

@@ -1,8 +1,10 @@
 #pragma once
-// Socket options of every accepted client connection (controlling clients and monitors).
+// Socket options of every accepted client connection (controlling clients and monitors), and
+// the refusal of one we will not serve.
 
 #include <asio/ip/tcp.hpp>
 #include <chrono>
+#include <string_view>
 #include <system_error>
 
 namespace ttynet::server {
@@ -15,5 +17,10 @@ namespace ttynet::server {
 // is usable either way.
 std::error_code configure_client_socket(asio::ip::tcp::socket& socket,
                                         std::chrono::seconds keepalive);
+
+// Tells a client we will not serve why, in one line ("ttynet: REASON"), and closes it; logs
+// "port PORT_NAME: refused PEER: REASON" within the limits on lines about peers.
+void refuse_client(asio::ip::tcp::socket socket, std::string_view port_name,
+                   std::string_view reason);
 
 }  // namespace ttynet::server

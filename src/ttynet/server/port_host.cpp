@@ -7,6 +7,8 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "ttynet/server/client_socket.hpp"
+#include "ttynet/server/device_pump.hpp"
 #include "ttynet/server/listener.hpp"
 #include "ttynet/server/log.hpp"
 #include "ttynet/version.hpp"
@@ -15,20 +17,6 @@ namespace ttynet::server {
 namespace {
 
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-// Each port keeps its buffer; 16 KiB rather than 64 halves a 64-port server's memory at the
-// same throughput and CPU (docs/benchmarks.md), as a tty rarely has more ready at once.
-constexpr std::size_t device_read_size = 16 * 1024;
-
-// Sends a one-line refusal on a client we will not serve. The line is tiny, so one
-// non-blocking write goes straight into the empty socket buffer.
-void send_refusal(asio::ip::tcp::socket socket, std::string_view reason) {
-  std::error_code ignored;
-  socket.non_blocking(true, ignored);
-  const std::string line = fmt::format("ttynet: {}\r\n", reason);
-  socket.write_some(asio::buffer(line), ignored);
-  socket.shutdown(asio::socket_base::shutdown_both, ignored);
-  socket.close(ignored);
-}
 
 }  // namespace
 
@@ -134,12 +122,6 @@ void PortHost::close_device() {
   if (port_) port_->close();
 }
 
-void PortHost::refuse(asio::ip::tcp::socket socket, std::string_view reason) const {
-  PeerReporter(config_.name, "refused", describe_peer(socket))(spdlog::level::info,
-                                                               fmt::format(": {}", reason));
-  send_refusal(std::move(socket), reason);
-}
-
 SessionConfig PortHost::session_config() const {
   SessionConfig config;
   config.protocol = config_.protocol;
@@ -163,12 +145,13 @@ asio::awaitable<void> PortHost::accept_clients(asio::ip::tcp::acceptor& acceptor
       continue;
     }
     if (!is_device_up_) {
-      refuse(std::move(socket), fmt::format("device {} is not available", config_.device_url));
+      refuse_client(std::move(socket), config_.name,
+                    fmt::format("device {} is not available", config_.device_url));
       continue;
     }
     if (session_) {
-      refuse(std::move(socket),
-             fmt::format("{} is in use by {}", config_.device_url, session_->peer()));
+      refuse_client(std::move(socket), config_.name,
+                    fmt::format("{} is in use by {}", config_.device_url, session_->peer()));
       continue;
     }
     session_ = std::make_shared<Session>(std::move(socket), *port_, session_config());
@@ -187,19 +170,12 @@ asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
 }
 
 asio::awaitable<void> PortHost::pump_device() {
-  // Not zero-filled: the pages of an idle port's buffer are never touched, so hundreds of quiet
-  // ports cost little resident memory.
-  const auto storage = std::make_unique_for_overwrite<Byte[]>(device_read_size);
-  const MutableByteView buffer(storage.get(), device_read_size);
-  for (;;) {
-    auto [ec, n] = co_await port_->read_some(buffer);
-    if (ec) {
-      if (!is_stopping_) log().debug("port {}: device read ended: {}", config_.name, ec.message());
-      co_return;
-    }
-    if (monitors_) monitors_->broadcast({buffer.data(), n});
-    if (auto session = session_) co_await session->from_device({buffer.data(), n});
-  }
+  const auto ec =
+      co_await pump_device_output(*port_, [this](ByteView data) -> asio::awaitable<void> {
+        if (monitors_) monitors_->broadcast(data);
+        if (auto session = session_) co_await session->from_device(data);
+      });
+  if (!is_stopping_) log().debug("port {}: device read ended: {}", config_.name, ec.message());
 }
 
 asio::awaitable<void> PortHost::reopen_device() {

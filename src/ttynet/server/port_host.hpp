@@ -59,8 +59,6 @@ class PortHost {
  private:
   asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor);
   asio::awaitable<void> serve_client(std::shared_ptr<Session> session);
-  // Logs the refusal (rate-limited) and tells the client why in one line before closing.
-  void refuse(asio::ip::tcp::socket socket, std::string_view reason) const;
   asio::awaitable<void> pump_device();
   asio::awaitable<void> reopen_device();
   void close_device();

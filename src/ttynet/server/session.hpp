@@ -1,9 +1,10 @@
 #pragma once
 // One TCP client bridged to one open port: the I/O around a SessionCore (session_core.hpp),
 // which decides what each RFC 2217 request does; raw sessions pass bytes untouched. Device
-// data does not come from the session itself: the PortHost that owns the device reads it
-// continuously and hands it over through from_device(), so the device is
-// drained (and an unplug noticed) whether or not a client is connected.
+// data does not come from the session itself: the host that owns the device (PortHost, or
+// `ttynet forward`'s ForwardHost) reads it continuously and hands it over through
+// from_device(), so the device is drained (and an unplug noticed) whether or not a client is
+// connected.
 
 #include <asio/awaitable.hpp>
 #include <asio/cancellation_signal.hpp>
@@ -104,7 +105,7 @@ class Session {
   SessionConfig config_;
   PeerReporter report_;
   std::optional<SessionCore> core_;  // empty in raw mode
-  // Sized like the device reads (port_host.cpp): a client's data goes to a tty anyway.
+  // Sized like the device reads (device_pump.cpp): a client's data goes to a tty anyway.
   static constexpr std::size_t receive_buffer_size = 16 * 1024;
   // Not zero-filled: pages become resident only as far as reads reach.
   std::unique_ptr<Byte[]> from_client_ =

@@ -1,0 +1,60 @@
+#pragma once
+// What `ttynet serve` and `ttynet forward` share: a host served until SIGINT or SIGTERM, the
+// end of a run with the asynchronous log, and the client limit options.
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/use_awaitable.hpp>
+#include <csignal>
+#include <cstdint>
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "ttynet/server/log.hpp"
+#include "ttynet/server/options.hpp"
+
+namespace ttynet::app {
+
+// Ends a server run: a log sink that stays blocked (nobody reads its pipe) must not keep the
+// process alive, and its writer thread cannot be joined, so the process ends at once.
+int finish(server::AsyncLog& log, int code);
+
+// Runs `host` (PortHost or forward::ForwardHost) on `io`: start(), then run() until SIGINT or
+// SIGTERM calls stop(). The exit code: 1 when start() failed (its message printed), else 0.
+template <typename Host>
+int serve_until_signalled(asio::io_context& io, Host& host) {
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  int code = 0;
+  signals.async_wait([&](std::error_code ec, int signal_number) {
+    if (ec) return;
+    spdlog::info("{}: shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    host.stop();
+  });
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        if (auto error = co_await host.start()) {
+          print_error(error->message);
+          code = 1;
+        } else {
+          co_await host.run();
+        }
+        signals.cancel();
+      },
+      asio::detached);
+  io.run();
+  return code;
+}
+
+// --keepalive and --idle-timeout take seconds up to server::max_client_limit.
+CLI::Range client_limit_range();
+inline constexpr std::uint32_t default_keepalive_seconds =
+    static_cast<std::uint32_t>(server::ClientLimits{}.keepalive.count());
+// --keepalive SECONDS (default: default_keepalive_seconds).
+CLI::Option* add_keepalive_option(CLI::App& command, std::uint32_t& seconds);
+
+}  // namespace ttynet::app
