@@ -2,19 +2,20 @@
 # record.sh: records sessions of unmodified esptool.py with the simulated chips as test
 # vectors (tests/vectors/*.trace; README.md says what they are and how they are replayed).
 #
-#   tests/vectors/record.sh TTYNET_BINARY ESPTOOL_DIR VERSION
+#   tests/vectors/record.sh TTYNET_BINARY ESPTOOL_DIR VERSION [SCENARIO...]
 #
 # ESPTOOL_DIR holds an esptool release's sources (esptool is no Debian package: extract a
 # release, e.g. `git archive v5.3.1 | tar -x -C DIR`); VERSION is its tag (v4.8.1, v5.3.1)
 # and names the files. Each scenario runs `TTYNET serve --esp` on a loopback port with
 # `sim://CHIP?trace=FILE` and esptool against it over RFC 2217; a scenario esptool fails
-# leaves no file and makes the script fail.
+# leaves no file and makes the script fail. Naming scenarios records only those.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ttynet=$(realpath "${1:?usage: tests/vectors/record.sh TTYNET_BINARY ESPTOOL_DIR VERSION}")
 esptool_dir=$(realpath "${2:?esptool source directory}")
 version=${3:?version label, e.g. v5.3.1}
+only=("${@:4}")
 python=/usr/bin/python3 # Debian's, which has python3-serial
 out=tests/vectors
 
@@ -40,7 +41,9 @@ wait_listening() {
 }
 
 # Deterministic images: 8 KiB that does not compress (v5 then sends it uncompressed), 16 KiB
-# that does, and 8 KiB of 0xFF (what a fresh chip's erased flash verifies against).
+# that does, 8 KiB of 0xFF (what a fresh chip's erased flash verifies against), and 128 KiB
+# that does not compress (a write of several stub blocks). New images go last: the ones
+# before keep their bytes.
 python3 - "$work" <<'PY'
 import random, sys
 random.seed(2217)
@@ -48,6 +51,7 @@ open(f"{sys.argv[1]}/random.bin", "wb").write(bytes(random.randrange(256) for _ 
 words = [b"ttynet", b"esp32", b"flash", b"serial", b"rfc2217", b"\x00\xff", b"boot"]
 open(f"{sys.argv[1]}/erased.bin", "wb").write(b"\xff" * 8192)
 open(f"{sys.argv[1]}/text.bin", "wb").write(b" ".join(random.choice(words) for _ in range(3000))[:16384])
+open(f"{sys.argv[1]}/random128.bin", "wb").write(bytes(random.randrange(256) for _ in range(131072)))
 PY
 
 esptool() {
@@ -69,6 +73,7 @@ scenarios=(
   "esp32|write-random|$(cmd write-flash) 0x10000 $work/random.bin"
   "esp32|write-uncompressed|$(cmd write-flash) -u 0x10000 $work/random.bin"
   "esp32|write-no-stub|--no-stub $(cmd write-flash) 0x10000 $work/random.bin"
+  "esp32|write-large|$(cmd write-flash) 0x10000 $work/random128.bin"
   "esp32|write-460800|-b 460800 $(cmd write-flash) 0x10000 $work/text.bin"
   "esp32|write-paced|$(cmd write-flash) 0x10000 $work/text.bin"
   "esp32|verify|$(cmd verify-flash) 0x0 $work/erased.bin"
@@ -87,6 +92,7 @@ scenarios=(
 status=0
 for entry in "${scenarios[@]}"; do
   IFS='|' read -r chip scenario arguments <<<"$entry"
+  if [[ ${#only[@]} -gt 0 && ! " ${only[*]} " == *" $scenario "* ]]; then continue; fi
   read -r -a args <<<"$arguments"
   file=$out/$version-$chip-$scenario.trace
   port=$(free_port)
