@@ -35,8 +35,9 @@ int run_forward(const ForwardOptions& options) {
   config.tcp_port = options.tcp_port;
   config.protocol = options.raw ? server::Protocol::raw : server::Protocol::rfc2217;
   config.clients.keepalive = std::chrono::seconds(options.keepalive);
-  config.wrap_upstream = [executor = io.get_executor()](std::unique_ptr<port::Port> far) {
-    return forward::accelerate_if_paced(executor, std::move(far));
+  config.wrap_upstream = [executor = io.get_executor(),
+                          raw = options.raw](std::unique_ptr<port::Port> far) {
+    return forward::accelerate_if_paced(executor, std::move(far), {.raw_front = raw});
   };
   forward::ForwardHost host(io.get_executor(), std::move(config));
   const int code = serve_until_signalled(io, host);

@@ -29,7 +29,7 @@ class ForwardedSession:
     """serve --esp on the trace's chip (with extra sim options), optionally behind a latency
     proxy, and forward in front; a pyserial rfc2217:// client on forward, as esptool opens it."""
 
-    def __init__(self, trace_name, sim_options="", delay=0.0):
+    def __init__(self, trace_name, sim_options="", delay=0.0, raw=False):
         self.url, self.events = read_trace(trace_name)
         if sim_options:
             self.url += ("&" if "?" in self.url else "?") + sim_options
@@ -37,8 +37,11 @@ class ForwardedSession:
         self.server = Server("--esp", self.url)
         self.proxy = LatencyProxy(self.server.port, delay) if delay else None
         far_port = self.proxy.port if self.proxy else self.server.port
-        self.forward = Forward(f"rfc2217://127.0.0.1:{far_port}", "-v")
-        self.port = serial.serial_for_url(self.forward.url(options="?ign_set_control"), timeout=3)
+        raw_args = ["--raw"] if raw else []
+        self.forward = Forward(f"rfc2217://127.0.0.1:{far_port}", "-v", *raw_args)
+        # esptool over socket:// can neither reset the chip nor change the baud: forward does.
+        url = self.forward.url("socket") if raw else self.forward.url(options="?ign_set_control")
+        self.port = serial.serial_for_url(url, timeout=3)
         self.replay = Replay(self.port, self.dialect)
 
     def run(self):
@@ -56,14 +59,14 @@ class ForwardedSession:
 
 
 def replay(trace_name, **options):
-    """Runs one session through; its replay and forward's closing counts (SYNCs answered,
-    replies given ahead, confirmed)."""
+    """Runs one session through; its replay, forward's closing counts (SYNCs answered, replies
+    given ahead, confirmed) and forward's log."""
     session = ForwardedSession(trace_name, **options)
     try:
         session.run()
     finally:
         counts = session.close()
-    return session.replay, counts
+    return session.replay, counts, session.forward.lines
 
 
 # Sessions mostly wait (on the chip, the network, esptool's pauses): four at a time.
@@ -72,17 +75,17 @@ PARALLEL_SESSIONS = 4
 
 class ForwardReplaysRecordedSessions(unittest.TestCase):
     def replay_all(self, names, **options):
-        """Replays every named session, several at a time; per name its forward counts."""
+        """Replays every named session, several at a time; per name forward's counts and log."""
         with ThreadPoolExecutor(PARALLEL_SESSIONS) as pool:
             results = dict(zip(names, pool.map(lambda name: replay(name, **options), names)))
         counts = {}
-        for name, (done, name_counts) in results.items():
+        for name, (done, name_counts, log) in results.items():
             with self.subTest(name):
                 self.assertEqual(done.mismatches, [])
                 self.assertGreater(done.requests, 5)
                 self.assertGreaterEqual(name_counts[0], 1)  # SYNC answered here
                 self.assertEqual(name_counts[1], name_counts[2])  # every early reply confirmed
-            counts[name] = name_counts
+            counts[name] = (name_counts, log)
         return counts
 
     def test_every_recorded_session_at_loopback(self):
@@ -97,10 +100,20 @@ class ForwardReplaysRecordedSessions(unittest.TestCase):
         most = {"v4.8.1-esp32-write-large.trace": 9, "v5.3.1-esp32-write-large.trace": 8,
                 "v4.8.1-esp32-write-no-stub.trace": 7, "v5.3.1-esp32-write-paced.trace": 1}
         counts = self.replay_all(list(most), delay=0.1)
-        for name, (_, ahead, _) in counts.items():
+        for name, ((_, ahead, _), _) in counts.items():
             with self.subTest(name):
                 self.assertGreater(ahead, 0)
                 self.assertLessEqual(ahead, most[name])
+
+    def test_the_raw_front_resets_and_follows_baud_changes_for_the_tool(self):
+        # The chip garbles what comes at another baud than its own: 460800 has to reach the
+        # port right after CHANGE_BAUDRATE's reply.
+        faster = ["v4.8.1-esp32-write-460800.trace", "v5.3.1-esp32-write-460800.trace"]
+        results = self.replay_all([*faster, "v5.3.1-esp32-write-large.trace",
+                                   "v4.8.1-esp32-flash-id-no-stub.trace"], raw=True, delay=0.1)
+        for name in faster:
+            log = results[name][1]
+            self.assertTrue(any("the chip now talks at 460800 baud" in line for line in log), name)
 
     def test_a_transient_block_failure_is_sent_again_unseen(self):
         # The ROM programs a block before it answers, so its failure names that block, and

@@ -11,6 +11,7 @@
 #include "ttynet/port/error.hpp"
 #include "ttynet/port/log.hpp"
 #include "ttynet/port/notifier.hpp"
+#include "ttynet/port/reset_player.hpp"
 
 namespace ttynet::forward {
 
@@ -33,8 +34,11 @@ spdlog::level::level_enum spdlog_level(AcceleratorNote::Level level) {
 }  // namespace
 
 struct AcceleratedPort::State {
-  State(const asio::any_io_executor& executor, std::unique_ptr<port::Port> far_port)
-      : far(std::move(far_port)),
+  State(const asio::any_io_executor& executor, std::unique_ptr<port::Port> far_port,
+        Options port_options)
+      : options(port_options),
+        far(std::move(far_port)),
+        accelerator({.follows_baud_changes = options.raw_front}),
         detector(far->control_lines()),
         output_ready(executor),
         output_taken(executor),
@@ -64,6 +68,13 @@ struct AcceleratedPort::State {
         ec = co_await far->send_paced_esp(std::get<rfc2217::paced_esp::Message>(*item));
       }
       if (ec) co_return ec;
+    }
+    if (auto baud = accelerator.next_baud()) {
+      LineSettings settings = far->settings();
+      settings.baud = *baud;
+      if (auto ec = co_await far->apply_settings(settings)) co_return ec;
+      accelerator.set_baud(*baud);
+      log->info("{}: the chip now talks at {} baud; so does the port", far->info().url, *baud);
     }
     co_return std::error_code{};
   }
@@ -115,6 +126,14 @@ struct AcceleratedPort::State {
     }
   }
 
+  // Plays a reset on the far port for a tool that cannot; its waits are the far server's.
+  static asio::awaitable<void> reset(std::shared_ptr<State> self, esp::ResetSequence sequence) {
+    if (self->closed) co_return;
+    if (auto ec = co_await port::play_reset(*self->far, esp::without_waits(sequence))) {
+      self->log->warn("{}: cannot reset the chip: {}", self->far->info().url, ec.message());
+    }
+  }
+
   void close() {
     if (closed) return;
     closed = true;
@@ -130,6 +149,7 @@ struct AcceleratedPort::State {
     writer_free.notify();
   }
 
+  Options options;
   std::unique_ptr<port::Port> far;
   EspAccelerator accelerator;
   esp::ResetDetector detector;
@@ -142,10 +162,15 @@ struct AcceleratedPort::State {
   bool closed = false;
 };
 
-AcceleratedPort::AcceleratedPort(asio::any_io_executor executor, std::unique_ptr<port::Port> far)
-    : state_(std::make_shared<State>(executor, std::move(far))) {
+AcceleratedPort::AcceleratedPort(asio::any_io_executor executor, std::unique_ptr<port::Port> far,
+                                 Options options)
+    : state_(std::make_shared<State>(executor, std::move(far), options)) {
   asio::co_spawn(executor, State::read_far(state_), asio::detached);
   asio::co_spawn(executor, State::read_reports(state_), asio::detached);
+  if (options.raw_front) {
+    state_->accelerator.on_reset();
+    asio::co_spawn(executor, State::reset(state_, esp::classic_reset()), asio::detached);
+  }
 }
 
 AcceleratedPort::~AcceleratedPort() { close(); }
@@ -230,14 +255,16 @@ void AcceleratedPort::close() { state_->close(); }
 
 asio::awaitable<void> AcceleratedPort::shutdown(Duration linger) {
   const auto state = state_;
+  if (state->options.raw_front) co_await State::reset(state, esp::hard_reset());
   if (!state->closed) co_await state->far->shutdown(linger);
   state->close();
 }
 
 std::unique_ptr<port::Port> accelerate_if_paced(asio::any_io_executor executor,
-                                                std::unique_ptr<port::Port> far) {
+                                                std::unique_ptr<port::Port> far,
+                                                AcceleratedPort::Options options) {
   if (!far->paces_esp_frames()) return far;
-  return std::make_unique<AcceleratedPort>(std::move(executor), std::move(far));
+  return std::make_unique<AcceleratedPort>(std::move(executor), std::move(far), options);
 }
 
 }  // namespace ttynet::forward

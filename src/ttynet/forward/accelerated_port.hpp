@@ -10,6 +10,12 @@
 // re-send decided while reading and the tool's own data keep their order. Output for the tool
 // is held up to max_tool_backlog; beyond that the far port is not read (TCP pushes back).
 //
+// For a tool on a raw TCP front (esptool over socket://, which can neither reset the chip nor
+// change the port's baud), `raw_front` makes this port do both on its behalf: a reset into the
+// loader when it is made, the port's baud after the chip's reply to CHANGE_BAUDRATE, and a hard
+// reset at shutdown() (the tool left). The resets go out without waits: the far server
+// recognises them and plays them with its own timing.
+//
 // Purges stay here: a purge of the tool's input drops what was not yet handed to it, and
 // neither kind goes to the far server, whose purge of its receive buffer would also drop the
 // chip's replies that this side is waiting for.
@@ -25,8 +31,12 @@ class AcceleratedPort final : public port::Port {
  public:
   static constexpr std::size_t max_tool_backlog = 256 * 1024;
 
+  struct Options {
+    bool raw_front = false;
+  };
+
   // `far` paces ESP frames (paces_esp_frames()).
-  AcceleratedPort(asio::any_io_executor executor, std::unique_ptr<port::Port> far);
+  AcceleratedPort(asio::any_io_executor executor, std::unique_ptr<port::Port> far, Options options);
   ~AcceleratedPort() override;
 
   asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(
@@ -56,6 +66,7 @@ class AcceleratedPort final : public port::Port {
 // What ForwardHostConfig::wrap_upstream applies: an AcceleratedPort around a far port that
 // paces ESP frames, the port itself otherwise.
 std::unique_ptr<port::Port> accelerate_if_paced(asio::any_io_executor executor,
-                                                std::unique_ptr<port::Port> far);
+                                                std::unique_ptr<port::Port> far,
+                                                AcceleratedPort::Options options);
 
 }  // namespace ttynet::forward

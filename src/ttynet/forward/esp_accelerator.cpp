@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "ttynet/esp/requests.hpp"
@@ -29,9 +30,21 @@ std::chrono::milliseconds frame_timeout(Duration timeout) {
 
 bool is_data_op(Op op) { return op == Op::flash_data || op == Op::flash_defl_data; }
 
+constexpr std::array<std::uint32_t, 17> standard_bauds{
+    9600,   19200,  38400,  57600,   74880,   115200,  230400,  250000, 460800,
+    500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 3000000};
+
 }  // namespace
 
-EspAccelerator::EspAccelerator(AcceleratorLimits limits) : limits_(limits) {}
+std::uint32_t nearest_standard_baud(std::uint32_t baud) {
+  for (const std::uint32_t standard : standard_bauds) {
+    const auto difference = baud > standard ? baud - standard : standard - baud;
+    if (std::uint64_t{difference} * 20 <= standard) return standard;
+  }
+  return baud;
+}
+
+EspAccelerator::EspAccelerator(AcceleratorOptions options) : options_(options) {}
 
 void EspAccelerator::from_tool(ByteView data, TimePoint now) {
   from_tool_.feed(data, [&](const esp::PacketSplitter::Event& event) {
@@ -94,6 +107,11 @@ void EspAccelerator::on_tool_packet(ByteView frame, const esp::Request& request,
         sent.info.timeout = frame_timeout(esp::command_timeout(op, is_stub_, begin->size));
       } else {
         write_.reset();
+      }
+      break;
+    case Op::change_baudrate:
+      if (options_.follows_baud_changes && request.data.size() >= 4) {
+        requested_baud_ = nearest_standard_baud(esp::load_u32(request.data, 0));
       }
       break;
     case Op::spi_flash_md5:
@@ -206,6 +224,10 @@ void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
     }
     return;
   }
+  if (requested_baud_ && op == Op::change_baudrate) {
+    if (status_of(response, response.data.size()).is_ok()) baud_change_ = requested_baud_;
+    requested_baud_.reset();
+  }
   if (awaited_begin_ && op == *awaited_begin_) {
     awaited_begin_.reset();
     if (write_) {
@@ -274,6 +296,7 @@ void EspAccelerator::on_reset() {
   failure_.reset();
   chip_silent_ = false;
   status_length_ = esp::stub_status_length;
+  requested_baud_.reset();
 }
 
 std::optional<Upstream> EspAccelerator::next_upstream() {
@@ -359,11 +382,11 @@ void EspAccelerator::fail_front(esp::Status status, bool timed_out) {
                               ? std::string("no reply")
                               : fmt::format("status {:02x} {:02x}", status.status, status.error);
   end_batch();  // the far server drops the rest of the batch up to here
-  if (front.attempts < limits_.attempts) {
+  if (front.attempts < options_.attempts) {
     ++front.attempts;
     ++counters_.resent;
     note(AcceleratorNote::Level::warn, fmt::format("{}: {}; sending it again (attempt {} of {})",
-                                                   what, why, front.attempts, limits_.attempts));
+                                                   what, why, front.attempts, options_.attempts));
     auto again = std::exchange(in_flight_, {});
     for (auto& sent : again) {
       const bool is_last = sent.answer == Answer::passing;
@@ -375,12 +398,12 @@ void EspAccelerator::fail_front(esp::Status status, bool timed_out) {
     chip_silent_ = true;
     note(AcceleratorNote::Level::warn,
          fmt::format("{}: {} after {} attempts; the chip is left to the tool's own timeouts", what,
-                     why, limits_.attempts));
+                     why, options_.attempts));
   } else {
     failure_ = status;
     note(AcceleratorNote::Level::warn,
          fmt::format("{}: {} after {} attempts; every further reply to the tool fails", what, why,
-                     limits_.attempts));
+                     options_.attempts));
   }
   auto waiting = std::exchange(in_flight_, {});
   if (!failure_) return;
@@ -400,7 +423,7 @@ void EspAccelerator::give_held_answers() {
       continue;
     }
     if (sent.answer != Answer::held) break;
-    if (given >= limit || given_bytes + sent.frame.size() > limits_.window_bytes) break;
+    if (given >= limit || given_bytes + sent.frame.size() > options_.window_bytes) break;
     answer_like(*write_->reply, sent.op);
     ++counters_.answered_ahead;
     sent.answer = Answer::given;
@@ -426,7 +449,7 @@ void EspAccelerator::answer_failure(Op op) {
 
 std::size_t EspAccelerator::window_frames() const {
   if (in_flight_.empty()) return 0;
-  const Duration budget = limits_.barrier_budget - round_trip_;
+  const Duration budget = options_.barrier_budget - round_trip_;
   const Duration estimate = frame_time_estimate(in_flight_.front().frame.size());
   const Duration per_frame = frame_time_ ? std::max(*frame_time_, estimate / 2) : estimate;
   if (budget <= Duration::zero() || per_frame <= Duration::zero()) return 0;

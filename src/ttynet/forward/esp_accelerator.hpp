@@ -29,6 +29,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -40,7 +41,7 @@
 
 namespace ttynet::forward {
 
-struct AcceleratorLimits {
+struct AcceleratorOptions {
   // How soon, at most, a reply the tool waits for must come once the window is drained:
   // esptool's shortest timeout for such a reply (FLASH_DEFL_END, READ_REG, a last block) is
   // 3 s; the rest is margin for a chip slower than measured and for jitter.
@@ -49,6 +50,11 @@ struct AcceleratorLimits {
   // queue (256 KiB), like ttynet esptool's own window.
   std::size_t window_bytes = std::size_t{128} * 1024;
   int attempts = 3;  // per block, as esptool's WRITE_BLOCK_ATTEMPTS
+  // For a tool that cannot change the port's baud itself (esptool over socket://): after the
+  // chip's good reply to CHANGE_BAUDRATE, next_baud() says which rate the port must take. The
+  // ESP32 ROM is asked for a rate skewed by its clock's error; the nearest standard rate
+  // within 5 % is taken instead.
+  bool follows_baud_changes = false;
 };
 
 // For the far server, in order: data (a frame or bytes passed through) or a paced message.
@@ -70,7 +76,7 @@ struct AcceleratorCounters {
 
 class EspAccelerator {
  public:
-  explicit EspAccelerator(AcceleratorLimits limits = {});
+  explicit EspAccelerator(AcceleratorOptions limits = {});
 
   // Bytes from the tool, for the chip.
   void from_tool(ByteView data, TimePoint now);
@@ -93,6 +99,8 @@ class EspAccelerator {
   // The tool purged its input: what was not yet handed over is dropped.
   void drop_tool_output() { to_tool_.clear(); }
   std::optional<AcceleratorNote> next_note();
+  // A baud the port must change to now (follows_baud_changes), once.
+  std::optional<std::uint32_t> next_baud() { return std::exchange(baud_change_, std::nullopt); }
 
   const AcceleratorCounters& counters() const { return counters_; }
   // Frames answered ahead that the chip has not confirmed yet.
@@ -146,7 +154,7 @@ class EspAccelerator {
   esp::Status status_of(const esp::Response& response, std::size_t status_length) const;
   void note(AcceleratorNote::Level level, std::string text);
 
-  AcceleratorLimits limits_;
+  AcceleratorOptions options_;
   esp::PacketSplitter from_tool_{esp::request_direction};
   esp::PacketSplitter from_device_{esp::response_direction};
   std::deque<Upstream> upstream_;
@@ -178,6 +186,11 @@ class EspAccelerator {
   std::optional<Duration> frame_time_;  // measured chip time per block (smoothed)
   std::optional<esp::Status> failure_;  // given up: every reply to the tool fails with it
   bool chip_silent_ = false;            // given up on timeouts: nothing more is answered here
+  std::optional<std::uint32_t> requested_baud_;  // a CHANGE_BAUDRATE passed; its reply decides
+  std::optional<std::uint32_t> baud_change_;
 };
+
+// `baud` rounded to the nearest standard rate when one is within 5 %, else as it is.
+std::uint32_t nearest_standard_baud(std::uint32_t baud);
 
 }  // namespace ttynet::forward

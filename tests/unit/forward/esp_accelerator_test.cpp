@@ -360,5 +360,35 @@ TEST_F(EspAcceleratorTest, AResetEndsTheBatchAndForgetsTheChip) {
   EXPECT_EQ(take_upstream().size(), 4u);
 }
 
+TEST(EspAcceleratorBaudTest, ARawFrontFollowsTheChipsBaudOnceItsReplyCame) {
+  EspAccelerator accelerator({.follows_baud_changes = true});
+  const TimePoint now{};
+  accelerator.from_tool(request(Op::change_baudrate, from_hex("00 10 0e 00 00 00 00 00")), now);
+  EXPECT_FALSE(accelerator.next_baud());  // not before the chip answered at the old rate
+  accelerator.from_device(reply(Op::change_baudrate, 0, from_hex("00 00 00 00")), now);
+  EXPECT_EQ(accelerator.next_baud(), 921600u);
+  EXPECT_FALSE(accelerator.next_baud());
+
+  // A refused change changes nothing.
+  accelerator.from_tool(request(Op::change_baudrate, from_hex("00 08 07 00 00 10 0e 00")), now);
+  accelerator.from_device(reply(Op::change_baudrate, 0, from_hex("01 05 00 00")), now);
+  EXPECT_FALSE(accelerator.next_baud());
+}
+
+TEST(EspAcceleratorBaudTest, AnRfc2217ToolChangesTheBaudItself) {
+  EspAccelerator accelerator;
+  const TimePoint now{};
+  accelerator.from_tool(request(Op::change_baudrate, from_hex("00 10 0e 00 00 00 00 00")), now);
+  accelerator.from_device(reply(Op::change_baudrate, 0, from_hex("00 00 00 00")), now);
+  EXPECT_FALSE(accelerator.next_baud());
+}
+
+TEST(EspAcceleratorBaudTest, TheEsp32RomsSkewedRateIsRoundedToTheStandardOne) {
+  EXPECT_EQ(nearest_standard_baud(921600), 921600u);
+  EXPECT_EQ(nearest_standard_baud(946183), 921600u);    // +2.7 %
+  EXPECT_EQ(nearest_standard_baud(449000), 460800u);    // -2.6 %
+  EXPECT_EQ(nearest_standard_baud(1234567), 1234567u);  // none near: as asked
+}
+
 }  // namespace
 }  // namespace ttynet::forward
