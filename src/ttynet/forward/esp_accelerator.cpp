@@ -268,8 +268,13 @@ void EspAccelerator::on_report(const pe::Message& report, TimePoint now) {
     finish_sync();
     return;
   }
-  // A failed status was seen in the reply itself; a batch already re-sent is history.
-  if (aborted->reason == pe::AbortReason::failed_status || in_flight_.empty()) return;
+  // A failed status was seen in the reply itself; after a reset or with the device gone there
+  // is nothing to send again; a batch already re-sent is history.
+  if (aborted->reason == pe::AbortReason::failed_status ||
+      aborted->reason == pe::AbortReason::line_change ||
+      aborted->reason == pe::AbortReason::device_gone || in_flight_.empty()) {
+    return;
+  }
   const Sent& front = in_flight_.front();
   if (front.batch != aborted->id || front.index != aborted->index) return;
   if (front.answer == Answer::passing) {

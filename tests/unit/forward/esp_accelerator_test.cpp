@@ -297,6 +297,16 @@ TEST_F(EspAcceleratorTest, AChipThatStopsAnsweringIsLeftToTheToolsTimeouts) {
   EXPECT_EQ(std::get<ByteBuffer>(up[0]), block_request(Op::flash_defl_data, 1));
 }
 
+TEST_F(EspAcceleratorTest, ABatchAbortedByAResetIsNotSentAgain) {
+  begin_write(4);
+  tool(block_request(Op::flash_defl_data, 0));
+  take_upstream();
+  accelerator.on_report(
+      pe::BatchAborted{.id = 1, .index = 0, .reason = pe::AbortReason::line_change}, now);
+  EXPECT_TRUE(take_upstream().empty());
+  EXPECT_EQ(accelerator.counters().resent, 0u);
+}
+
 TEST_F(EspAcceleratorTest, EncryptedWritesAreNeverAnsweredAhead) {
   tool(begin_request(Op::flash_begin, 4, 1));
   take_upstream();
