@@ -47,34 +47,36 @@ struct AcceleratedPort::State {
     accelerator.set_baud(far->settings().baud);
   }
 
-  // Hands what the accelerator queued for the far server over, one writer at a time.
-  asio::awaitable<std::error_code> flush() {
-    while (writing) {
-      if (auto ec = co_await writer_free.wait_while_open(closed)) co_return ec;
+  // Hands what the accelerator queued for the far server over, one writer at a time. Static,
+  // holding the state, so that a frame destroyed at shutdown still finds it.
+  static asio::awaitable<std::error_code> flush(std::shared_ptr<State> self) {
+    while (self->writing) {
+      if (auto ec = co_await self->writer_free.wait_while_open(self->closed)) co_return ec;
     }
-    writing = true;
+    self->writing = true;
     struct Release {
-      State& state;
+      std::shared_ptr<State> state;
       ~Release() {
-        state.writing = false;
-        state.writer_free.notify();
+        state->writing = false;
+        state->writer_free.notify();
       }
-    } release{*this};
-    while (auto item = accelerator.next_upstream()) {
+    } release{self};
+    port::Port& far = *self->far;
+    while (auto item = self->accelerator.next_upstream()) {
       std::error_code ec;
       if (const auto* data = std::get_if<ByteBuffer>(&*item)) {
-        ec = co_await far->write(*data);
+        ec = co_await far.write(*data);
       } else {
-        ec = co_await far->send_paced_esp(std::get<rfc2217::paced_esp::Message>(*item));
+        ec = co_await far.send_paced_esp(std::get<rfc2217::paced_esp::Message>(*item));
       }
       if (ec) co_return ec;
     }
-    if (auto baud = accelerator.next_baud()) {
-      LineSettings settings = far->settings();
+    if (auto baud = self->accelerator.next_baud()) {
+      LineSettings settings = far.settings();
       settings.baud = *baud;
-      if (auto ec = co_await far->apply_settings(settings)) co_return ec;
-      accelerator.set_baud(*baud);
-      log->info("{}: the chip now talks at {} baud; so does the port", far->info().url, *baud);
+      if (auto ec = co_await far.apply_settings(settings)) co_return ec;
+      self->accelerator.set_baud(*baud);
+      self->log->info("{}: the chip now talks at {} baud; so does the port", far.info().url, *baud);
     }
     co_return std::error_code{};
   }
@@ -106,7 +108,7 @@ struct AcceleratedPort::State {
       }
       self->accelerator.from_device(ByteView(buffer).first(n), Clock::now());
       self->after_accelerator();
-      if (auto write_ec = co_await self->flush()) {
+      if (auto write_ec = co_await flush(self)) {
         self->fail(write_ec);
         co_return;
       }
@@ -119,7 +121,7 @@ struct AcceleratedPort::State {
       if (!report || self->closed) co_return;
       self->accelerator.on_report(*report, Clock::now());
       self->after_accelerator();
-      if (auto ec = co_await self->flush()) {
+      if (auto ec = co_await flush(self)) {
         self->fail(ec);
         co_return;
       }
@@ -199,7 +201,7 @@ asio::awaitable<std::error_code> AcceleratedPort::write(ByteView data) {
   state->accelerator.set_round_trip(state->far->round_trip().value_or(Duration::zero()));
   state->accelerator.from_tool(data, Clock::now());
   state->after_accelerator();
-  co_return co_await state->flush();
+  co_return co_await State::flush(state);
 }
 
 asio::awaitable<std::error_code> AcceleratedPort::drain() {
@@ -221,7 +223,7 @@ asio::awaitable<std::error_code> AcceleratedPort::set_control_lines(std::optiona
   const auto state = state_;
   if (state->detector.on_request(dtr, rts) != esp::ResetDetector::Action::pass_through) {
     state->accelerator.on_reset();
-    if (auto ec = co_await state->flush()) co_return ec;
+    if (auto ec = co_await State::flush(state)) co_return ec;
   }
   co_return co_await state->far->set_control_lines(dtr, rts);
 }
