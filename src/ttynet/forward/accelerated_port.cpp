@@ -142,9 +142,9 @@ struct AcceleratedPort::State {
     const AcceleratorCounters& counts = accelerator.counters();
     log->info(
         "{}: closing: {} SYNCs answered here, {} replies given ahead, {} confirmed, {} re-sent, "
-        "{} failures given",
+        "{} failures given, {} constant reads answered here",
         far->info().url, counts.syncs_answered, counts.answered_ahead, counts.confirmed,
-        counts.resent, counts.failed_replies);
+        counts.resent, counts.failed_replies, counts.reads_answered);
     far->close();
     output_ready.notify();
     output_taken.notify();

@@ -6,6 +6,8 @@
 #include <array>
 #include <utility>
 
+#include "ttynet/esp/chips.hpp"
+#include "ttynet/esp/efuse.hpp"
 #include "ttynet/esp/requests.hpp"
 #include "ttynet/esp/slip.hpp"
 
@@ -34,7 +36,24 @@ constexpr std::array<std::uint32_t, 17> standard_bauds{
     9600,   19200,  38400,  57600,   74880,   115200,  230400,  250000, 460800,
     500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 3000000};
 
+// The eFuse controller's window: read registers and, above them, the controller's own.
+constexpr std::uint32_t efuse_window = 0x200;
+
+bool in_efuse_window(std::uint32_t address) {
+  for (const esp::ChipInfo& chip : esp::chips()) {
+    for (const std::uint32_t base : {chip.efuse_base, chip.efuse_block1}) {
+      if (base != 0 && address >= base && address < base + efuse_window) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+bool is_constant_register(std::uint32_t address) {
+  return address == esp::chip_detect_magic_reg || address == esp::esp32_apb_ctl_date ||
+         in_efuse_window(address);
+}
 
 std::uint32_t nearest_standard_baud(std::uint32_t baud) {
   for (const std::uint32_t standard : standard_bauds) {
@@ -86,12 +105,36 @@ void EspAccelerator::on_tool_packet(ByteView frame, const esp::Request& request,
             .answer = Answer::passing,
             .sent_at = now};
   switch (op) {
+    case Op::read_reg:
+      if (request.data.size() >= 4) {
+        const std::uint32_t address = esp::load_u32(request.data, 0);
+        // Not while blocks are unconfirmed: the tool reads to know they are done.
+        const auto cached = constant_reads_.find(address);
+        if (cached != constant_reads_.end() && in_flight_.empty() && !batch_open_) {
+          append(to_tool_, cached->second);
+          ++counters_.reads_answered;
+          // The read still goes to the chip, its reply swallowed: the ROM puts the last value
+          // it read in the replies that follow, and those must stay as the chip makes them.
+          ++swallowed_reads_;
+          send_plain(frame);
+          return;
+        }
+        if (is_constant_register(address)) awaited_constant_read_ = address;
+      }
+      break;
+    case Op::write_reg:
+      // Burning eFuses goes through the controller's registers: what was read may change.
+      for (std::size_t at = 0; at + 4 <= request.data.size(); at += 16) {
+        if (in_efuse_window(esp::load_u32(request.data, at))) constant_reads_.clear();
+      }
+      break;
     case Op::mem_end:
       if (!is_stub_ && mem_reply_ && in_flight_.empty() && !batch_open_ && !chip_silent_) {
         answer_like(*mem_reply_, op);
         ++counters_.answered_ahead;
         swallow_mem_end_ = true;
-        is_stub_ = true;  // the stub esptool uploads starts now
+        is_stub_ = true;  // the stub esptool uploads starts now; its replies look different
+        constant_reads_.clear();
         send_plain(frame);
         return;
       }
@@ -224,6 +267,16 @@ void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
     }
     return;
   }
+  if (swallowed_reads_ > 0 && op == Op::read_reg) {
+    --swallowed_reads_;
+    return;
+  }
+  if (awaited_constant_read_ && op == Op::read_reg) {
+    if (status_of(response, response.data.size()).is_ok()) {
+      constant_reads_[*awaited_constant_read_].assign(frame.begin(), frame.end());
+    }
+    awaited_constant_read_.reset();
+  }
   if (requested_baud_ && op == Op::change_baudrate) {
     if (status_of(response, response.data.size()).is_ok()) baud_change_ = requested_baud_;
     requested_baud_.reset();
@@ -302,6 +355,9 @@ void EspAccelerator::on_reset() {
   chip_silent_ = false;
   status_length_ = esp::stub_status_length;
   requested_baud_.reset();
+  constant_reads_.clear();  // the ROM again, whose replies look unlike the stub's
+  awaited_constant_read_.reset();
+  swallowed_reads_ = 0;
 }
 
 std::optional<Upstream> EspAccelerator::next_upstream() {

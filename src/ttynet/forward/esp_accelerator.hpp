@@ -6,6 +6,10 @@
 // Between the tool and the far server, both directions go through here:
 //   - the tool's SYNC is answered with the chip's own SYNC replies, fetched once per connect
 //     through a paced batch, so esptool's 0.1 s window is met at any round trip;
+//   - a READ_REG of a register that cannot change (the eFuse words, the chip's magic and date
+//     registers) is answered with the chip's own reply to the same read earlier in the
+//     session, byte for byte (esptool reads some of them six times while connecting); the
+//     read still reaches the chip, whose reply is swallowed;
 //   - the ROM's MEM_END is answered at once (esptool allows it 0.2 s), in the layout of the
 //     chip's MEM_BEGIN reply; the real reply is checked and swallowed, the stub's greeting
 //     after it passes;
@@ -27,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -68,6 +73,7 @@ struct AcceleratorNote {
 
 struct AcceleratorCounters {
   std::uint64_t syncs_answered = 0;  // tool SYNCs answered from the chip's replies
+  std::uint64_t reads_answered = 0;  // READ_REGs of constant registers answered likewise
   std::uint64_t answered_ahead = 0;  // blocks (and MEM_ENDs) answered before the chip did
   std::uint64_t confirmed = 0;       // of those, real replies checked good
   std::uint64_t resent = 0;          // blocks sent again after a failure or timeout
@@ -186,9 +192,18 @@ class EspAccelerator {
   std::optional<Duration> frame_time_;  // measured chip time per block (smoothed)
   std::optional<esp::Status> failure_;  // given up: every reply to the tool fails with it
   bool chip_silent_ = false;            // given up on timeouts: nothing more is answered here
+  // The chip's replies to reads of constant registers, by address, for the loader running
+  // (their layout is the loader's); the read passed to the chip whose reply is awaited.
+  std::map<std::uint32_t, ByteBuffer> constant_reads_;
+  std::optional<std::uint32_t> awaited_constant_read_;
+  std::size_t swallowed_reads_ = 0;              // replies to reads answered from constant_reads_
   std::optional<std::uint32_t> requested_baud_;  // a CHANGE_BAUDRATE passed; its reply decides
   std::optional<std::uint32_t> baud_change_;
 };
+
+// Whether a register of a supported chip cannot change while it runs: an eFuse read register,
+// the chip-detect magic word, the ESP32's APB_CTL_DATE.
+bool is_constant_register(std::uint32_t address);
 
 // `baud` rounded to the nearest standard rate when one is within 5 %, else as it is.
 std::uint32_t nearest_standard_baud(std::uint32_t baud);

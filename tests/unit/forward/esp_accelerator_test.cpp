@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ttynet/esp/chips.hpp"
 #include "ttynet/esp/requests.hpp"
 #include "ttynet/esp/slip.hpp"
 #include "wire_bytes.hpp"
@@ -153,6 +154,60 @@ TEST_F(EspAcceleratorTest, ASyncWithoutAnAnswerIsFetchedAgainAtTheToolsNextTry) 
   ASSERT_EQ(up.size(), 4u);
   EXPECT_EQ(std::get<pe::Message>(up[0]), pe::Message(pe::BatchBegin{2}));
   EXPECT_TRUE(take_tool_output().empty());
+}
+
+TEST_F(EspAcceleratorTest, ConstantRegistersAreReadOnceAndAnsweredWithTheChipsReply) {
+  const Bytes read_efuse = request(Op::read_reg, from_hex("0c a0 f5 3f"));  // ESP32 eFuse word 3
+  const Bytes chip_reply = reply(Op::read_reg, 0x00A0F500, from_hex("00 00 00 00"));
+  tool(read_efuse);
+  EXPECT_EQ(take_upstream().size(), 1u);
+  device(chip_reply);
+  EXPECT_EQ(take_tool_output(), chip_reply);
+
+  tool(read_efuse);
+  EXPECT_EQ(take_tool_output(), chip_reply);
+  EXPECT_EQ(accelerator.counters().reads_answered, 1u);
+  // The chip still reads it (the ROM's next replies carry the value it read last); its reply
+  // is swallowed.
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(up[0]), read_efuse);
+  device(chip_reply);
+  EXPECT_TRUE(take_tool_output().empty());
+
+  // A register that changes (the UART's clock divider) always goes to the chip.
+  const Bytes read_clkdiv = request(Op::read_reg, from_hex("14 00 f4 3f"));
+  tool(read_clkdiv);
+  device(reply(Op::read_reg, 0x2b6, from_hex("00 00 00 00")));
+  take_tool_output();
+  take_upstream();
+  tool(read_clkdiv);
+  const auto again = take_upstream();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(again[0]), read_clkdiv);
+  EXPECT_TRUE(take_tool_output().empty());
+}
+
+TEST_F(EspAcceleratorTest, WritingTheEfuseControllerOrAResetForgetsWhatWasRead) {
+  const Bytes read_efuse = request(Op::read_reg, from_hex("0c a0 f5 3f"));
+  tool(read_efuse);
+  device(reply(Op::read_reg, 1, from_hex("00 00 00 00")));
+  take_tool_output();
+  take_upstream();
+  ByteBuffer burn;
+  esp::append_u32(burn, 0x3FF5A118);  // EFUSE_CMD
+  esp::append_u32(burn, 2);
+  esp::append_u32(burn, 0xFFFFFFFF);
+  esp::append_u32(burn, 0);
+  tool(request(Op::write_reg, burn));
+  device(reply(Op::write_reg, 0, from_hex("00 00 00 00")));
+  take_tool_output();
+  take_upstream();
+  tool(read_efuse);
+  EXPECT_EQ(take_upstream().size(), 1u);
+  EXPECT_TRUE(take_tool_output().empty());  // asked again, not answered here
+  EXPECT_TRUE(is_constant_register(esp::chip_detect_magic_reg));
+  EXPECT_FALSE(is_constant_register(0x3FF40014));
 }
 
 TEST_F(EspAcceleratorTest, MemEndIsAnsweredAtOnceAndTheRealReplyNeverReachesTheTool) {
