@@ -55,7 +55,8 @@ Bytes request_frame(Op op, const Bytes& data) {
 
 TEST(PacketSplitterTest, FindsRequestsAndPassesTextAroundThem) {
   PacketSplitter splitter(request_direction);
-  const Bytes sync = request_frame(Op::sync, Bytes(sync_data().begin(), sync_data().end()));
+  const auto data = sync_data();
+  const Bytes sync = request_frame(Op::sync, Bytes(data.begin(), data.end()));
   const Bytes hello = text("hello\r\n");
   const Split out = split(splitter, {concat({hello, sync, hello})});
   ASSERT_EQ(out.packets.size(), 1u);
