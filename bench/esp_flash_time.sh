@@ -29,34 +29,9 @@ esptool_py=${ESPTOOL_PY:-}
 job_timeout=${JOB_TIMEOUT:-300}
 sim='sim://esp32?pace=1'
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
 
 head -c $((1024 * 1024)) /dev/urandom >"$work/random-1MiB.bin"
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits (at most 10 s) until something listens on 127.0.0.1:$1.
-wait_listening() {
-  for _ in $(seq 100); do
-    if [[ -n $(ss -Hltn "sport = :$1") ]]; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "esp_flash_time: nothing listens on port $1" >&2
-  return 1
-}
 
 serve_port=$(free_port)
 "$ttynet" serve --esp --bind 127.0.0.1 -p "$serve_port" "$sim" >"$work/serve.log" 2>&1 &
@@ -70,31 +45,10 @@ for rtt in $rtts; do
     port_for[$rtt]=$serve_port
     continue
   fi
-  delay=$(python3 -c "print($rtt / 2000)")
-  jitter=$(python3 -c "print($rtt / 2000 * $jitter_pct / 100)")
-  python3 tests/e2e/latency_proxy.py --target "127.0.0.1:$serve_port" --delay "$delay" \
-    --jitter "$jitter" --lifetime 36000 >"$work/proxy-$rtt.out" 2>"$work/proxy-$rtt.log" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    port_for[$rtt]=$(sed -n 's/^listening //p' "$work/proxy-$rtt.out")
-    [[ -n ${port_for[$rtt]} ]] && break
-    sleep 0.1
-  done
-  [[ -n ${port_for[$rtt]} ]] || { echo "esp_flash_time: the proxy for $rtt ms did not start" >&2; exit 1; }
+  start_proxy "$serve_port" "$rtt" "$jitter_pct"
+  port_for[$rtt]=$proxy_port
 done
 [[ -n ${port_for[0]:-} ]] || port_for[0]=$serve_port
-
-# Waits (at most 15 s) until the server has no client: the proxy delays a connection's end but
-# not the next one's start, and the server refuses a second client while the first is there.
-wait_server_idle() {
-  for _ in $(seq 150); do
-    if [[ -z $(ss -Htn state established "sport = :$serve_port") ]]; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "esp_flash_time: the last client still holds the server" >&2
-}
 
 # Runs one job; appends "tool|job|rtt|seconds or failed" to the results.
 results=$work/results
@@ -111,7 +65,7 @@ run_job() {
     */write | */rewrite) command+=(write_flash 0x0 "$work/random-1MiB.bin") ;;
     */flash_id) command+=(flash_id) ;;
   esac
-  wait_server_idle
+  wait_no_clients "$serve_port"
   echo "esp flash: $tool $job at +$rtt ms" >&2
   local start
   start=$(date +%s.%N)

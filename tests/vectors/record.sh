@@ -19,26 +19,7 @@ only=("${@:4}")
 python=/usr/bin/python3 # Debian's, which has python3-serial
 out=tests/vectors
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_listening() {
-  for _ in $(seq 100); do
-    [[ -n $(ss -Hltn "sport = :$1") ]] && return 0
-    sleep 0.1
-  done
-  echo "record: nothing listens on port $1" >&2
-  return 1
-}
+source bench/lib.sh
 
 # Deterministic images: 8 KiB that does not compress (v5 then sends it uncompressed), 16 KiB
 # that does, 8 KiB of 0xFF (what a fresh chip's erased flash verifies against), and 128 KiB
@@ -101,6 +82,7 @@ for entry in "${scenarios[@]}"; do
   "$ttynet" serve --esp --bind 127.0.0.1 -p "$port" "sim://$chip?$options" \
     >"$work/serve.log" 2>&1 &
   server_pid=$!
+  pids+=("$server_pid")
   wait_listening "$port"
   baud=(-b 115200)
   [[ ${args[0]} == -b ]] && baud=()
