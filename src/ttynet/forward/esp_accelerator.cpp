@@ -179,6 +179,7 @@ void EspAccelerator::on_tool_packet(ByteView frame, const esp::Request& request,
                      !write_->encrypted && block->sequence + 1 < write_->blocks && !chip_silent_;
   if (ahead) {
     sent.answer = Answer::held;
+    sent.model = *write_->reply;
     send_in_batch(std::move(sent), false);
     give_held_answers();
     return;
@@ -430,7 +431,7 @@ void EspAccelerator::confirm_front(TimePoint now) {
   }
   last_confirmed_at_ = now;
   if (front.answer == Answer::held) {
-    answer_like(*write_->reply, front.op);
+    answer_like(front.model, front.op);
     ++counters_.answered_ahead;
   }
   give_held_answers();
@@ -485,7 +486,7 @@ void EspAccelerator::give_held_answers() {
     }
     if (sent.answer != Answer::held) break;
     if (given >= limit || given_bytes + sent.frame.size() > options_.window_bytes) break;
-    answer_like(*write_->reply, sent.op);
+    answer_like(sent.model, sent.op);
     ++counters_.answered_ahead;
     sent.answer = Answer::given;
     ++given;

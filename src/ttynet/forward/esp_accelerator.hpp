@@ -124,6 +124,9 @@ class EspAccelerator {
     ByteBuffer frame;  // as the tool sent it, for a re-send
     rfc2217::paced_esp::FrameInfo info;
     Answer answer;
+    // What the reply made here looks like (its write's BEGIN reply), kept with the frame: a
+    // new BEGIN may come before the chip confirmed this one.
+    ByteBuffer model{};
     std::uint32_t sequence = 0;  // of a data block
     int attempts = 1;
     rfc2217::paced_esp::BatchId batch = 0;

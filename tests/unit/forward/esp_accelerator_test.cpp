@@ -362,6 +362,16 @@ TEST_F(EspAcceleratorTest, ABatchAbortedByAResetIsNotSentAgain) {
   EXPECT_EQ(accelerator.counters().resent, 0u);
 }
 
+TEST_F(EspAcceleratorTest, AHeldAnswerSurvivesABeginTheToolSendsBeforeTheChipConfirmed) {
+  accelerator.set_round_trip(std::chrono::seconds(2));  // a window of none: answers are held
+  begin_write(4);
+  tool(block_request(Op::flash_defl_data, 0));
+  tool(request(Op::flash_defl_begin, from_hex("01 02")));  // no BEGIN a chip would take
+  take_upstream();
+  device(reply(Op::flash_defl_data, 0, stub_ok));
+  EXPECT_EQ(take_tool_output(), reply(Op::flash_defl_data, 0, stub_ok));
+}
+
 TEST_F(EspAcceleratorTest, EncryptedWritesAreNeverAnsweredAhead) {
   tool(begin_request(Op::flash_begin, 4, 1));
   take_upstream();
