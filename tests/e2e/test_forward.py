@@ -75,7 +75,7 @@ class ForwardRfc2217(ForwardThroughServe, unittest.TestCase):
         finally:
             port.close()
 
-    def test_second_client_gets_the_far_refusal_and_the_first_keeps_working(self):
+    def test_second_client_is_refused_in_one_line_and_the_first_keeps_working(self):
         first = self.open()
         try:
             first.write(b"first")
@@ -83,8 +83,10 @@ class ForwardRfc2217(ForwardThroughServe, unittest.TestCase):
             with self.forward.connect() as second:
                 refusal, closed = read_until_closed(second, 10)
             self.assertTrue(closed, "refused client not closed")
-            # The far server refused forward's second upstream connection; its reason reaches
-            # the client as one line.
+            # The far server refused forward's second upstream connection (its log says why);
+            # the client is told in one line naming the far port. Over RFC 2217 the far
+            # server's own words do not come through: the port drops what comes before the
+            # negotiation.
             self.assertTrue(refusal.startswith(b"ttynet: " + self.server.url().encode()), refusal)
             self.assertTrue(refusal.endswith(b"\r\n"), refusal)
             self.assertEqual(refusal.count(b"\r\n"), 1, refusal)

@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         accelerator.from_device(framed(esp::response_direction, chunk), now);
         break;
       case 4:
-        if (const auto report = pe::decode_message(chunk)) accelerator.on_report(*report, now);
+        if (const auto report = pe::decode_message(chunk)) accelerator.on_report(*report);
         break;
       case 5:
         accelerator.on_reset();

@@ -119,7 +119,7 @@ struct AcceleratedPort::State {
     while (!self->closed) {
       auto report = co_await self->far->next_paced_esp_report();
       if (!report || self->closed) co_return;
-      self->accelerator.on_report(*report, Clock::now());
+      self->accelerator.on_report(*report);
       self->after_accelerator();
       if (auto ec = co_await flush(self)) {
         self->fail(ec);

@@ -310,8 +310,7 @@ void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
   }
 }
 
-void EspAccelerator::on_report(const pe::Message& report, TimePoint now) {
-  static_cast<void>(now);
+void EspAccelerator::on_report(const pe::Message& report) {
   if (const auto* done = std::get_if<pe::BatchDone>(&report)) {
     if (sync_batch_ == done->id) finish_sync();
     return;

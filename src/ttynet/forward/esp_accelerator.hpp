@@ -89,7 +89,7 @@ class EspAccelerator {
   // Bytes from the far side (the chip's output).
   void from_device(ByteView data, TimePoint now);
   // A BATCH-DONE or BATCH-ABORTED from the far server.
-  void on_report(const rfc2217::paced_esp::Message& report, TimePoint now);
+  void on_report(const rfc2217::paced_esp::Message& report);
   // The tool reset the chip (its DTR/RTS changes): the chip starts over in its ROM. Call
   // before the line changes go upstream; an open batch is ended first.
   void on_reset();

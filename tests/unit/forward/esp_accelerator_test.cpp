@@ -147,8 +147,7 @@ TEST_F(EspAcceleratorTest, SyncIsFetchedOnceThroughABatchAndAnsweredWithTheChips
 TEST_F(EspAcceleratorTest, ASyncWithoutAnAnswerIsFetchedAgainAtTheToolsNextTry) {
   tool(sync_request());
   take_upstream();
-  accelerator.on_report(pe::BatchAborted{.id = 1, .index = 0, .reason = pe::AbortReason::timeout},
-                        now);
+  accelerator.on_report(pe::BatchAborted{.id = 1, .index = 0, .reason = pe::AbortReason::timeout});
   tool(sync_request());
   const auto up = take_upstream();
   ASSERT_EQ(up.size(), 4u);
@@ -296,7 +295,7 @@ TEST_F(EspAcceleratorTest, AFailedBlockIsSentAgainWithEverythingAfterIt) {
 
   // The failure report that follows is already handled.
   accelerator.on_report(
-      pe::BatchAborted{.id = 1, .index = 1, .reason = pe::AbortReason::failed_status}, now);
+      pe::BatchAborted{.id = 1, .index = 1, .reason = pe::AbortReason::failed_status});
   EXPECT_TRUE(take_upstream().empty());
   device(reply(Op::flash_defl_data, 0, stub_ok));
   device(reply(Op::flash_defl_data, 0, stub_ok));
@@ -340,8 +339,7 @@ TEST_F(EspAcceleratorTest, AChipThatStopsAnsweringIsLeftToTheToolsTimeouts) {
     take_upstream();
     accelerator.on_report(pe::BatchAborted{.id = static_cast<pe::BatchId>(1 + attempt),
                                            .index = 0,
-                                           .reason = pe::AbortReason::timeout},
-                          now);
+                                           .reason = pe::AbortReason::timeout});
   }
   EXPECT_EQ(accelerator.counters().resent, 2u);
   take_upstream();
@@ -357,7 +355,7 @@ TEST_F(EspAcceleratorTest, ABatchAbortedByAResetIsNotSentAgain) {
   tool(block_request(Op::flash_defl_data, 0));
   take_upstream();
   accelerator.on_report(
-      pe::BatchAborted{.id = 1, .index = 0, .reason = pe::AbortReason::line_change}, now);
+      pe::BatchAborted{.id = 1, .index = 0, .reason = pe::AbortReason::line_change});
   EXPECT_TRUE(take_upstream().empty());
   EXPECT_EQ(accelerator.counters().resent, 0u);
 }
