@@ -238,10 +238,12 @@ bind = "127.0.0.1"
             thread.start()
         link = os.path.join(devdir, "ttyR00")
         for way in ("replaced at once", "unlinked and linked again", "gone past a rescan"):
-            mark = self.server.mark()
-            self.devices[0].unplug()
+            # Made first so it cannot reuse the old pty's number: the old link must dangle,
+            # not lead the port's reopen to the replacement before the link changes.
             replacement = self.device()
             self.devices.insert(0, self.devices.pop())
+            mark = self.server.mark()
+            self.devices[1].unplug()
             if way == "replaced at once":
                 os.symlink(replacement.path, link + ".new")
                 os.replace(link + ".new", link)
@@ -249,6 +251,7 @@ bind = "127.0.0.1"
                 os.unlink(link)
                 if way == "gone past a rescan":
                     self.server.wait_for_log(r"port r-ttyR00: stopped", timeout=10, start=mark)
+                    mark = self.server.mark()
                 os.symlink(replacement.path, link)
             # Reopened by its port, or (after a rescan saw no link) the port started again.
             self.server.wait_for_log(r"port r-ttyR00: (device \S+ is back|\S+ on TCP port)",
