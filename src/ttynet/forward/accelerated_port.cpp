@@ -142,9 +142,9 @@ struct AcceleratedPort::State {
     const AcceleratorCounters& counts = accelerator.counters();
     log->info(
         "{}: closing: {} SYNCs answered here, {} replies given ahead, {} confirmed, {} re-sent, "
-        "{} failures given, {} constant reads answered here",
+        "{} failures given, {} constant reads answered here, {} reads streamed",
         far->info().url, counts.syncs_answered, counts.answered_ahead, counts.confirmed,
-        counts.resent, counts.failed_replies, counts.reads_answered);
+        counts.resent, counts.failed_replies, counts.reads_answered, counts.reads_streamed);
     far->close();
     output_ready.notify();
     output_taken.notify();
@@ -199,6 +199,7 @@ asio::awaitable<std::error_code> AcceleratedPort::write(ByteView data) {
   const auto state = state_;
   if (state->closed) co_return port::errc::closed;
   state->accelerator.set_round_trip(state->far->round_trip().value_or(Duration::zero()));
+  state->accelerator.set_far_features(state->far->paced_esp_features());
   state->accelerator.from_tool(data, Clock::now());
   state->after_accelerator();
   co_return co_await State::flush(state);

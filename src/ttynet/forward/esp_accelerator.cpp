@@ -66,6 +66,8 @@ std::uint32_t nearest_standard_baud(std::uint32_t baud) {
 EspAccelerator::EspAccelerator(AcceleratorOptions options) : options_(options) {}
 
 void EspAccelerator::from_tool(ByteView data, TimePoint now) {
+  if (tool_read_) data = drop_read_acks(data);
+  if (data.empty()) return;
   from_tool_.feed(data, [&](const esp::PacketSplitter::Event& event) {
     if (const auto* passed = std::get_if<esp::PacketSplitter::Passed>(&event)) {
       // Unframed bytes inside a batch would be a protocol error at the far server.
@@ -152,6 +154,9 @@ void EspAccelerator::on_tool_packet(ByteView frame, const esp::Request& request,
         write_.reset();
       }
       break;
+    case Op::read_flash:
+      if (stream_read(sent, request.data)) return;
+      break;
     case Op::change_baudrate:
       if (options_.follows_baud_changes && request.data.size() >= 4) {
         requested_baud_ = nearest_standard_baud(esp::load_u32(request.data, 0));
@@ -189,6 +194,62 @@ void EspAccelerator::on_tool_packet(ByteView frame, const esp::Request& request,
     return;
   }
   send_in_batch(std::move(sent), true);  // waits behind the blocks answered ahead
+}
+
+bool EspAccelerator::stream_read(Sent& sent, ByteView body) {
+  if ((far_features_ & pe::feature_server_read_acks) == 0 || chip_silent_) return false;
+  const auto read = esp::decode_body<esp::ReadFlashRequest>(body);
+  if (!read) return false;
+  sent.info.server_acks_read = true;
+  send_in_batch(std::move(sent), true);
+  awaited_read_ = StreamedRead{.length = read->size, .batch = last_batch_, .received = 0};
+  tool_read_ = read->size;
+  tool_acks_.reset();
+  ++counters_.reads_streamed;
+  return true;
+}
+
+ByteView EspAccelerator::drop_read_acks(ByteView data) {
+  tool_acks_.receive(data);
+  while (const std::optional<esp::slip::Event> event = tool_acks_.next_event()) {
+    if (const auto* noise = std::get_if<esp::slip::NoiseReceived>(&*event)) {
+      send_plain(noise->bytes);  // nothing esptool sends, but not ours to drop
+      continue;
+    }
+    const auto* frame = std::get_if<esp::slip::FrameReceived>(&*event);
+    if (frame == nullptr) continue;
+    if (frame->payload.size() == 4) {
+      if (esp::load_u32(frame->payload) < *tool_read_) continue;
+      tool_read_.reset();  // the last one
+      return tool_acks_.take_unread();
+    }
+    // Not an acknowledgement: the tool has given the read up and moved on.
+    tool_read_.reset();
+    tool_resume_ = esp::slip::encode_frame(frame->payload);
+    append(tool_resume_, tool_acks_.take_unread());
+    return tool_resume_;
+  }
+  return {};
+}
+
+ByteView EspAccelerator::pass_read_data(ByteView data) {
+  read_frames_.receive(data);
+  while (const std::optional<esp::slip::Event> event = read_frames_.next_event()) {
+    const auto* frame = std::get_if<esp::slip::FrameReceived>(&*event);
+    if (frame == nullptr) continue;
+    StreamedRead& read = *device_read_;
+    if (read.received < read.length) {
+      read.received += static_cast<std::uint32_t>(
+          std::min<std::size_t>(frame->payload.size(), read.length - read.received));
+      continue;
+    }
+    device_read_.reset();  // that was the digest
+    const ByteView rest = read_frames_.take_unread();
+    append(to_tool_, data.first(data.size() - rest.size()));
+    return rest;
+  }
+  append(to_tool_, data);
+  return {};
 }
 
 void EspAccelerator::on_tool_sync(ByteView frame) {
@@ -232,7 +293,7 @@ void EspAccelerator::finish_sync() {
 }
 
 void EspAccelerator::from_device(ByteView data, TimePoint now) {
-  from_device_.feed(data, [&](const esp::PacketSplitter::Event& event) {
+  const auto on_event = [&](const esp::PacketSplitter::Event& event) {
     if (const auto* passed = std::get_if<esp::PacketSplitter::Passed>(&event)) {
       append(to_tool_, passed->bytes);
       return;
@@ -244,7 +305,19 @@ void EspAccelerator::from_device(ByteView data, TimePoint now) {
       return;
     }
     on_device_packet(packet.frame, packet.payload, *response, now);
-  });
+  };
+  while (!data.empty()) {
+    if (device_read_) {
+      data = pass_read_data(data);
+      continue;
+    }
+    // Up to each END at a time: the bytes after a READ_FLASH reply that starts a stream are
+    // read data, never to be taken for packets.
+    const auto end = std::find(data.begin(), data.end(), esp::slip::end);
+    const std::size_t piece = end == data.end() ? data.size() : std::size_t(end - data.begin()) + 1;
+    from_device_.feed(data.first(piece), on_event);
+    data = data.subspan(piece);
+  }
 }
 
 void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
@@ -277,6 +350,15 @@ void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
       constant_reads_[*awaited_constant_read_].assign(frame.begin(), frame.end());
     }
     awaited_constant_read_.reset();
+  }
+  if (awaited_read_ && op == Op::read_flash) {
+    if (status_of(response, esp::stub_status_length).is_ok()) {
+      device_read_ = awaited_read_;
+      read_frames_.reset();
+    } else {
+      tool_read_.reset();  // no data, so no acknowledgements
+    }
+    awaited_read_.reset();
   }
   if (requested_baud_ && op == Op::change_baudrate) {
     if (status_of(response, response.data.size()).is_ok()) baud_change_ = requested_baud_;
@@ -321,6 +403,11 @@ void EspAccelerator::on_report(const pe::Message& report) {
     finish_sync();
     return;
   }
+  // A streamed read given up by the far server: the tool's own timeout tells; what comes
+  // later is no read data.
+  for (auto* read : {&awaited_read_, &device_read_}) {
+    if (*read && (*read)->batch == aborted->id) read->reset();
+  }
   // A failed status was seen in the reply itself; after a reset or with the device gone there
   // is nothing to send again; a batch already re-sent is history.
   if (aborted->reason == pe::AbortReason::failed_status ||
@@ -358,6 +445,9 @@ void EspAccelerator::on_reset() {
   constant_reads_.clear();  // the ROM again, whose replies look unlike the stub's
   awaited_constant_read_.reset();
   swallowed_reads_ = 0;
+  awaited_read_.reset();
+  device_read_.reset();
+  tool_read_.reset();
 }
 
 std::optional<Upstream> EspAccelerator::next_upstream() {

@@ -18,6 +18,9 @@
 //     real reply is checked, in order. Never ahead: BEGIN, the last block of a BEGIN, blocks of
 //     an encrypted write, anything else. A bounded window keeps every later reply the tool
 //     waits for within esptool's timeouts at the measured round trip;
+//   - a stub READ_FLASH goes to a far server that acknowledges the chip's data frames itself
+//     (paced_esp::feature_server_read_acks), so the stub streams; the tool's own
+//     acknowledgements are swallowed here, and the data and the stub's digest pass untouched;
 //   - a block the chip fails is re-sent, three attempts in all; after the third every reply
 //     the tool gets is a failure with the chip's status bytes, so esptool stops with its own
 //     "Failed to ..." and never reports data that is not on the chip as written. A chip that
@@ -40,6 +43,7 @@
 
 #include "ttynet/esp/packet.hpp"
 #include "ttynet/esp/packet_splitter.hpp"
+#include "ttynet/esp/slip.hpp"
 #include "ttynet/rfc2217/paced_esp.hpp"
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/time.hpp"
@@ -78,6 +82,7 @@ struct AcceleratorCounters {
   std::uint64_t confirmed = 0;       // of those, real replies checked good
   std::uint64_t resent = 0;          // blocks sent again after a failure or timeout
   std::uint64_t failed_replies = 0;  // failures given to the tool after the last attempt
+  std::uint64_t reads_streamed = 0;  // READ_FLASHes acknowledged by the far server
 };
 
 class EspAccelerator {
@@ -96,6 +101,8 @@ class EspAccelerator {
   // The far round trip as last measured, and the UART's baud: they size the window.
   void set_round_trip(Duration round_trip) { round_trip_ = round_trip; }
   void set_baud(std::uint32_t baud) { baud_ = baud; }
+  // The paced_esp::feature_* bits the far server agreed to (none until it has answered).
+  void set_far_features(std::uint8_t bits) { far_features_ = bits; }
 
   // What the far server must get next, in order; nothing when all was taken.
   std::optional<Upstream> next_upstream();
@@ -145,6 +152,13 @@ class EspAccelerator {
   void on_device_packet(ByteView frame, ByteView payload, const esp::Response& response,
                         TimePoint now);
   void on_tool_sync(ByteView frame);
+  // Starts a READ_FLASH the far server acknowledges; false when it cannot be one.
+  bool stream_read(Sent& sent, ByteView body);
+  // While a streamed read runs: the tool's acknowledgements are dropped; what follows the
+  // last one (or anything that is not one) is returned for the usual path.
+  ByteView drop_read_acks(ByteView data);
+  // The chip's data frames and digest pass as they are; what follows the digest is returned.
+  ByteView pass_read_data(ByteView data);
   void on_sync_reply(ByteView frame);
   void finish_sync();
   // Sends a frame inside the batch (opening one if needed); `ends_batch` closes it after.
@@ -202,6 +216,21 @@ class EspAccelerator {
   std::size_t swallowed_reads_ = 0;              // replies to reads answered from constant_reads_
   std::optional<std::uint32_t> requested_baud_;  // a CHANGE_BAUDRATE passed; its reply decides
   std::optional<std::uint32_t> baud_change_;
+
+  std::uint8_t far_features_ = 0;
+  // A streamed READ_FLASH: its length while its reply is awaited, and while the chip's data
+  // (then its digest) and the tool's acknowledgements are still to come.
+  struct StreamedRead {
+    std::uint32_t length = 0;
+    rfc2217::paced_esp::BatchId batch = 0;
+    std::uint32_t received = 0;  // data bytes from the chip so far
+  };
+  std::optional<StreamedRead> awaited_read_;
+  std::optional<StreamedRead> device_read_;
+  std::optional<std::uint32_t> tool_read_;  // the length the tool's last acknowledgement has
+  esp::slip::Decoder read_frames_;          // the chip's frames during device_read_
+  esp::slip::Decoder tool_acks_;            // the tool's during tool_read_
+  ByteBuffer tool_resume_;                  // what the tool sent after its acknowledgements
 };
 
 // Whether a register of a supported chip cannot change while it runs: an eFuse read register,

@@ -86,6 +86,8 @@ class Port {
   // release ESP loader frames to the chip one at a time, as the chip answers. Only an
   // rfc2217:// port to `ttynet serve --esp` says yes.
   virtual bool paces_esp_frames() const { return false; }
+  // The rfc2217::paced_esp::feature_* bits the far server agreed to; none before it answered.
+  virtual std::uint8_t paced_esp_features() const { return 0; }
   // Queues BATCH-BEGIN, FRAME-INFO or BATCH-END in order with write()'s data: the SLIP frame a
   // FRAME-INFO describes follows it through write(). Fails with
   // std::errc::operation_not_supported when paces_esp_frames() is false.

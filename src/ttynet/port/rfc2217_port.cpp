@@ -461,6 +461,8 @@ std::optional<Duration> Rfc2217Port::round_trip() const { return state_->core.ro
 
 bool Rfc2217Port::paces_esp_frames() const { return state_->core.paces_esp_frames(); }
 
+std::uint8_t Rfc2217Port::paced_esp_features() const { return state_->core.paced_esp_features(); }
+
 asio::awaitable<std::error_code> Rfc2217Port::send_paced_esp(
     const rfc2217::paced_esp::Message& message) {
   const auto state = state_;

@@ -96,6 +96,7 @@ class Rfc2217Port final : public Port {
   // included, so the kernel's TCP estimate (first hop only) would add nothing.
   std::optional<Duration> round_trip() const override;
   bool paces_esp_frames() const override;
+  std::uint8_t paced_esp_features() const override;
   asio::awaitable<std::error_code> send_paced_esp(
       const rfc2217::paced_esp::Message& message) override;
   std::optional<rfc2217::paced_esp::Message> take_paced_esp_report() override;

@@ -569,6 +569,8 @@ void Client::on_event(const telnet::OptionRefused& event) {
 void Client::note_paced_esp_answer() {
   if (!options_.paced_esp || paced_esp_answered_) return;
   paced_esp_answered_ = true;
+  // Nothing waits for the answer: the features matter later, at a stub's READ_FLASH.
+  if (paces_esp_frames()) send_paced_esp(paced_esp::Features{paced_esp::known_features});
   add_round_trip(now_ - started_);
   check_agreement(now_);
 }
@@ -634,9 +636,12 @@ void Client::on_event(const telnet::ProtocolError& event) { emit(ProtocolError{e
 // one that does not decode.
 void Client::on_paced_esp(ByteView payload) {
   Result<paced_esp::Message> message = paced_esp::decode_message(payload);
-  if (!message || !(std::holds_alternative<paced_esp::BatchDone>(*message) ||
-                    std::holds_alternative<paced_esp::BatchAborted>(*message))) {
+  if (!message || !paced_esp::is_from_server(*message)) {
     emit(ProtocolError{errc::bad_message});
+    return;
+  }
+  if (const auto* agreed = std::get_if<paced_esp::FeaturesAgreed>(&*message)) {
+    paced_esp_features_ = agreed->bits;
     return;
   }
   emit(PacedEspReport{*message});

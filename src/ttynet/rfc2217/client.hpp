@@ -59,7 +59,10 @@
 // from the server is refused with WONT. send_paced_esp() queues a client message in order with
 // send_data()'s data. While it is enabled, the server's sub-negotiations of the option come
 // out as PacedEspReport (BATCH-DONE, BATCH-ABORTED); one that does not decode, or carries a
-// client message, is a ProtocolError with errc::bad_message. Without the flag the client is
+// client message, is a ProtocolError with errc::bad_message. Once the server agreed, the client
+// sends FEATURES with every feature it knows, and nothing waits for the answer:
+// paced_esp_features() is what the server agreed to (none until it answers; servers that
+// predate FEATURES log it as a protocol error and never answer). Without the flag the client is
 // pyserial's, byte for byte: the option is refused like any unknown one.
 //
 // Limits. What the server sends goes through telnet::Limits (sub-negotiation size); data and
@@ -192,6 +195,8 @@ class Client {
   // `IAC SB PACED-ESP <message> IAC SE`, 0xFF doubled, in order with send_data(). Only while
   // paces_esp_frames() (asserted); dropped in the failed state.
   void send_paced_esp(const paced_esp::Message& message);
+  // The paced_esp::feature_* bits the server agreed to provide.
+  std::uint8_t paced_esp_features() const { return paced_esp_features_; }
 
   bool is_open() const { return phase_ == Phase::open; }
   bool is_failed() const { return phase_ == Phase::failed; }
@@ -319,6 +324,7 @@ class Client {
   std::size_t pipelined_receive_purges_ = 0;  // in pipelined_: data is discarded until answered
   TimePoint started_{};                       // when start() queued DO PACED-ESP
   bool paced_esp_answered_ = false;           // WILL or WONT PACED-ESP came
+  std::uint8_t paced_esp_features_ = 0;       // from FEATURES-AGREED
 
   bool discard_data_ = true;  // until the open sequence's PURGE-DATA 1 is answered
   bool suspended_ = false;

@@ -44,6 +44,9 @@ class Fields {
 
 std::error_code bad_message() { return make_error_code(errc::bad_message); }
 
+// FRAME-INFO's optional flags byte.
+constexpr Byte frame_flag_server_acks_read = 0x01;
+
 }  // namespace
 
 void append_message(ByteBuffer& payload, const Message& message) {
@@ -58,10 +61,20 @@ void append_message(ByteBuffer& payload, const Message& message) {
                    payload.push_back(m.status_length);
                    append_u32(payload, static_cast<std::uint32_t>(m.timeout.count()));
                    payload.push_back(m.replies);
+                   // Only when set: a server that predates the flags byte never sees it.
+                   if (m.server_acks_read) payload.push_back(frame_flag_server_acks_read);
                  },
                  [&](const BatchEnd& m) {
                    payload.push_back(static_cast<Byte>(Kind::batch_end));
                    append_u16(payload, m.id);
+                 },
+                 [&](const Features& m) {
+                   payload.push_back(static_cast<Byte>(Kind::features));
+                   payload.push_back(m.bits);
+                 },
+                 [&](const FeaturesAgreed& m) {
+                   payload.push_back(static_cast<Byte>(Kind::features_agreed));
+                   payload.push_back(m.bits);
                  },
                  [&](const BatchDone& m) {
                    payload.push_back(static_cast<Byte>(Kind::batch_done));
@@ -95,11 +108,20 @@ Result<Message> decode_message(ByteView payload) {
       info.replies = fields.u8();
       if (info.status_length != 2 && info.status_length != 4) return bad_message();
       if (info.replies == 0) return bad_message();
+      if (!fields.rest().empty()) {
+        info.server_acks_read = (fields.u8() & frame_flag_server_acks_read) != 0;
+      }
       message = info;
       break;
     }
     case Kind::batch_end:
       message = BatchEnd{fields.u16()};
+      break;
+    case Kind::features:
+      message = Features{fields.u8()};
+      break;
+    case Kind::features_agreed:
+      message = FeaturesAgreed{fields.u8()};
       break;
     case Kind::batch_done: {
       BatchDone done;
@@ -130,6 +152,12 @@ Result<Message> decode_message(ByteView payload) {
   }
   if (fields.is_short()) return bad_message();
   return message;
+}
+
+bool is_from_server(const Message& message) {
+  return std::holds_alternative<BatchDone>(message) ||
+         std::holds_alternative<BatchAborted>(message) ||
+         std::holds_alternative<FeaturesAgreed>(message);
 }
 
 const char* to_string(AbortReason reason) {

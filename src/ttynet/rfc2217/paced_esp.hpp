@@ -23,9 +23,20 @@ enum class Kind : Byte {
   batch_begin = 1,
   frame_info = 2,
   batch_end = 3,
+  features = 4,
   batch_done = 101,
   batch_aborted = 102,
+  features_agreed = 103,
 };
+
+// Optional behaviours, as bits: a client's FEATURES names those it can use, the server's
+// FEATURES-AGREED the ones of those it will provide.
+// The server acknowledges the data frames of a stub READ_FLASH itself when the frame's
+// FRAME-INFO asks (FrameInfo::server_acks_read).
+inline constexpr std::uint8_t feature_server_read_acks = 0x01;
+// Every feature this version knows (what its clients ask for), and what its server provides.
+inline constexpr std::uint8_t known_features = feature_server_read_acks;
+inline constexpr std::uint8_t server_features = feature_server_read_acks;
 
 enum class AbortReason : Byte {
   failed_status = 1,   // the reply's first status byte was not 0
@@ -49,6 +60,10 @@ struct FrameInfo {
   Byte status_length = 2;  // status bytes at the end of the reply's data (2 or 4)
   std::chrono::milliseconds timeout{0};
   Byte replies = 1;  // replies the frame draws (SYNC: 8)
+  // A stub READ_FLASH whose data frames the server acknowledges to the chip itself, as they
+  // come, instead of the client (feature_server_read_acks). Travels as bit 0 of an optional
+  // flags byte.
+  bool server_acks_read = false;
   bool operator==(const FrameInfo&) const = default;
 };
 struct BatchEnd {
@@ -56,7 +71,19 @@ struct BatchEnd {
   bool operator==(const BatchEnd&) const = default;
 };
 
+// The optional behaviours the client can use; sent once, when the server has agreed to the
+// option.
+struct Features {
+  std::uint8_t bits = 0;
+  bool operator==(const Features&) const = default;
+};
+
 // Server to client.
+// The answer to Features: the bits asked for that the server provides.
+struct FeaturesAgreed {
+  std::uint8_t bits = 0;
+  bool operator==(const FeaturesAgreed&) const = default;
+};
 struct BatchDone {
   BatchId id = 0;
   std::uint16_t frames = 0;
@@ -73,7 +100,10 @@ struct BatchAborted {
   bool operator==(const BatchAborted&) const = default;
 };
 
-using Message = std::variant<BatchBegin, FrameInfo, BatchEnd, BatchDone, BatchAborted>;
+using Message = std::variant<BatchBegin, FrameInfo, BatchEnd, Features, BatchDone, BatchAborted,
+                             FeaturesAgreed>;
+// What the server sends: BatchDone, BatchAborted, FeaturesAgreed.
+bool is_from_server(const Message& message);
 
 // The sub-negotiation payload (after the option byte): kind, then the fields big-endian.
 void append_message(ByteBuffer& payload, const Message& message);

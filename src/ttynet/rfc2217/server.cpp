@@ -224,9 +224,11 @@ std::optional<Event> Server::on_paced_esp_message(ByteView payload) {
   Result<paced_esp::Message> message = paced_esp::decode_message(payload);
   if (!message) return ProtocolError{errc::bad_message};
   // Reports go the other way: a client that sends one is confused.
-  if (std::holds_alternative<paced_esp::BatchDone>(*message) ||
-      std::holds_alternative<paced_esp::BatchAborted>(*message)) {
-    return ProtocolError{errc::bad_message};
+  if (paced_esp::is_from_server(*message)) return ProtocolError{errc::bad_message};
+  if (const auto* features = std::get_if<paced_esp::Features>(&*message)) {
+    send_paced_esp(paced_esp::FeaturesAgreed{
+        static_cast<std::uint8_t>(features->bits & paced_esp::server_features)});
+    return std::nullopt;
   }
   return PacedEspReceived{*message};
 }

@@ -19,8 +19,9 @@
 // ServerOptions::paced_esp, a client's DO PACED-ESP is answered WILL (never offered unasked);
 // without it the option is refused like any unknown one. While agreed, its sub-negotiations
 // come out as PacedEspReceived (client messages only), and send_batch_report() answers
-// batches; an undecodable one, or a server message sent to us, is a ProtocolError
-// (errc::bad_message). Before agreement they are ignored, and reports are dropped.
+// batches; FEATURES is answered here, with the bits of paced_esp::server_features asked for; an
+// undecodable one, or a server message sent to us, is a ProtocolError (errc::bad_message). Before
+// agreement they are ignored, and reports are dropped.
 //
 // COM-PORT is agreed as soon as either side of option 44 is enabled. A client that turns
 // both sides off again gets no more sub-negotiations until it agrees anew (then a fresh

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "ttynet/esp/packet.hpp"
+#include "ttynet/esp/requests.hpp"
 #include "ttynet/util/overloaded.hpp"
 
 namespace ttynet::server {
@@ -18,6 +19,22 @@ bool is_valid(const pe::FrameInfo& info) {
   return (info.status_length == esp::stub_status_length ||
           info.status_length == esp::esp32_rom_status_length) &&
          info.replies > 0 && info.timeout.count() > 0;
+}
+
+// The length a stub READ_FLASH asks for, from its frame as sent (END, payload, END).
+std::optional<std::uint32_t> read_flash_length(ByteView frame) {
+  esp::slip::Decoder decoder;
+  decoder.receive(frame);
+  while (const std::optional<esp::slip::Event> event = decoder.next_event()) {
+    const auto* received = std::get_if<esp::slip::FrameReceived>(&*event);
+    if (received == nullptr) continue;
+    const Result<esp::Request> request = esp::decode_request(received->payload);
+    if (!request || request->op != esp::Op::read_flash) return std::nullopt;
+    const auto read = esp::decode_body<esp::ReadFlashRequest>(request->data);
+    if (!read) return std::nullopt;
+    return read->size;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -51,8 +68,8 @@ bool FramePacer::receive(const pe::Message& message) {
             end_batch(end.id);
             return true;
           },
-          [](const pe::BatchDone&) { return false; },
-          [](const pe::BatchAborted&) { return false; },
+          // FEATURES is answered by rfc2217::Server; the rest goes the other way.
+          [](const auto&) { return false; },
       },
       message);
 }
@@ -104,13 +121,21 @@ void FramePacer::receive_data(ByteView data) {
 }
 
 std::optional<ByteView> FramePacer::next_frame() {
+  if (!is_writing_ && !acks_.empty()) {
+    writing_ = std::exchange(acks_, {});
+    is_writing_ = true;
+    is_writing_acks_ = true;
+    return ByteView{writing_};
+  }
   if (is_writing_ || released_ || batches_.empty() || batches_.front().queued == 0) {
     return std::nullopt;
   }
   Frame& frame = frames_.front();
   writing_ = std::move(frame.bytes);
   queued_bytes_ -= writing_.size() + frame_cost;
-  released_ = Released{.info = frame.info, .replies_left = frame.info.replies, .deadline = {}};
+  released_ = Released{
+      .info = frame.info, .replies_left = frame.info.replies, .deadline = {}, .read = std::nullopt};
+  if (frame.info.server_acks_read) released_->read = ReadStream{.length = frame.read_length};
   frames_.pop_front();
   --batches_.front().queued;
   is_writing_ = true;
@@ -121,9 +146,15 @@ void FramePacer::frame_written(TimePoint now) {
   assert(is_writing_);
   is_writing_ = false;
   writing_.clear();
+  if (std::exchange(is_writing_acks_, false)) {
+    // The next data frame is due within the timeout of the acknowledgement that asks for it.
+    if (released_ && released_->deadline) released_->deadline = now + released_->info.timeout;
+    return;
+  }
   if (!released_) return;  // its batch was aborted meanwhile
   released_->deadline = now + released_->info.timeout;
-  if (released_->replies_left == 0) on_frame_answered();  // the device was quicker than us
+  // The device was quicker than us.
+  if (released_->replies_left == 0 && !released_->read) on_frame_answered();
 }
 
 void FramePacer::receive_from_device(ByteView data) {
@@ -188,8 +219,18 @@ void FramePacer::end_batch(pe::BatchId id) {
 }
 
 void FramePacer::finish_frame() {
+  std::uint32_t read_length = 0;
+  if (announced_.server_acks_read) {
+    const std::optional<std::uint32_t> length = read_flash_length(partial_);
+    if (!length) {
+      abort_open_batch(pe::AbortReason::protocol_error);
+      return;
+    }
+    read_length = *length;
+  }
   Batch& batch = batches_.back();
-  frames_.push_back(Frame{.info = announced_, .bytes = std::move(partial_)});
+  frames_.push_back(
+      Frame{.info = announced_, .bytes = std::move(partial_), .read_length = read_length});
   partial_.clear();  // moved from: make it a valid empty buffer again
   queued_bytes_ += frame_cost;
   ++batch.queued;
@@ -198,6 +239,10 @@ void FramePacer::finish_frame() {
 }
 
 void FramePacer::on_device_frame(ByteView payload) {
+  if (released_ && released_->read && released_->replies_left == 0) {
+    on_read_frame(payload);
+    return;
+  }
   if (!released_ || released_->replies_left == 0) return;
   const Result<esp::Response> response = esp::decode_response(payload);
   if (!response || static_cast<Byte>(response->op) != released_->info.opcode) return;
@@ -209,7 +254,23 @@ void FramePacer::on_device_frame(ByteView payload) {
     abort_front_batch(pe::AbortReason::failed_status, response->data.last(status_size));
     return;
   }
-  if (--released_->replies_left == 0 && released_->deadline) on_frame_answered();
+  if (--released_->replies_left == 0 && released_->deadline && !released_->read) {
+    on_frame_answered();
+  }
+}
+
+void FramePacer::on_read_frame(ByteView payload) {
+  ReadStream& read = *released_->read;
+  if (read.received >= read.length) {  // the digest: the read is complete
+    released_->read.reset();
+    if (released_->deadline) on_frame_answered();
+    return;
+  }
+  read.received += static_cast<std::uint32_t>(
+      std::min<std::size_t>(payload.size(), read.length - read.received));
+  ByteBuffer count;
+  esp::append_u32(count, read.received);
+  esp::slip::append_frame(acks_, count);
 }
 
 void FramePacer::on_frame_answered() {
@@ -223,7 +284,10 @@ void FramePacer::abort_open_batch(pe::AbortReason reason) {
   clear_partial();
   const Batch& batch = batches_.back();
   drop_queued(frames_.size() - batch.queued, batch.queued);
-  if (batches_.size() == 1) released_.reset();  // it is the front batch too
+  if (batches_.size() == 1) {  // it is the front batch too
+    released_.reset();
+    acks_.clear();
+  }
   report_aborted(batch, reason, {});
   queued_bytes_ -= batch_cost;
   batches_.pop_back();
@@ -234,6 +298,7 @@ void FramePacer::abort_front_batch(pe::AbortReason reason, ByteView status) {
   const Batch& batch = batches_.front();
   drop_queued(0, batch.queued);
   released_.reset();
+  acks_.clear();  // a read given up is not acknowledged further
   report_aborted(batch, reason, status);
   if (batches_.size() == 1 && is_input_open()) {
     clear_partial();

@@ -22,7 +22,13 @@
 //     one BatchAborted, nothing more of it released, and its data dropped up to its BatchEnd;
 //   - a batch whose BatchEnd came and whose frames were all answered gets BatchDone;
 //   - memory is bounded: wants_input() turns false at paced_esp::max_queued_bytes queued
-//     (bookkeeping counted too), and a frame that alone passes it aborts (queue_limit).
+//     (bookkeeping counted too), and a frame that alone passes it aborts (queue_limit);
+//   - a stub READ_FLASH whose FrameInfo asks for server_acks_read: after its good reply, every
+//     device frame is read data, acknowledged here with the running count of data bytes (a
+//     4-byte frame that next_frame() hands out ahead of anything else) until the request's
+//     length has come; the frame after that (the stub's digest) answers it. Each data frame
+//     must come within the frame's timeout of the acknowledgement before it. A FrameInfo with
+//     the flag on anything but a READ_FLASH is a protocol error.
 
 #include <cstddef>
 #include <cstdint>
@@ -94,13 +100,20 @@ class FramePacer {
   };
   struct Frame {
     rfc2217::paced_esp::FrameInfo info;
-    ByteBuffer bytes;  // END, payload as sent, END
+    ByteBuffer bytes;               // END, payload as sent, END
+    std::uint32_t read_length = 0;  // server_acks_read: the READ_FLASH's length
+  };
+  // A READ_FLASH whose data frames are acknowledged here.
+  struct ReadStream {
+    std::uint32_t length = 0;
+    std::uint32_t received = 0;  // data bytes so far
   };
   // The released frame of the front batch, until its replies are in.
   struct Released {
     rfc2217::paced_esp::FrameInfo info;
     std::uint8_t replies_left = 0;
     std::optional<TimePoint> deadline;  // set once written
+    std::optional<ReadStream> read;     // server_acks_read, until the digest came
   };
 
   // Bookkeeping counted against the limit, so floods of empty batches or tiny frames are
@@ -114,6 +127,7 @@ class FramePacer {
   void end_batch(rfc2217::paced_esp::BatchId id);
   void finish_frame();
   void on_device_frame(ByteView payload);
+  void on_read_frame(ByteView payload);
   void on_frame_answered();
   // Abort the batch the client's stream is in, or the front (released) batch.
   void abort_open_batch(rfc2217::paced_esp::AbortReason reason);
@@ -132,8 +146,10 @@ class FramePacer {
   std::size_t queued_bytes_ = 0;
 
   std::optional<Released> released_;
-  ByteBuffer writing_;  // the released frame's bytes until frame_written()
+  ByteBuffer writing_;  // the released frame's bytes (or acks_) until frame_written()
   bool is_writing_ = false;
+  bool is_writing_acks_ = false;
+  ByteBuffer acks_;  // read acknowledgements not yet handed out, framed
   esp::slip::Decoder device_frames_;
 
   std::deque<Report> reports_;

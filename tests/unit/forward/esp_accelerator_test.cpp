@@ -433,6 +433,100 @@ TEST_F(EspAcceleratorTest, AResetEndsTheBatchAndForgetsTheChip) {
   EXPECT_EQ(take_upstream().size(), 4u);
 }
 
+Bytes read_flash_request(std::uint32_t length) {
+  const ByteBuffer words = esp::encode_body(
+      esp::ReadFlashRequest{.offset = 0, .size = length, .packet_size = 4, .max_in_flight = 64});
+  return request(Op::read_flash, words);
+}
+
+Bytes framed(const Bytes& payload) { return esp::slip::encode_frame(payload); }
+
+Bytes read_ack(std::uint32_t count) {
+  ByteBuffer word;
+  esp::append_u32(word, count);
+  return framed(word);
+}
+
+TEST_F(EspAcceleratorTest, AStubReadIsAcknowledgedByTheFarServerAndTheToolsAcksAreDropped) {
+  accelerator.set_far_features(pe::feature_server_read_acks);
+  tool(read_flash_request(8));
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 4u);
+  const auto info = std::get<pe::FrameInfo>(std::get<pe::Message>(up[1]));
+  EXPECT_EQ(info.opcode, static_cast<Byte>(Op::read_flash));
+  EXPECT_TRUE(info.server_acks_read);
+  EXPECT_EQ(std::get<ByteBuffer>(up[2]), read_flash_request(8));
+  EXPECT_EQ(std::get<pe::Message>(up[3]), pe::Message(pe::BatchEnd{1}));
+
+  // The reply, data that looks like replies, and the digest pass untouched, however split.
+  const Bytes from_chip =
+      concat({reply(Op::read_flash, 0, stub_ok), framed(from_hex("01 0a 00 00")),
+              framed(from_hex("01 d2 02 00")), framed(Bytes(16, 0xC0))});
+  device(Bytes(from_chip.begin(), from_chip.begin() + 13));
+  device(Bytes(from_chip.begin() + 13, from_chip.end()));
+  EXPECT_EQ(take_tool_output(), from_chip);
+  // The tool's acknowledgements never reach the chip: the far server gave its own.
+  const Bytes acks = concat({read_ack(4), read_ack(8)});
+  tool(Bytes(acks.begin(), acks.begin() + 3));
+  tool(Bytes(acks.begin() + 3, acks.end()));
+  EXPECT_TRUE(take_upstream().empty());
+  EXPECT_EQ(accelerator.counters().reads_streamed, 1u);
+
+  // Afterwards everything is as before: a request goes to the chip, its reply to the tool.
+  const Bytes md5 =
+      request(Op::spi_flash_md5, from_hex("00 00 00 00 08 00 00 00 00 00 00 00 00 00 00 00"));
+  tool(md5);
+  const auto after = take_upstream();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(after[0]), md5);
+  device(reply(Op::spi_flash_md5, 0, stub_ok));
+  EXPECT_EQ(take_tool_output(), reply(Op::spi_flash_md5, 0, stub_ok));
+}
+
+TEST_F(EspAcceleratorTest, AReadPassesAsItIsWhenTheFarServerDoesNotAcknowledgeReads) {
+  tool(read_flash_request(4));
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(up[0]), read_flash_request(4));
+  device(concat({reply(Op::read_flash, 0, stub_ok), framed(from_hex("01 02 03 04"))}));
+  take_tool_output();
+  tool(read_ack(4));
+  const auto acks = take_upstream();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(acks[0]), read_ack(4));
+}
+
+TEST_F(EspAcceleratorTest, AToolThatGivesAReadUpIsHeardAgainAtItsNextRequest) {
+  accelerator.set_far_features(pe::feature_server_read_acks);
+  tool(read_flash_request(8));
+  take_upstream();
+  device(concat({reply(Op::read_flash, 0, stub_ok), framed(from_hex("01 02 03 04"))}));
+  take_tool_output();
+  // The far server gave the read up (the chip went silent); the tool times out and moves on.
+  accelerator.on_report(pe::BatchAborted{.id = 1, .index = 0, .reason = pe::AbortReason::timeout});
+  const Bytes next = request(Op::read_reg, from_hex("00 10 00 40"));
+  tool(concat({read_ack(4), next}));
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(up[0]), next);
+  // The chip's bytes are packets again.
+  device(reply(Op::read_reg, 7, stub_ok));
+  EXPECT_EQ(take_tool_output(), reply(Op::read_reg, 7, stub_ok));
+}
+
+TEST_F(EspAcceleratorTest, AFailedReadBringsNoDataAndNoAcknowledgements) {
+  accelerator.set_far_features(pe::feature_server_read_acks);
+  tool(read_flash_request(8));
+  take_upstream();
+  device(reply(Op::read_flash, 0, from_hex("01 05")));
+  EXPECT_EQ(take_tool_output(), reply(Op::read_flash, 0, from_hex("01 05")));
+  const Bytes next = request(Op::read_reg, from_hex("00 10 00 40"));
+  tool(next);
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(std::get<ByteBuffer>(up[0]), next);
+}
+
 TEST(EspAcceleratorBaudTest, ARawFrontFollowsTheChipsBaudOnceItsReplyCame) {
   EspAccelerator accelerator({.follows_baud_changes = true});
   const TimePoint now{};

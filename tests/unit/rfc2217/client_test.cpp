@@ -1124,9 +1124,10 @@ TEST(Rfc2217Client, OpensInOneRoundTripOnceTheServerPacesAndChecksRepliesAsTheyC
   harness.feed(server_will_paced_esp);
   EXPECT_EQ(harness.take_events(), Events{"opened"});
   EXPECT_EQ(harness.client.round_trip(), 40ms);
-  // The rest of the open sequence went out at once, nothing awaited.
+  // FEATURES, then the rest of the open sequence went out at once, nothing awaited.
   EXPECT_EQ(harness.take_output(),
-            hex(concat({settings_burst(115200, 8, 1, 1), control_request(Control::flow_none),
+            hex(concat({paced_esp_sb({0x04, paced_esp::known_features}),
+                        settings_burst(115200, 8, 1, 1), control_request(Control::flow_none),
                         control_request(Control::dtr_on), control_request(Control::rts_on),
                         purge_request(Purge::receive), purge_request(Purge::transmit)})));
   EXPECT_FALSE(harness.client.deadline());
@@ -1164,6 +1165,16 @@ TEST(Rfc2217Client, PipelinesSettingsAndPurgesOnceTheServerPaces) {
   harness.feed(reply_purge(Purge::both));
   harness.feed(Bytes{0x43});
   EXPECT_EQ(harness.take_events(), Events{"data: 43"});
+}
+
+TEST(Rfc2217Client, KeepsTheFeaturesTheServerAgreedTo) {
+  Harness harness = open_paced_harness(server_will_paced_esp);
+  EXPECT_EQ(harness.client.paced_esp_features(), 0);  // not answered yet: none
+  harness.feed(paced_esp_sb({0x67, paced_esp::feature_server_read_acks}));
+  EXPECT_TRUE(harness.take_events().empty());
+  EXPECT_EQ(harness.client.paced_esp_features(), paced_esp::feature_server_read_acks);
+  harness.feed(paced_esp_sb({0x04, 0x01}));  // FEATURES is the client's: the server is confused
+  EXPECT_EQ(harness.take_events(), Events{"error bad_message"});
 }
 
 TEST(Rfc2217Client, OpensWithoutPacingWhenTheServerNeverAnswersAboutIt) {

@@ -655,6 +655,19 @@ TEST(Rfc2217Server, HandsOutTheClientsBatchMessagesOnceAgreed) {
   EXPECT_TRUE(harness.take_output().empty());
 }
 
+TEST(Rfc2217Server, AnswersFeaturesWithTheOnesItProvides) {
+  Harness harness = paced_harness();
+  harness.feed(paced_esp_sb(paced_esp::Features{0xFF}));
+  EXPECT_TRUE(harness.take_events().empty());
+  EXPECT_EQ(hex(harness.take_output()),
+            hex(paced_esp_sb(paced_esp::FeaturesAgreed{paced_esp::server_features})));
+  harness.feed(paced_esp_sb(paced_esp::Features{0}));
+  EXPECT_EQ(hex(harness.take_output()), hex(paced_esp_sb(paced_esp::FeaturesAgreed{0})));
+  // The answer goes the other way only.
+  harness.feed(paced_esp_sb(paced_esp::FeaturesAgreed{1}));
+  EXPECT_EQ(harness.take_events(), Events{error_text(errc::bad_message)});
+}
+
 TEST(Rfc2217Server, IgnoresPacedEspSubnegotiationsUnlessAgreed) {
   Harness harness({}, ServerOptions{.paced_esp = true});
   harness.feed(paced_esp_sb(paced_esp::BatchBegin{1}));

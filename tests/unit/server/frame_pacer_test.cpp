@@ -405,6 +405,108 @@ TEST_F(FramePacerTest, AbortAllStopsEveryBatchAndDropsTheOpenOneUpToItsEnd) {
   EXPECT_FALSE(pacer_.takes_data());
 }
 
+// A stub READ_FLASH of `length` bytes in packets of `packet` bytes (esptool asks for 64 bytes
+// in flight), announced for acknowledgement by the server.
+Bytes read_flash_frame(std::uint32_t length, std::uint32_t packet = 4) {
+  ByteBuffer body;
+  for (const std::uint32_t word : {0x1000u, length, packet, 64u}) esp::append_u32(body, word);
+  return request_frame(Op::read_flash, body);
+}
+
+pe::FrameInfo read_info(std::chrono::milliseconds timeout = 3000ms) {
+  auto info = info_for(Op::read_flash, timeout);
+  info.server_acks_read = true;
+  return info;
+}
+
+Bytes ack_frame(std::uint32_t count) {
+  ByteBuffer word;
+  esp::append_u32(word, count);
+  return esp::slip::encode_frame(word);
+}
+
+TEST_F(FramePacerTest, AcknowledgesEachReadDataFrameWithTheRunningCountUntilTheDigest) {
+  ASSERT_TRUE(pacer_.receive(pe::BatchBegin{1}));
+  client_frame(read_flash_frame(10), read_info());
+  client_frame(Op::spi_flash_md5);
+  ASSERT_TRUE(pacer_.receive(pe::BatchEnd{1}));
+
+  EXPECT_EQ(release(), Strings{hex(read_flash_frame(10))});
+  EXPECT_TRUE(release().empty());  // nothing before the reply
+  device_sends(reply_frame(Op::read_flash));
+  EXPECT_TRUE(release().empty());  // the reply alone asks for nothing
+  device_sends(esp::slip::encode_frame(Bytes{1, 2, 3, 4}));
+  EXPECT_EQ(release(), Strings{hex(ack_frame(4))});
+  // Two frames before the first acknowledgement went out: one count each, in one write.
+  device_sends(esp::slip::encode_frame(Bytes{5, 6, 7, 8}));
+  device_sends(esp::slip::encode_frame(Bytes{0x01, static_cast<Byte>(Op::read_flash)}));
+  Bytes both = ack_frame(8);
+  append(both, ack_frame(10));
+  EXPECT_EQ(release(), Strings{hex(both)});
+  EXPECT_TRUE(reports().empty());
+  // The digest answers the READ_FLASH; the next frame goes.
+  device_sends(esp::slip::encode_frame(Bytes(16, 0xAA)));
+  EXPECT_EQ(release(), Strings{hex(request_frame(Op::spi_flash_md5))});
+  device_sends(reply_frame(Op::spi_flash_md5));
+  EXPECT_EQ(reports(), Strings{"done 1 frames=2"});
+}
+
+TEST_F(FramePacerTest, AnEmptyAcknowledgedReadIsAnsweredByItsDigest) {
+  ASSERT_TRUE(pacer_.receive(pe::BatchBegin{1}));
+  client_frame(read_flash_frame(0), read_info());
+  ASSERT_TRUE(pacer_.receive(pe::BatchEnd{1}));
+  ASSERT_TRUE(pacer_.next_frame());
+  // Reply and digest before the write was reported complete.
+  device_sends(reply_frame(Op::read_flash));
+  device_sends(esp::slip::encode_frame(Bytes(16, 0xAA)));
+  pacer_.frame_written(now_);
+  EXPECT_TRUE(release().empty());  // no acknowledgement for no data
+  EXPECT_EQ(reports(), Strings{"done 1 frames=1"});
+}
+
+TEST_F(FramePacerTest, AReadWhoseDataStopsTimesOutFromTheLastAcknowledgement) {
+  ASSERT_TRUE(pacer_.receive(pe::BatchBegin{1}));
+  client_frame(read_flash_frame(8), read_info(500ms));
+  ASSERT_TRUE(pacer_.receive(pe::BatchEnd{1}));
+  release();
+  device_sends(reply_frame(Op::read_flash));
+  now_ += 400ms;
+  device_sends(esp::slip::encode_frame(Bytes{1, 2, 3, 4}));
+  release();  // the acknowledgement, written at 400 ms
+  EXPECT_EQ(pacer_.deadline(), now_ + 500ms);
+  pacer_.expire(now_ + 499ms);
+  EXPECT_TRUE(reports().empty());
+  pacer_.expire(now_ + 500ms);
+  EXPECT_EQ(reports(), Strings{"aborted 1 at 0: timeout"});
+  device_sends(esp::slip::encode_frame(Bytes{5, 6, 7, 8}));
+  EXPECT_TRUE(release().empty());  // a read given up is not acknowledged further
+}
+
+TEST_F(FramePacerTest, AFailedReadReplyAbortsWithoutAcknowledgingAnything) {
+  ASSERT_TRUE(pacer_.receive(pe::BatchBegin{1}));
+  client_frame(read_flash_frame(8), read_info());
+  ASSERT_TRUE(pacer_.receive(pe::BatchEnd{1}));
+  release();
+  device_sends(reply_frame(Op::read_flash, {0x01, 0x63}));
+  EXPECT_EQ(reports(), Strings{"aborted 1 at 0: failed status [01 63]"});
+  device_sends(esp::slip::encode_frame(Bytes{1, 2, 3, 4}));
+  EXPECT_TRUE(release().empty());
+}
+
+TEST_F(FramePacerTest, AskingForReadAcknowledgementsOnAnythingButAReadIsAProtocolError) {
+  ASSERT_TRUE(pacer_.receive(pe::BatchBegin{1}));
+  auto info = info_for(Op::read_reg);
+  info.server_acks_read = true;
+  client_frame(request_frame(Op::read_reg, {0, 0, 0, 0}), info);
+  EXPECT_EQ(reports(), Strings{"aborted 1 at 0: protocol error"});
+  ASSERT_TRUE(pacer_.receive(pe::BatchEnd{1}));
+  EXPECT_TRUE(release().empty());
+  // A READ_FLASH too short to carry its length is no better.
+  ASSERT_TRUE(pacer_.receive(pe::BatchBegin{2}));
+  client_frame(request_frame(Op::read_flash, {0, 0, 0, 0}), read_info());
+  EXPECT_EQ(reports(), Strings{"aborted 2 at 0: protocol error"});
+}
+
 TEST_F(FramePacerTest, AnAbortWhileAFrameIsBeingWrittenKeepsItsBytesUntilTheWriteEnds) {
   pacer_.receive(pe::BatchBegin{1});
   client_frame(Op::flash_data, {0x01});
