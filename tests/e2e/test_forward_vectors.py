@@ -7,6 +7,7 @@ esptool itself is no Debian package, so CI cannot run it; trace_replay.py sends 
 requests the way it does (see there)."""
 
 import os
+import re
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
@@ -104,6 +105,21 @@ class ForwardReplaysRecordedSessions(unittest.TestCase):
             with self.subTest(name):
                 self.assertGreater(ahead, 0)
                 self.assertLessEqual(ahead, most[name])
+
+    def test_reads_do_not_wait_a_round_trip_per_packet_across_200_ms(self):
+        # The stub's READ_FLASH: the tool's acknowledgements are dropped and the far server
+        # gives its own, so the stub streams. The ROM's READ_FLASH_SLOW: read ahead, and the
+        # tool's requests answered with the replies. Either way the chip's replies, and the
+        # stub's digest over the data, are unchanged.
+        counted = {"v4.8.1-esp32-read.trace": r"(\d+) reads streamed",
+                   "v5.3.1-esp32-read.trace": r"(\d+) reads streamed",
+                   "v4.8.1-esp32-read-no-stub.trace": r"(\d+) slow reads read ahead",
+                   "v5.3.1-esp32-read-no-stub.trace": r"(\d+) slow reads read ahead"}
+        for name, (_, log) in self.replay_all(list(counted), delay=0.1).items():
+            closing = next((line for line in log if "closing:" in line), "")
+            count = re.search(counted[name], closing)
+            self.assertIsNotNone(count, f"{name}: {closing}")
+            self.assertGreaterEqual(int(count.group(1)), 1, f"{name}: {closing}")
 
     def test_the_raw_front_resets_and_follows_baud_changes_for_the_tool(self):
         # The chip garbles what comes at another baud than its own: 460800 has to reach the

@@ -142,9 +142,11 @@ struct AcceleratedPort::State {
     const AcceleratorCounters& counts = accelerator.counters();
     log->info(
         "{}: closing: {} SYNCs answered here, {} replies given ahead, {} confirmed, {} re-sent, "
-        "{} failures given, {} constant reads answered here, {} reads streamed",
+        "{} failures given, {} constant reads answered here, {} reads streamed, {} slow reads "
+        "read ahead",
         far->info().url, counts.syncs_answered, counts.answered_ahead, counts.confirmed,
-        counts.resent, counts.failed_replies, counts.reads_answered, counts.reads_streamed);
+        counts.resent, counts.failed_replies, counts.reads_answered, counts.reads_streamed,
+        counts.reads_ahead);
     far->close();
     output_ready.notify();
     output_taken.notify();

@@ -25,6 +25,13 @@ constexpr Byte sync_replies = 8;
 // wire plus this (a stub writes the block before last while it receives).
 constexpr auto unmeasured_frame_overhead = std::chrono::milliseconds(50);
 constexpr std::size_t max_window_frames = 256;
+// READ_FLASH_SLOW read ahead: a request and its 64-byte reply take about this many bytes on
+// the wire, and the ROM about this long to read them from flash.
+constexpr std::size_t slow_read_wire_bytes = 100;
+constexpr auto rom_read_time = std::chrono::milliseconds(1);
+constexpr std::size_t max_read_window = 512;
+// Frames per batch: the far server counts them in 16 bits.
+constexpr std::uint16_t max_batch_frames = 4096;
 
 std::chrono::milliseconds frame_timeout(Duration timeout) {
   return std::chrono::ceil<std::chrono::milliseconds>(std::min(timeout, esp::max_timeout));
@@ -98,6 +105,11 @@ void EspAccelerator::on_tool_packet(ByteView frame, const esp::Request& request,
     answer_failure(op);
     return;
   }
+  if (op == Op::read_flash_slow && take_read_ahead(frame)) {
+    read_ahead_more(now);
+    return;
+  }
+  if (!read_ahead_.empty()) cancel_read_ahead();
   Sent sent{.op = op,
             .frame = ByteBuffer(frame.begin(), frame.end()),
             .info = {.opcode = static_cast<Byte>(op),
@@ -157,6 +169,12 @@ void EspAccelerator::on_tool_packet(ByteView frame, const esp::Request& request,
     case Op::read_flash:
       if (stream_read(sent, request.data)) return;
       break;
+    case Op::read_flash_slow:
+      if (start_read_ahead(sent, request.data)) {
+        read_ahead_more(now);
+        return;
+      }
+      break;
     case Op::change_baudrate:
       if (options_.follows_baud_changes && request.data.size() >= 4) {
         requested_baud_ = nearest_standard_baud(esp::load_u32(request.data, 0));
@@ -207,6 +225,108 @@ bool EspAccelerator::stream_read(Sent& sent, ByteView body) {
   tool_acks_.reset();
   ++counters_.reads_streamed;
   return true;
+}
+
+bool EspAccelerator::take_read_ahead(ByteView frame) {
+  if (read_ahead_.empty() || !std::ranges::equal(read_ahead_.front().request, frame)) return false;
+  ReadAhead& next = read_ahead_.front();
+  ++counters_.reads_ahead;
+  if (next.reply) {
+    append(to_tool_, *next.reply);
+    read_ahead_.pop_front();
+  } else {
+    next.tool_waits = true;
+  }
+  return true;
+}
+
+bool EspAccelerator::start_read_ahead(Sent& sent, ByteView body) {
+  const auto region = esp::decode_body<esp::RegionRequest>(body);
+  if (!region) return false;
+  const bool continues = last_slow_read_ && region->size == last_slow_read_->size &&
+                         region->offset == last_slow_read_->offset + last_slow_read_->size;
+  last_slow_read_ = *region;
+  if (!continues || chip_silent_ || read_ahead_failed_ || !in_flight_.empty() || batch_open_ ||
+      read_window() == 0) {
+    return false;
+  }
+  sent.answer = Answer::read_ahead;
+  sent.info.status_length = static_cast<Byte>(rom_status_length_);
+  read_ahead_.push_back(
+      ReadAhead{.request = sent.frame, .reply = std::nullopt, .tool_waits = true});
+  send_in_batch(std::move(sent), false);
+  next_read_ahead_ = {.offset = region->offset + region->size, .size = region->size};
+  return true;
+}
+
+void EspAccelerator::read_ahead_more(TimePoint now) {
+  const std::size_t window = read_window();
+  while (!read_ahead_failed_ && !chip_silent_ && read_ahead_.size() < window) {
+    ByteBuffer packet;
+    // As esptool makes it: no checksum outside data blocks.
+    esp::append_request(packet, Op::read_flash_slow, esp::encode_body(next_read_ahead_));
+    Sent sent{.op = Op::read_flash_slow,
+              .frame = esp::slip::encode_frame(packet),
+              .info = {.opcode = static_cast<Byte>(Op::read_flash_slow),
+                       .status_length = static_cast<Byte>(rom_status_length_),
+                       .timeout = frame_timeout(esp::command_timeout(Op::read_flash_slow, false)),
+                       .replies = 1},
+              .answer = Answer::read_ahead,
+              .sent_at = now};
+    read_ahead_.push_back(
+        ReadAhead{.request = sent.frame, .reply = std::nullopt, .tool_waits = false});
+    // The far server counts a batch's frames in 16 bits.
+    if (batch_frames_ >= max_batch_frames) end_batch();
+    send_in_batch(std::move(sent), false);
+    next_read_ahead_.offset += next_read_ahead_.size;
+  }
+}
+
+void EspAccelerator::cancel_read_ahead() {
+  for (Sent& sent : in_flight_) {
+    if (sent.answer == Answer::read_ahead) sent.answer = Answer::discarded;
+  }
+  read_ahead_.clear();
+}
+
+void EspAccelerator::on_read_ahead_reply(ByteView frame, const esp::Response& response) {
+  const Sent front = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  const bool ok = status_of(response, front.info.status_length).is_ok();
+  // Replies come in order: this one answers the first request without one.
+  const auto entry = std::find_if(read_ahead_.begin(), read_ahead_.end(),
+                                  [](const ReadAhead& read) { return !read.reply; });
+  if (entry != read_ahead_.end()) {
+    if (entry->tool_waits) {
+      append(to_tool_, frame);
+      read_ahead_.erase(entry);
+    } else {
+      entry->reply.emplace(frame.begin(), frame.end());
+    }
+  }
+  if (ok) return;
+  // The tool gets the failure when it asks; nothing after it was read.
+  read_ahead_failed_ = true;
+  resend_dropped(front.batch);
+}
+
+void EspAccelerator::resend_dropped(pe::BatchId batch) {
+  end_batch();
+  std::deque<Sent> dropped;
+  for (auto sent = in_flight_.begin(); sent != in_flight_.end();) {
+    if (sent->batch != batch) {
+      ++sent;
+      continue;
+    }
+    dropped.push_back(std::move(*sent));
+    sent = in_flight_.erase(sent);
+  }
+  std::erase_if(read_ahead_, [](const ReadAhead& read) { return !read.reply; });
+  for (Sent& sent : dropped) {
+    if (sent.answer == Answer::read_ahead || sent.answer == Answer::discarded) continue;
+    const bool is_last = sent.answer == Answer::passing;
+    send_in_batch(std::move(sent), is_last);
+  }
 }
 
 ByteView EspAccelerator::drop_read_acks(ByteView data) {
@@ -324,6 +444,9 @@ void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
                                       const esp::Response& response, TimePoint now) {
   const Op op = response.op;
   if (sync_batch_ && op == Op::sync) {
+    rom_status_length_ = response.data.size() == esp::esp32_rom_status_length
+                             ? esp::esp32_rom_status_length
+                             : esp::stub_status_length;
     on_sync_reply(frame);
     return;
   }
@@ -374,6 +497,19 @@ void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
                            : esp::stub_status_length;
     }
   }
+  if (!in_flight_.empty() && in_flight_.front().op == op) {
+    if (in_flight_.front().answer == Answer::read_ahead) {
+      on_read_ahead_reply(frame, response);
+      return;
+    }
+    if (in_flight_.front().answer == Answer::discarded) {
+      const Sent gone = std::move(in_flight_.front());
+      in_flight_.pop_front();
+      // Failed, it took the rest of its batch at the far server with it.
+      if (!status_of(response, gone.info.status_length).is_ok()) resend_dropped(gone.batch);
+      return;
+    }
+  }
   if (in_flight_.empty() || in_flight_.front().op != op) {
     append(to_tool_, frame);  // not a reply this side waits for
     return;
@@ -417,8 +553,9 @@ void EspAccelerator::on_report(const pe::Message& report) {
   }
   const Sent& front = in_flight_.front();
   if (front.batch != aborted->id || front.index != aborted->index) return;
-  if (front.answer == Answer::passing) {
-    in_flight_.clear();  // the tool waits for it: its own timeout tells
+  if (front.answer != Answer::held && front.answer != Answer::given) {
+    in_flight_.clear();  // the tool waits for it or for a read behind it: its own timeout tells
+    read_ahead_.clear();
     return;
   }
   fail_front({}, true);
@@ -448,6 +585,9 @@ void EspAccelerator::on_reset() {
   awaited_read_.reset();
   device_read_.reset();
   tool_read_.reset();
+  read_ahead_.clear();
+  last_slow_read_.reset();
+  read_ahead_failed_ = false;
 }
 
 std::optional<Upstream> EspAccelerator::next_upstream() {
@@ -608,10 +748,24 @@ std::size_t EspAccelerator::window_frames() const {
 }
 
 Duration EspAccelerator::frame_time_estimate(std::size_t frame_bytes) const {
+  return wire_time(frame_bytes) * 2 + unmeasured_frame_overhead;
+}
+
+std::size_t EspAccelerator::read_window() const {
+  // Enough reads to cover the round trip twice over at the wire's best, as long as the
+  // tool's next other request still gets its reply in time behind them.
+  const Duration budget = options_.barrier_budget - round_trip_;
+  const Duration fastest = wire_time(slow_read_wire_bytes);
+  const Duration slowest = fastest * 2 + rom_read_time;
+  if (budget <= Duration::zero()) return 0;
+  const auto needed = static_cast<std::size_t>(round_trip_ * 2 / fastest) + 4;
+  return std::min({max_read_window, needed, static_cast<std::size_t>(budget / slowest)});
+}
+
+Duration EspAccelerator::wire_time(std::size_t bytes) const {
   // Ten bits a byte on the wire (8N1).
-  const auto wire = std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double>(static_cast<double>(frame_bytes) * 10.0 / baud_));
-  return wire * 2 + unmeasured_frame_overhead;
+  return std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(static_cast<double>(bytes) * 10.0 / baud_));
 }
 
 esp::Status EspAccelerator::status_of(const esp::Response& response,

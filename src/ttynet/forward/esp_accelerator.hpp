@@ -21,6 +21,10 @@
 //   - a stub READ_FLASH goes to a far server that acknowledges the chip's data frames itself
 //     (paced_esp::feature_server_read_acks), so the stub streams; the tool's own
 //     acknowledgements are swallowed here, and the data and the stub's digest pass untouched;
+//   - the ROM's READ_FLASH_SLOW (64 bytes a request) is read ahead once the tool reads
+//     sequentially: the next requests, as esptool makes them, go to the chip before the tool
+//     asks, and the tool's own are answered with their replies; a tool that goes elsewhere
+//     has the rest swallowed;
 //   - a block the chip fails is re-sent, three attempts in all; after the third every reply
 //     the tool gets is a failure with the chip's status bytes, so esptool stops with its own
 //     "Failed to ..." and never reports data that is not on the chip as written. A chip that
@@ -43,6 +47,7 @@
 
 #include "ttynet/esp/packet.hpp"
 #include "ttynet/esp/packet_splitter.hpp"
+#include "ttynet/esp/requests.hpp"
 #include "ttynet/esp/slip.hpp"
 #include "ttynet/rfc2217/paced_esp.hpp"
 #include "ttynet/util/bytes.hpp"
@@ -83,6 +88,7 @@ struct AcceleratorCounters {
   std::uint64_t resent = 0;          // blocks sent again after a failure or timeout
   std::uint64_t failed_replies = 0;  // failures given to the tool after the last attempt
   std::uint64_t reads_streamed = 0;  // READ_FLASHes acknowledged by the far server
+  std::uint64_t reads_ahead = 0;     // READ_FLASH_SLOWs answered from a read ahead
 };
 
 class EspAccelerator {
@@ -121,9 +127,11 @@ class EspAccelerator {
 
  private:
   enum class Answer : std::uint8_t {
-    given,    // the tool has a reply made here; the real one is checked and swallowed
-    held,     // as given, but the reply waits for room in the window
-    passing,  // the real reply goes to the tool
+    given,       // the tool has a reply made here; the real one is checked and swallowed
+    held,        // as given, but the reply waits for room in the window
+    passing,     // the real reply goes to the tool
+    read_ahead,  // a READ_FLASH_SLOW sent before the tool asked: the reply goes to read_ahead_
+    discarded,   // read ahead for a tool that went elsewhere: the reply is swallowed
   };
   // A frame sent to the chip inside the current batch whose reply has not come.
   struct Sent {
@@ -152,6 +160,17 @@ class EspAccelerator {
   void on_device_packet(ByteView frame, ByteView payload, const esp::Response& response,
                         TimePoint now);
   void on_tool_sync(ByteView frame);
+  // READ_FLASH_SLOW: answered from the read ahead when it is the request expected next;
+  // starts a read ahead when it continues the tool's last one.
+  bool take_read_ahead(ByteView frame);
+  bool start_read_ahead(Sent& sent, ByteView body);
+  void read_ahead_more(TimePoint now);
+  void cancel_read_ahead();
+  void on_read_ahead_reply(ByteView frame, const esp::Response& response);
+  // The far server dropped the rest of `batch` after a failure: what the tool waits for in
+  // it is sent again; reads ahead in it are forgotten.
+  void resend_dropped(rfc2217::paced_esp::BatchId batch);
+  std::size_t read_window() const;
   // Starts a READ_FLASH the far server acknowledges; false when it cannot be one.
   bool stream_read(Sent& sent, ByteView body);
   // While a streamed read runs: the tool's acknowledgements are dropped; what follows the
@@ -174,6 +193,7 @@ class EspAccelerator {
   void answer_like(ByteView model, esp::Op op);
   std::size_t window_frames() const;
   Duration frame_time_estimate(std::size_t frame_bytes) const;
+  Duration wire_time(std::size_t bytes) const;
   esp::Status status_of(const esp::Response& response, std::size_t status_length) const;
   void note(AcceleratorNote::Level level, std::string text);
 
@@ -218,6 +238,20 @@ class EspAccelerator {
   std::optional<std::uint32_t> baud_change_;
 
   std::uint8_t far_features_ = 0;
+
+  // READ_FLASH_SLOW read ahead: the requests sent before the tool asked, in order (at most
+  // read_window()), with their replies once they came.
+  struct ReadAhead {
+    ByteBuffer request;  // as esptool will send it
+    std::optional<ByteBuffer> reply;
+    bool tool_waits = false;
+  };
+  std::deque<ReadAhead> read_ahead_;
+  std::optional<esp::RegionRequest> last_slow_read_;  // the tool's last READ_FLASH_SLOW
+  esp::RegionRequest next_read_ahead_;                // what to ask the chip next
+  bool read_ahead_failed_ = false;                    // the chip failed one: no more until reset
+  // The ROM's status length, from its SYNC replies (the ESP32's has 4 bytes).
+  std::size_t rom_status_length_ = esp::stub_status_length;
   // A streamed READ_FLASH: its length while its reply is awaited, and while the chip's data
   // (then its digest) and the tool's acknowledgements are still to come.
   struct StreamedRead {

@@ -527,6 +527,100 @@ TEST_F(EspAcceleratorTest, AFailedReadBringsNoDataAndNoAcknowledgements) {
   EXPECT_EQ(std::get<ByteBuffer>(up[0]), next);
 }
 
+Bytes slow_read(std::uint32_t offset) {
+  return request(Op::read_flash_slow,
+                 esp::encode_body(esp::RegionRequest{.offset = offset, .size = 64}));
+}
+
+Bytes slow_read_reply(std::uint32_t offset, const Bytes& status = stub_ok) {
+  Bytes data(64, static_cast<Byte>(offset / 64));
+  data.insert(data.end(), status.begin(), status.end());
+  return reply(Op::read_flash_slow, 0, data);
+}
+
+// The SLIP frames among upstream items (data runs), in order.
+std::vector<Bytes> frames_in(const std::vector<Upstream>& items) {
+  std::vector<Bytes> frames;
+  for (const auto& item : items) {
+    if (const auto* data = std::get_if<ByteBuffer>(&item)) frames.push_back(*data);
+  }
+  return frames;
+}
+
+TEST_F(EspAcceleratorTest, SequentialSlowReadsAreReadAheadAndAnsweredFromTheChipsReplies) {
+  tool(slow_read(0));  // one read alone is no pattern: it goes as it is
+  EXPECT_EQ(frames_in(take_upstream()), std::vector<Bytes>{slow_read(0)});
+  device(slow_read_reply(0));
+  EXPECT_EQ(take_tool_output(), slow_read_reply(0));
+
+  // The next one continues it: it and the three after it (the window at no round trip) go
+  // to the chip in a batch, as esptool would send them.
+  tool(slow_read(64));
+  EXPECT_EQ(frames_in(take_upstream()),
+            (std::vector<Bytes>{slow_read(64), slow_read(128), slow_read(192), slow_read(256)}));
+  device(concat({slow_read_reply(64), slow_read_reply(128), slow_read_reply(192)}));
+  EXPECT_EQ(take_tool_output(), slow_read_reply(64));  // only what the tool asked for
+
+  tool(slow_read(128));
+  EXPECT_EQ(take_tool_output(), slow_read_reply(128));  // at once, the chip's own reply
+  // Topped up: four not taken by the tool again.
+  EXPECT_EQ(frames_in(take_upstream()), (std::vector<Bytes>{slow_read(320), slow_read(384)}));
+  tool(slow_read(192));
+  EXPECT_EQ(take_tool_output(), slow_read_reply(192));
+  EXPECT_EQ(frames_in(take_upstream()), std::vector<Bytes>{slow_read(448)});
+  EXPECT_EQ(accelerator.counters().reads_ahead, 2u);
+
+  // The tool goes elsewhere: what was read for it is swallowed, its request waits behind.
+  const Bytes read_reg = request(Op::read_reg, from_hex("00 10 00 40"));
+  tool(read_reg);
+  const auto up = take_upstream();
+  ASSERT_FALSE(up.empty());
+  EXPECT_EQ(std::get<pe::Message>(up.back()), pe::Message(pe::BatchEnd{1}));
+  EXPECT_EQ(frames_in(up).back(), read_reg);
+  device(concat(
+      {slow_read_reply(256), slow_read_reply(320), slow_read_reply(384), slow_read_reply(448)}));
+  EXPECT_TRUE(take_tool_output().empty());
+  device(reply(Op::read_reg, 7, stub_ok));
+  EXPECT_EQ(take_tool_output(), reply(Op::read_reg, 7, stub_ok));
+}
+
+TEST_F(EspAcceleratorTest, AFailedSlowReadIsGivenWhenAskedForAndNothingMoreIsReadAhead) {
+  tool(slow_read(0));
+  device(slow_read_reply(0));
+  tool(slow_read(64));
+  take_upstream();
+  take_tool_output();
+  device(concat({slow_read_reply(64), slow_read_reply(128, from_hex("01 05"))}));
+  EXPECT_EQ(take_tool_output(), slow_read_reply(64));
+  // The far server dropped the rest of the batch; the batch is ended here too.
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(std::get<pe::Message>(up[0]), pe::Message(pe::BatchEnd{1}));
+  tool(slow_read(128));
+  EXPECT_EQ(take_tool_output(), slow_read_reply(128, from_hex("01 05")));
+  // Whatever the tool asks next goes to the chip as it is, alone.
+  tool(slow_read(192));
+  EXPECT_EQ(frames_in(take_upstream()), std::vector<Bytes>{slow_read(192)});
+}
+
+TEST_F(EspAcceleratorTest, TheReadAheadCoversTheRoundTripWithinTheBudget) {
+  accelerator.set_baud(921600);
+  accelerator.set_round_trip(std::chrono::milliseconds(300));
+  tool(slow_read(0));
+  device(slow_read_reply(0));
+  tool(slow_read(64));
+  const auto many = frames_in(take_upstream()).size();
+  EXPECT_GT(many, 300u);  // about 1 ms each on the wire
+  EXPECT_LE(many, 512u);
+  accelerator.on_reset();
+  accelerator.set_round_trip(std::chrono::milliseconds(1800));  // no time left for any
+  tool(slow_read(0));
+  device(slow_read_reply(0));
+  tool(slow_read(64));
+  const auto alone = frames_in(take_upstream());  // one run: no batch
+  EXPECT_EQ(alone, (std::vector<Bytes>{concat({slow_read(0), slow_read(64)})}));
+}
+
 TEST(EspAcceleratorBaudTest, ARawFrontFollowsTheChipsBaudOnceItsReplyCame) {
   EspAccelerator accelerator({.follows_baud_changes = true});
   const TimePoint now{};
