@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # esptool_matrix.sh: unmodified esptool.py v4.x and v5.x through `ttynet serve --esp` against
 # the simulated chips: the commands of a flashing workflow, with the stub and with --no-stub,
-# on each chip, each combination on a fresh server. Prints a markdown table (esptool | chip |
-# mode | command | exit | last line) and "N passed, M failed". Loopback only; every wait bounded.
+# on each chip, each combination on a fresh server. With FORWARD, esptool reaches the server
+# through `ttynet forward` (each named front) behind the latency proxy (each of RTTS).
+# Prints a markdown table (esptool | chip | mode | path | command | exit | seconds | last line)
+# and "N passed, M failed". Loopback only; every wait bounded.
 #
 #   bench/esptool_matrix.sh TTYNET_BINARY
 #
@@ -13,11 +15,15 @@
 #     -ecdsa, -cryptography, -yaml
 #   CHIPS="esp32 esp32c3 esp32s3"   SIM_OPTS=""   extra sim:// options, e.g. pace=1
 #   BAUD=921600   VERSIONS="v4 v5"   MODES="stub no-stub"
+#   FORWARD=""   fronts of `ttynet forward` to go through: "raw" (socket://), "rfc2217"
+#   RTTS="0"     round trips the proxy adds in front of the server with FORWARD, ms
+#   SIZE_KIB=200 the random image written, verified and read back whole
+#   ONLY=""      an extended regular expression: run only the commands whose label matches
 #
 # Exit status 0 when every command passed. Without the stub, esptool refuses some commands
 # before sending anything ("... ROM does not support function erase_flash"); such a refusal
-# where one is expected counts as passed. When something failed, the server logs (one per
-# combination) stay in the temporary directory the last line names.
+# where one is expected counts as passed. When something failed, the logs of that
+# combination are kept in a directory the last line names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,42 +36,39 @@ baud=${BAUD:-921600}
 versions=${VERSIONS:-v4 v5}
 modes=${MODES:-stub no-stub}
 python=${PYTHON:-/usr/bin/python3} # Debian's, with python3-serial & co.
-command_timeout=120                # seconds per esptool command
+fronts=${FORWARD:-}
+rtts=${RTTS:-0}
+size_kib=${SIZE_KIB:-200}
+only=${ONLY:-}
+command_timeout=$((120 + size_kib / 4)) # seconds per esptool command
 
-work=$(mktemp -d)
-server_pid=
+source bench/lib.sh
 failed=0
-stop_server() {
-  [[ -n $server_pid ]] || return 0
-  kill "$server_pid" 2>/dev/null || true
-  for _ in $(seq 50); do # 5 s for SIGTERM, then SIGKILL
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
+kept=''
+
+# Stops what serves one combination (server, proxy, forwarder): SIGTERM, 5 s, then SIGKILL.
+stop_combination() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=
-}
-cleanup() {
-  stop_server
-  if [[ $failed -eq 0 ]]; then
-    rm -rf "$work"
-  else
-    echo "esptool_matrix: server logs kept in $work" >&2
-  fi
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  pids=()
 }
 
-# Waits (at most 10 s) until something listens on 127.0.0.1:$1.
-wait_listening() {
-  timeout 10 bash -c "until [[ -n \$(ss -Hltn 'sport = :$1') ]]; do sleep 0.1; done" && return 0
-  echo "esptool_matrix: nothing listens on port $1" >&2
-  return 1
+# Keeps the logs of a combination that failed.
+keep_logs() {
+  [[ -n $kept ]] || kept=$(mktemp -d)
+  cp "$work"/*.log "$kept/" 2>/dev/null || true
 }
+report_kept() {
+  if [[ -n $kept ]]; then echo "esptool_matrix: logs of the failed combinations in $kept" >&2; fi
+}
+trap 'stop_combination; report_kept; cleanup' EXIT
 
 # The last line that says something: ANSI codes and carriage returns (progress) removed, and
 # without the notes every command ends with (VID/PID of a URL port, the hard reset).
@@ -75,7 +78,9 @@ last_line() {
     tail -1 || true
 }
 
-head -c $((200 * 1024)) /dev/urandom >"$work/random.bin"
+head -c $((size_kib * 1024)) /dev/urandom >"$work/random.bin"
+# After the random image, on a 64 KiB boundary.
+compressible_offset=$(printf '0x%x' $((0x10000 + (size_kib * 1024 + 0xffff) / 0x10000 * 0x10000)))
 # Compressible (64 KiB random, then a repeated pattern): esptool v5 sends an image that does
 # not compress uncompressed, so random.bin alone never tests v5's compressed path.
 {
@@ -83,9 +88,110 @@ head -c $((200 * 1024)) /dev/urandom >"$work/random.bin"
   python3 -c "import sys; sys.stdout.buffer.write(bytes(range(256)) * 544)"
 } >"$work/compressible.bin"
 
+# Starts the server of one combination, and with a front the proxy and the forwarder; sets
+# `common` to esptool's port and speed options.
+serve_combination() {
+  local port forward_port far
+  port=$(free_port)
+  "$ttynet" serve --esp --bind 127.0.0.1 -p "$port" "sim://$chip?boot=app${sim_opts:+&$sim_opts}" \
+    >"$work/serve.log" 2>&1 &
+  pids+=($!)
+  wait_listening "$port" || return 1
+  common=(--port "rfc2217://127.0.0.1:$port?ign_set_control" -b "$baud")
+  if [[ $front != direct ]]; then
+    far=$port
+    if [[ $rtt != 0 ]]; then
+      start_proxy "$port" "$rtt" 5 || return 1
+      far=$proxy_port
+    fi
+    forward_port=$(free_port)
+    local raw=()
+    [[ $front == raw ]] && raw=(--raw)
+    "$ttynet" forward "${raw[@]}" -p "$forward_port" "rfc2217://127.0.0.1:$far" \
+      >"$work/forward.log" 2>&1 &
+    pids+=($!)
+    wait_listening "$forward_port" || return 1
+    if [[ $front == raw ]]; then
+      common=(--port "socket://127.0.0.1:$forward_port" -b "$baud")
+    else
+      common=(--port "rfc2217://127.0.0.1:$forward_port?ign_set_control" -b "$baud")
+    fi
+  fi
+  [[ $mode == no-stub ]] && common+=(--no-stub)
+  return 0
+}
+
+# Runs the workflow's commands against `common`, one table row each.
+run_commands() {
+  local entry label rest refused args status last ok started seconds
+  # Refused by esptool without the stub: v4 both erases, v5 erase-flash only (v5 erases a
+  # region through the ROM's FLASH_BEGIN).
+  local refuses_erase_flash='' refuses_erase_region='' commands size
+  size=$((size_kib * 1024))
+  if [[ $mode == no-stub ]]; then
+    refuses_erase_flash=yes
+    [[ $version == v4 ]] && refuses_erase_region=yes
+  fi
+  # label | refused client-side (non-empty) | esptool command arguments
+  commands=(
+    "chip-id||$(name chip-id)"
+    "read-mac||$(name read-mac)"
+    "flash-id||$(name flash-id)"
+    "write-flash random||$(name write-flash) 0x10000 $work/random.bin"
+    "write-flash -u random||$(name write-flash) -u 0x10000 $work/random.bin"
+    "write-flash compressible||$(name write-flash) $compressible_offset $work/compressible.bin"
+    "verify-flash random||$(name verify-flash) 0x10000 $work/random.bin"
+    "read-flash random||$(name read-flash) 0x10000 $size $work/read.bin"
+    "erase-region|$refuses_erase_region|$(name erase-region) 0x20000 0x4000"
+    "erase-flash|$refuses_erase_flash|$(name erase-flash)"
+    "run||run"
+  )
+  for entry in "${commands[@]}"; do
+    label=${entry%%|*}
+    [[ -z $only || $label =~ $only ]] || continue
+    rest=${entry#*|}
+    refused=${rest%%|*}
+    read -r -a args <<<"${rest#*|}"
+    rm -f "$work/read.bin"
+    status=0
+    started=$(date +%s.%N)
+    timeout --kill-after=5 "$command_timeout" "${esptool[@]}" "${common[@]}" "${args[@]}" \
+      </dev/null >"$work/out.log" 2>&1 || status=$?
+    seconds=$(python3 -c "import time; print(f'{time.time() - $started:.1f}')")
+    last=$(last_line "$work/out.log")
+    ok=no
+    if [[ -n $refused ]]; then
+      if [[ $status -ne 0 && $last == *"does not support"* ]]; then
+        ok=yes
+        last="(expected) $last"
+      fi
+    elif [[ $status -eq 0 ]]; then
+      ok=yes
+      if [[ $label == read-flash* ]] && ! cmp -s "$work/random.bin" "$work/read.bin"; then
+        ok=no
+        last="read back differs from the file: $last"
+      fi
+    fi
+    if [[ $status -eq 124 || $status -eq 137 ]]; then
+      last="timed out after $command_timeout s: $last"
+    fi
+    if [[ $ok == yes ]]; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+      last="FAILED: $last"
+      cp "$work/out.log" "$work/esptool-$combination-${label// /-}.log"
+      keep_logs
+      echo "--- $combination $label: esptool output (tail)" >&2
+      tail -8 "$work/out.log" >&2
+    fi
+    echo "| $version | $chip | $mode | $path | $label | $status | $seconds | ${last//|/\\|} |"
+  done
+}
+
 passed=0
-echo "| esptool | chip | mode | command | exit | last line |"
-echo "|---|---|---|---|---:|---|"
+echo "| esptool | chip | mode | path | command | exit | seconds | last line |"
+echo "|---|---|---|---|---|---:|---:|---|"
 for version in $versions; do
   if [[ $version == v4 ]]; then
     esptool=("$python" "$esptool_v4/esptool.py")
@@ -97,85 +203,22 @@ for version in $versions; do
   fi
   for chip in $chips; do
     for mode in $modes; do
-      combination=$version-$chip-$mode
-      log=$work/serve-$combination.log
-      port=$(free_port)
-      url="sim://$chip?boot=app${sim_opts:+&$sim_opts}"
-      "$ttynet" serve --esp --bind 127.0.0.1 -p "$port" "$url" >"$log" 2>&1 &
-      server_pid=$!
-      if ! wait_listening "$port"; then
-        tail -20 "$log" >&2
-        failed=$((failed + 1))
-        echo "| $version | $chip | $mode | (server start) | - | FAILED: port $port not listening |"
-        stop_server
-        continue
-      fi
-      common=(--port "rfc2217://127.0.0.1:$port?ign_set_control" -b "$baud")
-      [[ $mode == no-stub ]] && common+=(--no-stub)
-      # Refused by esptool without the stub: v4 both erases, v5 erase-flash only (v5 erases a
-      # region through the ROM's FLASH_BEGIN).
-      refuses_erase_flash=''
-      refuses_erase_region=''
-      if [[ $mode == no-stub ]]; then
-        refuses_erase_flash=yes
-        [[ $version == v4 ]] && refuses_erase_region=yes
-      fi
-      # label | refused client-side (non-empty) | esptool command arguments
-      commands=(
-        "chip-id||$(name chip-id)"
-        "read-mac||$(name read-mac)"
-        "flash-id||$(name flash-id)"
-        "write-flash random||$(name write-flash) 0x10000 $work/random.bin"
-        "write-flash -u random||$(name write-flash) -u 0x10000 $work/random.bin"
-        "write-flash compressible||$(name write-flash) 0x80000 $work/compressible.bin"
-        "verify-flash random||$(name verify-flash) 0x10000 $work/random.bin"
-        "read-flash 64 KiB||$(name read-flash) 0x10000 0x10000 $work/read.bin"
-        "erase-region|$refuses_erase_region|$(name erase-region) 0x20000 0x4000"
-        "erase-flash|$refuses_erase_flash|$(name erase-flash)"
-        "run||run"
-      )
-      for entry in "${commands[@]}"; do
-        label=${entry%%|*}
-        rest=${entry#*|}
-        refused=${rest%%|*}
-        read -r -a args <<<"${rest#*|}"
-        rm -f "$work/read.bin"
-        status=0
-        timeout --kill-after=5 "$command_timeout" "${esptool[@]}" "${common[@]}" "${args[@]}" \
-          </dev/null >"$work/out.log" 2>&1 || status=$?
-        last=$(last_line "$work/out.log")
-        ok=no
-        if [[ -n $refused ]]; then
-          if [[ $status -ne 0 && $last == *"does not support"* ]]; then
-            ok=yes
-            last="(expected) $last"
+      for front in ${fronts:-direct}; do
+        for rtt in $([[ $front == direct ]] && echo 0 || echo "$rtts"); do
+          path=$front
+          [[ $front == direct ]] || path="$front, $rtt ms"
+          combination=$version-$chip-$mode-$front-$rtt
+          if ! serve_combination; then
+            failed=$((failed + 1))
+            keep_logs
+            echo "| $version | $chip | $mode | $path | (start) | - | - | FAILED: see the logs |"
+            stop_combination
+            continue
           fi
-        elif [[ $status -eq 0 ]]; then
-          ok=yes
-          if [[ $label == read-flash* ]] &&
-            ! cmp -s <(head -c 65536 "$work/random.bin") "$work/read.bin"; then
-            ok=no
-            last="read back differs from the file: $last"
-          fi
-        fi
-        if [[ $status -eq 124 || $status -eq 137 ]]; then
-          last="timed out after $command_timeout s: $last"
-        fi
-        if [[ $ok == yes ]]; then
-          passed=$((passed + 1))
-        else
-          failed=$((failed + 1))
-          last="FAILED: $last"
-          {
-            echo "--- $combination $label: esptool output (tail)"
-            tail -8 "$work/out.log"
-            echo "--- server log $log (tail)"
-            tail -10 "$log"
-          } >&2
-        fi
-        echo "| $version | $chip | $mode | $label | $status | ${last//|/\\|} |"
+          run_commands
+          stop_combination
+        done
       done
-      stop_server
     done
   done
 done

@@ -83,11 +83,11 @@ class ForwardRfc2217(ForwardThroughServe, unittest.TestCase):
             with self.forward.connect() as second:
                 refusal, closed = read_until_closed(second, 10)
             self.assertTrue(closed, "refused client not closed")
-            # The far server refused forward's second upstream connection (its log says why);
-            # the client is told in one line naming the far port. Over RFC 2217 the far
-            # server's own words do not come through: the port drops what comes before the
-            # negotiation.
+            # The far server refused forward's second upstream connection; the client is told
+            # in one line naming the far port, with the far server's own words.
             self.assertTrue(refusal.startswith(b"ttynet: " + self.server.url().encode()), refusal)
+            self.assertIn(b"refused: ", refusal)
+            self.assertIn(b"is in use by", refusal)
             self.assertTrue(refusal.endswith(b"\r\n"), refusal)
             self.assertEqual(refusal.count(b"\r\n"), 1, refusal)
             self.server.wait_for_log(r"refused .*: .* is in use by")

@@ -67,6 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 6:
         accelerator.set_round_trip(std::chrono::milliseconds(choices.next(3000)));
         accelerator.set_baud(1 + choices.next(4'000'000));
+        accelerator.set_far_features(static_cast<std::uint8_t>(choices.next(2)));
         break;
       default:
         now += std::chrono::milliseconds(choices.next(5000));

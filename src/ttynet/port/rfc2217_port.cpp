@@ -29,6 +29,25 @@ namespace {
 using tcp = asio::ip::tcp;
 constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
 
+// The last line of text in `bytes` that says something, for an error message: trimmed, at
+// most 200 characters, anything unprintable shown as '?'.
+std::string last_line(ByteView bytes) {
+  constexpr std::size_t max_length = 200;
+  std::string line;
+  std::string last;
+  for (const Byte byte : bytes) {
+    if (byte == '\n' || byte == '\r') {
+      if (!line.empty()) last = std::exchange(line, {});
+      continue;
+    }
+    if (line.size() < max_length) line.push_back(byte >= 0x20 && byte < 0x7F ? char(byte) : '?');
+  }
+  if (!line.empty()) last = line;
+  const auto begin = last.find_first_not_of(' ');
+  if (begin == std::string::npos) return {};
+  return last.substr(begin, last.find_last_not_of(' ') + 1 - begin);
+}
+
 constexpr std::size_t read_chunk = 16 * 1024;
 // Large writes enter the client core in pieces, so the queue stays near write_high_water.
 constexpr std::size_t write_chunk = 16 * 1024;
@@ -309,7 +328,16 @@ asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, Error>> Rfc2217Port::connec
   }
   if (!state->open_outcome) {
     const auto ec = state->link_error;
+    // A server that refuses a client (a port in use) says why in a line before it closes.
+    const std::string said = last_line(state->core.discarded_before_open());
     state->close();
+    if (!said.empty()) {
+      // "ttynet: " heads the line of a refusing ttynet; the caller names the program itself.
+      constexpr std::string_view own_prefix = "ttynet: ";
+      const std::string_view reason =
+          said.starts_with(own_prefix) ? std::string_view{said}.substr(own_prefix.size()) : said;
+      co_return Error{ec, fmt::format("{}: refused: {}", url, reason)};
+    }
     co_return Error{ec, fmt::format("{}: the server closed the connection during the "
                                     "RFC 2217 negotiation ({})",
                                     url, ec.message())};

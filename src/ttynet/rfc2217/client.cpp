@@ -544,7 +544,17 @@ void Client::handle(const telnet::Event& event) {
 }
 
 void Client::on_event(const telnet::DataReceived& event) {
-  if (discard_data_ || is_purging_receive_buffer() || pipelined_receive_purges_ > 0) return;
+  if (discard_data_) {
+    // Kept, bounded, for the open's error: a server that refuses says why before it closes.
+    append(discarded_before_open_, event.data);
+    if (discarded_before_open_.size() > max_discarded_before_open) {
+      discarded_before_open_.erase(
+          discarded_before_open_.begin(),
+          discarded_before_open_.end() - static_cast<std::ptrdiff_t>(max_discarded_before_open));
+    }
+    return;
+  }
+  if (is_purging_receive_buffer() || pipelined_receive_purges_ > 0) return;
   emit(DataReceived{event.data});
 }
 

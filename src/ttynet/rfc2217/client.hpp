@@ -195,6 +195,11 @@ class Client {
   // `IAC SB PACED-ESP <message> IAC SE`, 0xFF doubled, in order with send_data(). Only while
   // paces_esp_frames() (asserted); dropped in the failed state.
   void send_paced_esp(const paced_esp::Message& message);
+  // The last bytes (at most max_discarded_before_open) of the data that came before the open
+  // sequence's purge and were dropped as pyserial drops them: a server that refuses a client
+  // says why there.
+  ByteView discarded_before_open() const { return discarded_before_open_; }
+  static constexpr std::size_t max_discarded_before_open = 256;
   // The paced_esp::feature_* bits the server agreed to provide.
   std::uint8_t paced_esp_features() const { return paced_esp_features_; }
 
@@ -326,7 +331,8 @@ class Client {
   bool paced_esp_answered_ = false;           // WILL or WONT PACED-ESP came
   std::uint8_t paced_esp_features_ = 0;       // from FEATURES-AGREED
 
-  bool discard_data_ = true;  // until the open sequence's PURGE-DATA 1 is answered
+  bool discard_data_ = true;          // until the open sequence's PURGE-DATA 1 is answered
+  ByteBuffer discarded_before_open_;  // its last bytes
   bool suspended_ = false;
   std::optional<std::uint8_t> modem_state_;
   std::optional<TimePoint> modem_state_time_;

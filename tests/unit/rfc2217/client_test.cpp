@@ -251,6 +251,19 @@ TEST(Rfc2217Client, SendsPyserialsOpeningAtConstruction) {
   EXPECT_FALSE(harness.client.modem_state());
 }
 
+TEST(Rfc2217Client, KeepsTheLastBytesDroppedBeforeTheOpenForItsError) {
+  Harness harness;
+  harness.start();
+  harness.take_output();
+  const std::string refusal = "ttynet: /dev/ttyUSB0 is in use by 10.0.0.2:5000\r\n";
+  harness.feed(Bytes(refusal.begin(), refusal.end()));
+  EXPECT_TRUE(harness.take_events().empty());  // dropped, as pyserial drops it
+  const ByteView kept = harness.client.discarded_before_open();
+  EXPECT_EQ(std::string(kept.begin(), kept.end()), refusal);
+  harness.feed(Bytes(1000, 0x41));  // bounded: only the last bytes stay
+  EXPECT_EQ(harness.client.discarded_before_open().size(), Client::max_discarded_before_open);
+}
+
 TEST(Rfc2217Client, WaitsForComPortBeforeSendingSettings) {
   Harness harness;
   harness.take_output();
