@@ -141,10 +141,12 @@ struct AcceleratedPort::State {
     closed = true;
     const AcceleratorCounters& counts = accelerator.counters();
     log->info(
-        "{}: closing: {} SYNCs answered here, {} replies given ahead, {} confirmed, {} re-sent, "
+        "{}: closing: {} SYNCs answered here, {} replies given ahead ({} register writes), {} "
+        "confirmed, {} re-sent, "
         "{} failures given, {} constant reads answered here, {} reads streamed, {} slow reads "
         "read ahead",
-        far->info().url, counts.syncs_answered, counts.answered_ahead, counts.confirmed,
+        far->info().url, counts.syncs_answered, counts.answered_ahead, counts.registers_ahead,
+        counts.confirmed,
         counts.resent, counts.failed_replies, counts.reads_answered, counts.reads_streamed,
         counts.reads_ahead);
     far->close();

@@ -55,6 +55,19 @@ bool in_efuse_window(std::uint32_t address) {
   return false;
 }
 
+// The value field of the last loader reply in `frames` (SLIP-framed), if one decodes.
+std::optional<std::uint32_t> last_reply_value(ByteView frames) {
+  esp::slip::Decoder decoder;
+  decoder.receive(frames);
+  std::optional<std::uint32_t> value;
+  while (const std::optional<esp::slip::Event> event = decoder.next_event()) {
+    const auto* frame = std::get_if<esp::slip::FrameReceived>(&*event);
+    if (frame == nullptr) continue;
+    if (const auto response = esp::decode_response(frame->payload)) value = response->value;
+  }
+  return value;
+}
+
 }  // namespace
 
 bool is_constant_register(std::uint32_t address) {
@@ -125,7 +138,7 @@ void EspAccelerator::on_tool_packet(ByteView frame, const esp::Request& request,
         // Not while blocks are unconfirmed: the tool reads to know they are done.
         const auto cached = constant_reads_.find(address);
         if (cached != constant_reads_.end() && in_flight_.empty() && !batch_open_) {
-          append(to_tool_, cached->second);
+          give_replies(cached->second);
           ++counters_.reads_answered;
           // The read still goes to the chip, its reply swallowed: the ROM puts the last value
           // it read in the replies that follow, and those must stay as the chip makes them.
@@ -136,19 +149,31 @@ void EspAccelerator::on_tool_packet(ByteView frame, const esp::Request& request,
         if (is_constant_register(address)) awaited_constant_read_ = address;
       }
       break;
-    case Op::write_reg:
+    case Op::write_reg: {
       // Burning eFuses goes through the controller's registers: what was read may change.
+      bool burns = false;
       for (std::size_t at = 0; at + 4 <= request.data.size(); at += 16) {
-        if (in_efuse_window(esp::load_u32(request.data, at))) constant_reads_.clear();
+        if (in_efuse_window(esp::load_u32(request.data, at))) burns = true;
+      }
+      if (burns) {
+        constant_reads_.clear();
+        break;
+      }
+      if (auto model = write_reg_answer(); model && !chip_silent_) {
+        sent.answer = Answer::held;
+        sent.model = std::move(*model);
+        send_in_batch(std::move(sent), false);
+        give_held_answers();
+        return;
       }
       break;
+    }
     case Op::mem_end:
       if (!is_stub_ && mem_reply_ && in_flight_.empty() && !batch_open_ && !chip_silent_) {
         answer_like(*mem_reply_, op);
         ++counters_.answered_ahead;
         swallow_mem_end_ = true;
-        is_stub_ = true;  // the stub esptool uploads starts now; its replies look different
-        constant_reads_.clear();
+        forget_rom();  // the stub esptool uploads starts now; its replies look different
         send_plain(frame);
         return;
       }
@@ -232,7 +257,7 @@ bool EspAccelerator::take_read_ahead(ByteView frame) {
   ReadAhead& next = read_ahead_.front();
   ++counters_.reads_ahead;
   if (next.reply) {
-    append(to_tool_, *next.reply);
+    give_replies(*next.reply);
     read_ahead_.pop_front();
   } else {
     next.tool_waits = true;
@@ -299,6 +324,7 @@ void EspAccelerator::on_read_ahead_reply(ByteView frame, const esp::Response& re
   if (entry != read_ahead_.end()) {
     if (entry->tool_waits) {
       append(to_tool_, frame);
+      tool_value_ = response.value;
       read_ahead_.erase(entry);
     } else {
       entry->reply.emplace(frame.begin(), frame.end());
@@ -374,7 +400,7 @@ ByteView EspAccelerator::pass_read_data(ByteView data) {
 
 void EspAccelerator::on_tool_sync(ByteView frame) {
   if (sync_replies_) {
-    append(to_tool_, *sync_replies_);
+    give_replies(*sync_replies_);
     ++counters_.syncs_answered;
     return;
   }
@@ -406,7 +432,7 @@ void EspAccelerator::finish_sync() {
   if (sync_collected_.empty()) return;  // no answer: the tool's next SYNC asks again
   sync_replies_ = std::exchange(sync_collected_, {});
   if (tool_awaits_sync_) {
-    append(to_tool_, *sync_replies_);
+    give_replies(*sync_replies_);
     ++counters_.syncs_answered;
     tool_awaits_sync_ = false;
   }
@@ -483,6 +509,9 @@ void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
     }
     awaited_read_.reset();
   }
+  if (op == Op::write_reg && status_of(response, response.data.size()).is_ok()) {
+    write_reg_model_.emplace(payload.begin(), payload.end());
+  }
   if (requested_baud_ && op == Op::change_baudrate) {
     if (status_of(response, response.data.size()).is_ok()) baud_change_ = requested_baud_;
     requested_baud_.reset();
@@ -511,13 +540,18 @@ void EspAccelerator::on_device_packet(ByteView frame, ByteView payload,
     }
   }
   if (in_flight_.empty() || in_flight_.front().op != op) {
-    append(to_tool_, frame);  // not a reply this side waits for
+    // Not a reply this side waits for.
+    if (op == Op::mem_end) on_stub_start(response);
+    append(to_tool_, frame);
+    tool_value_ = response.value;
     return;
   }
   Sent& front = in_flight_.front();
   if (front.answer == Answer::passing) {
     in_flight_.pop_front();
+    if (op == Op::mem_end) on_stub_start(response);
     append(to_tool_, frame);
+    tool_value_ = response.value;
     return;
   }
   const esp::Status status = status_of(response, front.info.status_length);
@@ -588,6 +622,8 @@ void EspAccelerator::on_reset() {
   read_ahead_.clear();
   last_slow_read_.reset();
   read_ahead_failed_ = false;
+  write_reg_model_.reset();
+  tool_value_.reset();
 }
 
 std::optional<Upstream> EspAccelerator::next_upstream() {
@@ -654,21 +690,21 @@ void EspAccelerator::confirm_front(TimePoint now) {
   ++counters_.confirmed;
   // The chip went straight on to this block if it reached the far server before the reply
   // before it left there: then the time between the two replies is the chip's own.
-  if (last_confirmed_at_ && front.sent_at + round_trip_ <= *last_confirmed_at_) {
+  if (is_data_op(front.op) && last_confirmed_at_ &&
+      front.sent_at + round_trip_ <= *last_confirmed_at_) {
     const Duration sample = now - *last_confirmed_at_;
     frame_time_ = frame_time_ ? (*frame_time_ * 3 + sample) / 4 : sample;
   }
   last_confirmed_at_ = now;
-  if (front.answer == Answer::held) {
-    answer_like(front.model, front.op);
-    ++counters_.answered_ahead;
-  }
+  if (front.answer == Answer::held) give_answer(front);
   give_held_answers();
 }
 
 void EspAccelerator::fail_front(esp::Status status, bool timed_out) {
   Sent& front = in_flight_.front();
-  const std::string what = fmt::format("{} block {}", esp::op_name(front.op), front.sequence);
+  const std::string what = is_data_op(front.op)
+                               ? fmt::format("{} block {}", esp::op_name(front.op), front.sequence)
+                               : std::string(esp::op_name(front.op));
   const std::string why = timed_out
                               ? std::string("no reply")
                               : fmt::format("status {:02x} {:02x}", status.status, status.error);
@@ -715,8 +751,7 @@ void EspAccelerator::give_held_answers() {
     }
     if (sent.answer != Answer::held) break;
     if (given >= limit || given_bytes + sent.frame.size() > options_.window_bytes) break;
-    answer_like(sent.model, sent.op);
-    ++counters_.answered_ahead;
+    give_answer(sent);
     sent.answer = Answer::given;
     ++given;
     given_bytes += sent.frame.size();
@@ -727,6 +762,40 @@ void EspAccelerator::answer_like(ByteView model, Op op) {
   ByteBuffer reply(model.begin(), model.end());
   reply[1] = static_cast<Byte>(op);
   esp::slip::append_frame(to_tool_, reply);
+  tool_value_ = esp::load_u32(reply, 4);
+}
+
+void EspAccelerator::give_answer(const Sent& sent) {
+  answer_like(sent.model, sent.op);
+  ++counters_.answered_ahead;
+  if (sent.op == Op::write_reg) ++counters_.registers_ahead;
+}
+
+void EspAccelerator::give_replies(ByteView frames) {
+  append(to_tool_, frames);
+  if (const auto value = last_reply_value(frames)) tool_value_ = value;
+}
+
+std::optional<ByteBuffer> EspAccelerator::write_reg_answer() const {
+  if (!write_reg_model_ || (!is_stub_ && !tool_value_)) return std::nullopt;
+  ByteBuffer answer = *write_reg_model_;
+  // The ROM leaves the value of its last read in every reply; the stubs put 0 there.
+  if (!is_stub_) {
+    ByteBuffer value;
+    esp::append_u32(value, *tool_value_);
+    std::copy(value.begin(), value.end(), answer.begin() + 4);
+  }
+  return answer;
+}
+
+void EspAccelerator::on_stub_start(const esp::Response& mem_end) {
+  if (!is_stub_ && status_of(mem_end, mem_end.data.size()).is_ok()) forget_rom();
+}
+
+void EspAccelerator::forget_rom() {
+  is_stub_ = true;
+  constant_reads_.clear();
+  write_reg_model_.reset();
 }
 
 void EspAccelerator::answer_failure(Op op) {

@@ -13,6 +13,8 @@
 //   - the ROM's MEM_END is answered at once (esptool allows it 0.2 s), in the layout of the
 //     chip's MEM_BEGIN reply; the real reply is checked and swallowed, the stub's greeting
 //     after it passes;
+//   - WRITE_REG is answered ahead like a block, as the chip's last WRITE_REG reply with the
+//     value field the loader puts there (the ROM: the value of its last read; the stubs: 0);
 //   - FLASH_DATA and FLASH_DEFL_DATA blocks are answered ahead, in the layout of the chip's
 //     reply to their BEGIN, while a paced batch releases them to the chip one at a time; every
 //     real reply is checked, in order. Never ahead: BEGIN, the last block of a BEGIN, blocks of
@@ -83,7 +85,8 @@ struct AcceleratorNote {
 struct AcceleratorCounters {
   std::uint64_t syncs_answered = 0;  // tool SYNCs answered from the chip's replies
   std::uint64_t reads_answered = 0;  // READ_REGs of constant registers answered likewise
-  std::uint64_t answered_ahead = 0;  // blocks (and MEM_ENDs) answered before the chip did
+  std::uint64_t answered_ahead = 0;  // blocks, WRITE_REGs, MEM_ENDs answered before the chip
+  std::uint64_t registers_ahead = 0;  // of those, WRITE_REGs
   std::uint64_t confirmed = 0;       // of those, real replies checked good
   std::uint64_t resent = 0;          // blocks sent again after a failure or timeout
   std::uint64_t failed_replies = 0;  // failures given to the tool after the last attempt
@@ -191,6 +194,17 @@ class EspAccelerator {
   void answer_failure(esp::Op op);
   // A reply made here: `model` (an unframed reply of the chip) with the opcode set to `op`.
   void answer_like(ByteView model, esp::Op op);
+  // The answer made here for a frame held for the window.
+  void give_answer(const Sent& sent);
+  // Hands the tool framed replies and notes the value field of the last.
+  void give_replies(ByteView frames);
+  // A WRITE_REG's reply as the chip will give it, when that is known: the chip's last
+  // WRITE_REG reply with the value field the loader puts there.
+  std::optional<ByteBuffer> write_reg_answer() const;
+  // A MEM_END reply that passed: a good one starts the stub.
+  void on_stub_start(const esp::Response& mem_end);
+  // The stub runs: what was learnt of the ROM's replies no longer holds.
+  void forget_rom();
   std::size_t window_frames() const;
   Duration frame_time_estimate(std::size_t frame_bytes) const;
   Duration wire_time(std::size_t bytes) const;
@@ -238,6 +252,10 @@ class EspAccelerator {
   std::optional<std::uint32_t> baud_change_;
 
   std::uint8_t far_features_ = 0;
+  // The chip's last good WRITE_REG reply (unframed), for the loader running, and the value
+  // field of the last reply the tool got (the ROM's stays in every reply until its next read).
+  std::optional<ByteBuffer> write_reg_model_;
+  std::optional<std::uint32_t> tool_value_;
 
   // READ_FLASH_SLOW read ahead: the requests sent before the tool asked, in order (at most
   // read_window()), with their replies once they came.

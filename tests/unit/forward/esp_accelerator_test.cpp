@@ -621,6 +621,66 @@ TEST_F(EspAcceleratorTest, TheReadAheadCoversTheRoundTripWithinTheBudget) {
   EXPECT_EQ(alone, (std::vector<Bytes>{concat({slow_read(0), slow_read(64)})}));
 }
 
+Bytes write_reg_request(std::uint32_t address, std::uint32_t value) {
+  ByteBuffer body;
+  for (const std::uint32_t word : {address, value, 0xFFFFFFFFu, 0u}) esp::append_u32(body, word);
+  return request(Op::write_reg, body);
+}
+
+TEST_F(EspAcceleratorTest, RomRegisterWritesAreAnsweredAheadWithTheValueOfTheLastRead) {
+  const Bytes rom_ok = from_hex("00 00 00 00");  // the ESP32 ROM's four status bytes
+  // The first write of the loader passes: its reply is the model.
+  tool(write_reg_request(0x3FF42000, 1));
+  take_upstream();
+  device(reply(Op::write_reg, 0x1234, rom_ok));
+  EXPECT_EQ(take_tool_output(), reply(Op::write_reg, 0x1234, rom_ok));
+  // A read the tool waits for; its value stays in the ROM's replies.
+  tool(request(Op::read_reg, from_hex("00 20 f4 3f")));
+  take_upstream();
+  device(reply(Op::read_reg, 0xABCD, rom_ok));
+  EXPECT_EQ(take_tool_output(), reply(Op::read_reg, 0xABCD, rom_ok));
+
+  tool(write_reg_request(0x3FF42004, 2));
+  tool(write_reg_request(0x3FF42008, 3));
+  EXPECT_EQ(take_tool_output(),
+            concat({reply(Op::write_reg, 0xABCD, rom_ok), reply(Op::write_reg, 0xABCD, rom_ok)}));
+  const auto up = take_upstream();
+  EXPECT_EQ(std::get<pe::Message>(up.front()), pe::Message(pe::BatchBegin{1}));
+  EXPECT_EQ(accelerator.counters().registers_ahead, 2u);
+  // A read waits behind them, in the same batch, and its reply passes.
+  tool(request(Op::read_reg, from_hex("00 20 f4 3f")));
+  EXPECT_EQ(std::get<pe::Message>(take_upstream().back()), pe::Message(pe::BatchEnd{1}));
+  device(concat({reply(Op::write_reg, 0xABCD, rom_ok), reply(Op::write_reg, 0xABCD, rom_ok),
+                 reply(Op::read_reg, 0x77, rom_ok)}));
+  EXPECT_EQ(take_tool_output(), reply(Op::read_reg, 0x77, rom_ok));
+  EXPECT_EQ(accelerator.counters().confirmed, 2u);
+}
+
+TEST_F(EspAcceleratorTest, ARegisterWriteTheChipFailsIsSentAgainLikeABlock) {
+  tool(write_reg_request(0x3FF42000, 1));
+  device(reply(Op::write_reg, 0, stub_ok));
+  take_tool_output();
+  take_upstream();
+  tool(write_reg_request(0x3FF42004, 2));
+  EXPECT_EQ(take_tool_output(), reply(Op::write_reg, 0, stub_ok));
+  take_upstream();
+  device(reply(Op::write_reg, 0, from_hex("01 05")));
+  EXPECT_EQ(frames_in(take_upstream()), std::vector<Bytes>{write_reg_request(0x3FF42004, 2)});
+  EXPECT_EQ(accelerator.counters().resent, 1u);
+}
+
+TEST_F(EspAcceleratorTest, EfuseWritesAreNeverAnsweredAhead) {
+  tool(write_reg_request(0x3FF42000, 1));
+  device(reply(Op::write_reg, 0, stub_ok));
+  take_tool_output();
+  take_upstream();
+  tool(write_reg_request(esp::chips().front().efuse_base, 1));  // a burn is being set up
+  EXPECT_TRUE(take_tool_output().empty());
+  const auto up = take_upstream();
+  ASSERT_EQ(up.size(), 1u);  // plain, no batch
+  EXPECT_EQ(std::get<ByteBuffer>(up[0]), write_reg_request(esp::chips().front().efuse_base, 1));
+}
+
 TEST(EspAcceleratorBaudTest, ARawFrontFollowsTheChipsBaudOnceItsReplyCame) {
   EspAccelerator accelerator({.follows_baud_changes = true});
   const TimePoint now{};
