@@ -72,6 +72,15 @@ class EspAcceleratorTest : public ::testing::Test {
     }
     return items;
   }
+  // What went to the far server when it was one run of data outside any batch.
+  Bytes take_plain_upstream() {
+    const auto items = take_upstream();
+    if (items.size() != 1 || !std::holds_alternative<ByteBuffer>(items[0])) {
+      ADD_FAILURE() << items.size() << " upstream items, not one run of data";
+      return {};
+    }
+    return std::get<ByteBuffer>(items[0]);
+  }
   Bytes take_tool_output() {
     const ByteView out = accelerator.tool_output();
     Bytes copy(out.begin(), out.end());
@@ -89,6 +98,8 @@ class EspAcceleratorTest : public ::testing::Test {
     ASSERT_EQ(take_tool_output(), reply(Op::flash_defl_begin, 0, stub_ok));
   }
 
+  void learn_stub_register_write();
+
   EspAccelerator accelerator;
   TimePoint now{};
 };
@@ -96,9 +107,7 @@ class EspAcceleratorTest : public ::testing::Test {
 TEST_F(EspAcceleratorTest, BytesThatAreNoLoaderPacketsPassBothWaysAtOnce) {
   const Bytes typed = from_hex("68 65 6c 6c 6f c0 0d");
   tool(typed);
-  const auto up = take_upstream();
-  ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(up[0]), typed);
+  EXPECT_EQ(take_plain_upstream(), typed);
   const Bytes printed = from_hex("49 20 28 33 31 29 c0 20 62 6f 6f 74 0d 0a");
   device(printed);
   EXPECT_EQ(take_tool_output(), printed);
@@ -139,9 +148,7 @@ TEST_F(EspAcceleratorTest, SyncIsFetchedOnceThroughABatchAndAnsweredWithTheChips
   // Past SYNC, requests go to the chip as they are.
   const Bytes read_reg = request(Op::read_reg, from_hex("00 10 00 40"));
   tool(read_reg);
-  const auto after = take_upstream();
-  ASSERT_EQ(after.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(after[0]), read_reg);
+  EXPECT_EQ(take_plain_upstream(), read_reg);
 }
 
 TEST_F(EspAcceleratorTest, ASyncWithoutAnAnswerIsFetchedAgainAtTheToolsNextTry) {
@@ -168,9 +175,7 @@ TEST_F(EspAcceleratorTest, ConstantRegistersAreReadOnceAndAnsweredWithTheChipsRe
   EXPECT_EQ(accelerator.counters().reads_answered, 1u);
   // The chip still reads it (the ROM's next replies carry the value it read last); its reply
   // is swallowed.
-  const auto up = take_upstream();
-  ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(up[0]), read_efuse);
+  EXPECT_EQ(take_plain_upstream(), read_efuse);
   device(chip_reply);
   EXPECT_TRUE(take_tool_output().empty());
 
@@ -181,9 +186,7 @@ TEST_F(EspAcceleratorTest, ConstantRegistersAreReadOnceAndAnsweredWithTheChipsRe
   take_tool_output();
   take_upstream();
   tool(read_clkdiv);
-  const auto again = take_upstream();
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(again[0]), read_clkdiv);
+  EXPECT_EQ(take_plain_upstream(), read_clkdiv);
   EXPECT_TRUE(take_tool_output().empty());
 }
 
@@ -220,9 +223,7 @@ TEST_F(EspAcceleratorTest, MemEndIsAnsweredAtOnceAndTheRealReplyNeverReachesTheT
   const Bytes mem_end = request(Op::mem_end, from_hex("00 00 00 00 6c 06 08 40"));
   tool(mem_end);
   EXPECT_EQ(take_tool_output(), reply(Op::mem_end, 0x287ad884, from_hex("00 00 00 00")));
-  const auto up = take_upstream();
-  ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(up[0]), mem_end);
+  EXPECT_EQ(take_plain_upstream(), mem_end);
 
   const Bytes greeting = esp::slip::encode_frame(as_bytes("OHAI"));
   device(concat({reply(Op::mem_end, 0x287ad884, from_hex("00 00 00 00")), greeting}));
@@ -345,9 +346,7 @@ TEST_F(EspAcceleratorTest, AChipThatStopsAnsweringIsLeftToTheToolsTimeouts) {
   take_upstream();
   tool(block_request(Op::flash_defl_data, 1));
   EXPECT_TRUE(take_tool_output().empty());  // no more answers made here
-  const auto up = take_upstream();
-  ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(up[0]), block_request(Op::flash_defl_data, 1));
+  EXPECT_EQ(take_plain_upstream(), block_request(Op::flash_defl_data, 1));
 }
 
 TEST_F(EspAcceleratorTest, ABatchAbortedByAResetIsNotSentAgain) {
@@ -377,9 +376,7 @@ TEST_F(EspAcceleratorTest, EncryptedWritesAreNeverAnsweredAhead) {
   take_tool_output();
   tool(block_request(Op::flash_data, 0));
   EXPECT_TRUE(take_tool_output().empty());
-  const auto up = take_upstream();
-  ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(up[0]), block_request(Op::flash_data, 0));
+  EXPECT_EQ(take_plain_upstream(), block_request(Op::flash_data, 0));
   device(reply(Op::flash_data, 0, stub_ok));
   EXPECT_EQ(take_tool_output(), reply(Op::flash_data, 0, stub_ok));
 }
@@ -476,24 +473,18 @@ TEST_F(EspAcceleratorTest, AStubReadIsAcknowledgedByTheFarServerAndTheToolsAcksA
   const Bytes md5 =
       request(Op::spi_flash_md5, from_hex("00 00 00 00 08 00 00 00 00 00 00 00 00 00 00 00"));
   tool(md5);
-  const auto after = take_upstream();
-  ASSERT_EQ(after.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(after[0]), md5);
+  EXPECT_EQ(take_plain_upstream(), md5);
   device(reply(Op::spi_flash_md5, 0, stub_ok));
   EXPECT_EQ(take_tool_output(), reply(Op::spi_flash_md5, 0, stub_ok));
 }
 
 TEST_F(EspAcceleratorTest, AReadPassesAsItIsWhenTheFarServerDoesNotAcknowledgeReads) {
   tool(read_flash_request(4));
-  const auto up = take_upstream();
-  ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(up[0]), read_flash_request(4));
+  EXPECT_EQ(take_plain_upstream(), read_flash_request(4));
   device(concat({reply(Op::read_flash, 0, stub_ok), framed(from_hex("01 02 03 04"))}));
   take_tool_output();
   tool(read_ack(4));
-  const auto acks = take_upstream();
-  ASSERT_EQ(acks.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(acks[0]), read_ack(4));
+  EXPECT_EQ(take_plain_upstream(), read_ack(4));
 }
 
 TEST_F(EspAcceleratorTest, AToolThatGivesAReadUpIsHeardAgainAtItsNextRequest) {
@@ -506,9 +497,7 @@ TEST_F(EspAcceleratorTest, AToolThatGivesAReadUpIsHeardAgainAtItsNextRequest) {
   accelerator.on_report(pe::BatchAborted{.id = 1, .index = 0, .reason = pe::AbortReason::timeout});
   const Bytes next = request(Op::read_reg, from_hex("00 10 00 40"));
   tool(concat({read_ack(4), next}));
-  const auto up = take_upstream();
-  ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(up[0]), next);
+  EXPECT_EQ(take_plain_upstream(), next);
   // The chip's bytes are packets again.
   device(reply(Op::read_reg, 7, stub_ok));
   EXPECT_EQ(take_tool_output(), reply(Op::read_reg, 7, stub_ok));
@@ -522,9 +511,7 @@ TEST_F(EspAcceleratorTest, AFailedReadBringsNoDataAndNoAcknowledgements) {
   EXPECT_EQ(take_tool_output(), reply(Op::read_flash, 0, from_hex("01 05")));
   const Bytes next = request(Op::read_reg, from_hex("00 10 00 40"));
   tool(next);
-  const auto up = take_upstream();
-  ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(std::get<ByteBuffer>(up[0]), next);
+  EXPECT_EQ(take_plain_upstream(), next);
 }
 
 Bytes slow_read(std::uint32_t offset) {
@@ -656,11 +643,16 @@ TEST_F(EspAcceleratorTest, RomRegisterWritesAreAnsweredAheadWithTheValueOfTheLas
   EXPECT_EQ(accelerator.counters().confirmed, 2u);
 }
 
-TEST_F(EspAcceleratorTest, ARegisterWriteTheChipFailsIsSentAgainLikeABlock) {
+// The stub has answered one register write: the model for the next.
+void EspAcceleratorTest::learn_stub_register_write() {
   tool(write_reg_request(0x3FF42000, 1));
   device(reply(Op::write_reg, 0, stub_ok));
   take_tool_output();
   take_upstream();
+}
+
+TEST_F(EspAcceleratorTest, ARegisterWriteTheChipFailsIsSentAgainLikeABlock) {
+  learn_stub_register_write();
   tool(write_reg_request(0x3FF42004, 2));
   EXPECT_EQ(take_tool_output(), reply(Op::write_reg, 0, stub_ok));
   take_upstream();
@@ -670,15 +662,10 @@ TEST_F(EspAcceleratorTest, ARegisterWriteTheChipFailsIsSentAgainLikeABlock) {
 }
 
 TEST_F(EspAcceleratorTest, EfuseWritesAreNeverAnsweredAhead) {
-  tool(write_reg_request(0x3FF42000, 1));
-  device(reply(Op::write_reg, 0, stub_ok));
-  take_tool_output();
-  take_upstream();
+  learn_stub_register_write();
   tool(write_reg_request(esp::chips().front().efuse_base, 1));  // a burn is being set up
   EXPECT_TRUE(take_tool_output().empty());
-  const auto up = take_upstream();
-  ASSERT_EQ(up.size(), 1u);  // plain, no batch
-  EXPECT_EQ(std::get<ByteBuffer>(up[0]), write_reg_request(esp::chips().front().efuse_base, 1));
+  EXPECT_EQ(take_plain_upstream(), write_reg_request(esp::chips().front().efuse_base, 1));
 }
 
 TEST(EspAcceleratorBaudTest, ARawFrontFollowsTheChipsBaudOnceItsReplyCame) {
