@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # forward_time.sh: unmodified esptool.py through `ttynet forward` against round-trip time.
-# esptool.py writes 1 MiB of random data at BAUD and reads the flash ID:
+# esptool.py writes 1 MiB of random data at BAUD, reads it back, and reads the flash ID:
 #   - locally, on `ttynet sim --pace` (a pseudo-terminal: esptool's own local speed);
 #   - through `ttynet forward` (the socket:// front, --raw, and the rfc2217:// front) to
 #     `ttynet serve --esp 'sim://esp32?pace=1'` behind tests/e2e/latency_proxy.py adding each
@@ -72,10 +72,12 @@ run_job() {
     rfc2217-*) port="rfc2217://127.0.0.1:${rfc_port[${where#rfc2217-}]}?ign_set_control" ;;
   esac
   command+=(--port "$port" -b "$baud")
-  local write=write_flash id=flash_id
-  [[ $label == v5* ]] && write=write-flash id=flash-id
+  local write=write_flash read=read_flash id=flash_id
+  [[ $label == v5* ]] && write=write-flash read=read-flash id=flash-id
+  rm -f "$work/read.bin"
   case $job in
     write) command+=("$write" 0x10000 "$work/random-1MiB.bin") ;;
+    read) command+=("$read" 0x10000 $((1024 * 1024)) "$work/read.bin") ;;
     flash_id) command+=("$id") ;;
   esac
   wait_no_clients "$serve_port"
@@ -83,7 +85,8 @@ run_job() {
   local start
   start=$(date +%s.%N)
   if timeout --kill-after=5 "$job_timeout" "${command[@]}" >"$work/job.log" 2>&1 &&
-    { [[ $job != write ]] || grep -q "Hash of data verified" "$work/job.log"; }; then
+    { [[ $job != write ]] || grep -q "Hash of data verified" "$work/job.log"; } &&
+    { [[ $job != read ]] || cmp -s "$work/random-1MiB.bin" "$work/read.bin"; }; then
     echo "$label|$where|$job|$(python3 -c "print($(date +%s.%N) - $start)")" >>"$results"
   else
     echo "$label|$where|$job|failed" >>"$results"
@@ -94,7 +97,7 @@ run_job() {
 for ((round = 1; round <= repeats; round++)); do
   for entry in $esptools; do
     label=${entry%%=*} dir=${entry#*=}
-    for job in write flash_id; do
+    for job in write read flash_id; do
       run_job "$label" "$dir" local "$job"
       for rtt in $rtts; do
         run_job "$label" "$dir" "raw-$rtt" "$job"
@@ -114,15 +117,21 @@ def median(label, where, job):
     return None if failed or not values else statistics.median(values)
 def cell(value):
     return "failed" if value is None else f"{value:.1f}"
-print("| esptool | path | added RTT | write 1 MiB (s) | x local write | flash_id (s) |")
-print("|---|---|---:|---:|---:|---:|")
+print("| esptool | path | added RTT | write 1 MiB (s) | x local write | read 1 MiB (s) "
+      "| x local read | flash_id (s) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+def ratio(value, local):
+    return f"{value / local:.2f}" if value and local else ""
 for label in dict.fromkeys(r[0] for r in rows):
     local = median(label, "local", "write")
-    print(f"| {label} | local pty | - | {cell(local)} | 1.00 | {cell(median(label, 'local', 'flash_id'))} |")
+    local_read = median(label, "local", "read")
+    print(f"| {label} | local pty | - | {cell(local)} | 1.00 | {cell(local_read)} | 1.00 "
+          f"| {cell(median(label, 'local', 'flash_id'))} |")
     for front, name in (("raw", "forward, socket://"), ("rfc2217", "forward, rfc2217://")):
         for rtt in rtts:
             write = median(label, f"{front}-{rtt}", "write")
-            ratio = f"{write / local:.2f}" if write and local else ""
+            read = median(label, f"{front}-{rtt}", "read")
             flash_id = median(label, f"{front}-{rtt}", "flash_id")
-            print(f"| {label} | {name} | {rtt} ms | {cell(write)} | {ratio} | {cell(flash_id)} |")
+            print(f"| {label} | {name} | {rtt} ms | {cell(write)} | {ratio(write, local)} "
+                  f"| {cell(read)} | {ratio(read, local_read)} | {cell(flash_id)} |")
 PY
