@@ -2,7 +2,10 @@
 clients: data both ways, settings reaching the far device, refusals, the far end going away,
 and shutdown."""
 
+import os
+import pty
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -11,6 +14,7 @@ import unittest
 
 import serial
 
+from esp_connect import PYTHON
 from support import (TTYNET, Forward, PtyDevice, Server, payload, read_exactly, read_until_closed,
                      round_trip)
 
@@ -34,6 +38,49 @@ def read_until_closed_by_server(port, timeout):
     return False
 
 
+def miniterm_echo(url, text, timeout=15):
+    """Runs pyserial-miniterm on `url` in a pseudo-terminal, types `text` once its banner is
+    up, and returns what it printed after that (the device's answer) once `text` is in it or
+    `timeout` passed; then quits it with Ctrl+] and requires it to exit."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: miniterm with the pty as its console
+        os.execv(PYTHON, [PYTHON, "-m", "serial.tools.miniterm", "--raw", "--exit-char", "29",
+                          url, "115200"])
+    seen = b""
+    end = time.monotonic() + timeout
+
+    def read_until(wanted):
+        nonlocal seen
+        while wanted not in seen and time.monotonic() < end:
+            ready, _, _ = select.select([terminal], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(terminal, 4096)
+                except OSError:  # the child has gone
+                    return
+    try:
+        read_until(b"--- Quit:")
+        banner_end = len(seen)
+        os.write(terminal, text)
+        read_until(text)
+        answer = seen[banner_end:]
+        os.write(terminal, b"\x1d")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return answer
+            time.sleep(0.05)
+        raise AssertionError(f"miniterm did not quit; it printed {seen!r}")
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(terminal)
+
+
 class ForwardThroughServe:
     """serve PTY behind forward (the far server without --esp), for either protocol."""
 
@@ -53,6 +100,10 @@ class ForwardThroughServe:
     def open(self):
         return serial.serial_for_url(self.forward.url("socket" if self.raw else "rfc2217"),
                                      timeout=5)
+
+    def test_pyserial_miniterm_works_through_it(self):
+        url = self.forward.url("socket" if self.raw else "rfc2217")
+        self.assertIn(b"typed through forward", miniterm_echo(url, b"typed through forward"))
 
     def test_256_kib_round_trip_bit_exact(self):
         port = self.open()
@@ -172,6 +223,25 @@ class ForwardEsp(unittest.TestCase):
         finally:
             self.assertEqual(forward.stop(), 0)
             self.assertEqual(server.stop(), 0)
+
+
+    def test_pyserial_miniterm_works_through_the_accelerator(self):
+        # The far server paces ESP frames, so the forwarder looks at every byte for loader
+        # packets; a terminal session must pass untouched, both fronts.
+        device = PtyDevice(echo=True)
+        server = Server("--esp", device.path)
+        fronts = [Forward(server.url()), Forward(server.url(), "--raw")]
+        try:
+            for forward, scheme in zip(fronts, ("rfc2217", "socket")):
+                with self.subTest(scheme):
+                    text = b"plain text through " + scheme.encode()
+                    self.assertIn(text, miniterm_echo(forward.url(scheme), text))
+                    forward.wait_for_log(PACED_RE)
+        finally:
+            for forward in fronts:
+                self.assertEqual(forward.stop(), 0)
+            self.assertEqual(server.stop(), 0)
+            device.close()
 
 
 class ForwardShutdown(unittest.TestCase):

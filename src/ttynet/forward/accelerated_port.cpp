@@ -146,9 +146,8 @@ struct AcceleratedPort::State {
         "{} failures given, {} constant reads answered here, {} reads streamed, {} slow reads "
         "read ahead",
         far->info().url, counts.syncs_answered, counts.answered_ahead, counts.registers_ahead,
-        counts.confirmed,
-        counts.resent, counts.failed_replies, counts.reads_answered, counts.reads_streamed,
-        counts.reads_ahead);
+        counts.confirmed, counts.resent, counts.failed_replies, counts.reads_answered,
+        counts.reads_streamed, counts.reads_ahead);
     far->close();
     output_ready.notify();
     output_taken.notify();

@@ -83,15 +83,15 @@ struct AcceleratorNote {
 };
 
 struct AcceleratorCounters {
-  std::uint64_t syncs_answered = 0;  // tool SYNCs answered from the chip's replies
-  std::uint64_t reads_answered = 0;  // READ_REGs of constant registers answered likewise
-  std::uint64_t answered_ahead = 0;  // blocks, WRITE_REGs, MEM_ENDs answered before the chip
+  std::uint64_t syncs_answered = 0;   // tool SYNCs answered from the chip's replies
+  std::uint64_t reads_answered = 0;   // READ_REGs of constant registers answered likewise
+  std::uint64_t answered_ahead = 0;   // blocks, WRITE_REGs, MEM_ENDs answered before the chip
   std::uint64_t registers_ahead = 0;  // of those, WRITE_REGs
-  std::uint64_t confirmed = 0;       // of those, real replies checked good
-  std::uint64_t resent = 0;          // blocks sent again after a failure or timeout
-  std::uint64_t failed_replies = 0;  // failures given to the tool after the last attempt
-  std::uint64_t reads_streamed = 0;  // READ_FLASHes acknowledged by the far server
-  std::uint64_t reads_ahead = 0;     // READ_FLASH_SLOWs answered from a read ahead
+  std::uint64_t confirmed = 0;        // of those, real replies checked good
+  std::uint64_t resent = 0;           // blocks sent again after a failure or timeout
+  std::uint64_t failed_replies = 0;   // failures given to the tool after the last attempt
+  std::uint64_t reads_streamed = 0;   // READ_FLASHes acknowledged by the far server
+  std::uint64_t reads_ahead = 0;      // READ_FLASH_SLOWs answered from a read ahead
 };
 
 class EspAccelerator {
