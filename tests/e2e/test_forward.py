@@ -64,14 +64,14 @@ def miniterm_echo(url, text, timeout=15):
         os.write(terminal, text)
         read_until(text)
         answer = seen[banner_end:]
-        os.write(terminal, b"\x1d")
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return answer
-            time.sleep(0.05)
-        raise AssertionError(f"miniterm did not quit; it printed {seen!r}")
+        exited = os.pidfd_open(pid)  # readable once the child has exited
+        try:
+            os.write(terminal, b"\x1d")
+            if not select.select([exited], [], [], 5)[0]:
+                raise AssertionError(f"miniterm did not quit; it printed {seen!r}")
+        finally:
+            os.close(exited)
+        return answer
     finally:
         try:
             os.kill(pid, signal.SIGKILL)

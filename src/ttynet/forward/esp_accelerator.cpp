@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <utility>
 
 #include "ttynet/esp/chips.hpp"
@@ -439,28 +440,33 @@ void EspAccelerator::finish_sync() {
 }
 
 void EspAccelerator::from_device(ByteView data, TimePoint now) {
-  const auto on_event = [&](const esp::PacketSplitter::Event& event) {
-    if (const auto* passed = std::get_if<esp::PacketSplitter::Passed>(&event)) {
-      append(to_tool_, passed->bytes);
-      return;
-    }
-    const auto& packet = std::get<esp::PacketSplitter::Packet>(event);
-    auto response = esp::decode_response(packet.payload);
-    if (!response) {
-      append(to_tool_, packet.frame);
-      return;
-    }
-    on_device_packet(packet.frame, packet.payload, *response, now);
-  };
+  // Made once: the splitter may be fed several times below.
+  const std::function<void(const esp::PacketSplitter::Event&)> on_event =
+      [&](const esp::PacketSplitter::Event& event) {
+        if (const auto* passed = std::get_if<esp::PacketSplitter::Passed>(&event)) {
+          append(to_tool_, passed->bytes);
+          return;
+        }
+        const auto& packet = std::get<esp::PacketSplitter::Packet>(event);
+        auto response = esp::decode_response(packet.payload);
+        if (!response) {
+          append(to_tool_, packet.frame);
+          return;
+        }
+        on_device_packet(packet.frame, packet.payload, *response, now);
+      };
   while (!data.empty()) {
     if (device_read_) {
       data = pass_read_data(data);
       continue;
     }
-    // Up to each END at a time: the bytes after a READ_FLASH reply that starts a stream are
-    // read data, never to be taken for packets.
-    const auto end = std::find(data.begin(), data.end(), esp::slip::end);
-    const std::size_t piece = end == data.end() ? data.size() : std::size_t(end - data.begin()) + 1;
+    // While a streamed read's reply is awaited, up to each END at a time: the bytes after the
+    // reply are read data, never to be taken for packets. Otherwise all at once.
+    std::size_t piece = data.size();
+    if (awaited_read_) {
+      const auto end = std::find(data.begin(), data.end(), esp::slip::end);
+      if (end != data.end()) piece = static_cast<std::size_t>(end - data.begin()) + 1;
+    }
     from_device_.feed(data.first(piece), on_event);
     data = data.subspan(piece);
   }

@@ -430,6 +430,8 @@ TEST_F(EspAcceleratorTest, AResetEndsTheBatchAndForgetsTheChip) {
   EXPECT_EQ(take_upstream().size(), 4u);
 }
 
+Bytes write_reg_request(std::uint32_t address, std::uint32_t value);
+
 Bytes read_flash_request(std::uint32_t length) {
   const ByteBuffer words = esp::encode_body(
       esp::ReadFlashRequest{.offset = 0, .size = length, .packet_size = 4, .max_in_flight = 64});
@@ -476,6 +478,24 @@ TEST_F(EspAcceleratorTest, AStubReadIsAcknowledgedByTheFarServerAndTheToolsAcksA
   EXPECT_EQ(take_plain_upstream(), md5);
   device(reply(Op::spi_flash_md5, 0, stub_ok));
   EXPECT_EQ(take_tool_output(), reply(Op::spi_flash_md5, 0, stub_ok));
+}
+
+TEST_F(EspAcceleratorTest, ReadDataInTheReplysChunkIsNeverTakenForAPacket) {
+  accelerator.set_far_features(pe::feature_server_read_acks);
+  tool(read_flash_request(12));
+  take_upstream();
+  // The data frame is a plausible WRITE_REG reply; taken for one, it would become the model
+  // for answering register writes ahead.
+  const Bytes lookalike = reply(Op::write_reg, 0, stub_ok);
+  const Bytes from_chip =
+      concat({reply(Op::read_flash, 0, stub_ok), lookalike, framed(Bytes(16, 0xAA))});
+  device(from_chip);
+  EXPECT_EQ(take_tool_output(), from_chip);
+  tool(read_ack(12));
+  const Bytes write = write_reg_request(0x3FF42000, 1);
+  tool(write);
+  EXPECT_TRUE(take_tool_output().empty());  // not answered here: the chip has not answered one
+  EXPECT_EQ(take_plain_upstream(), write);
 }
 
 TEST_F(EspAcceleratorTest, AReadPassesAsItIsWhenTheFarServerDoesNotAcknowledgeReads) {
