@@ -111,7 +111,7 @@ void add_esptool_command(CLI::App& app) {
   auto* esptool = app.add_subcommand(
       "esptool",
       "esptool-compatible flasher over any port URL (device path, rfc2217://, socket://, "
-      "sim://). Talks to the ROM loader directly: no stub is uploaded.");
+      "their +tls forms, sim://). Talks to the ROM loader directly: no stub is uploaded.");
   esptool->require_subcommand(1);
   esptool->add_option("-p,--port", cli->options.port, "Port URL");
   esptool

@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "serve_common.hpp"
 #include "ttynet/esp/reset_sequence.hpp"
+#include "ttynet/server/admission.hpp"
 #include "ttynet/server/config.hpp"
 #include "ttynet/server/dnssd.hpp"
 #include "ttynet/server/log.hpp"
@@ -39,6 +40,8 @@ struct ServeOptions {
   std::string hard_reset_sequence;
   std::uint32_t keepalive = default_keepalive_seconds;
   std::uint32_t idle_timeout = 0;
+  server::SecurityOptions security;
+  std::string access_file;  // [[identity]] tables
 };
 
 // The --esp sequences, or why the options do not make one.
@@ -135,6 +138,22 @@ int run_serve(const ServeOptions& options) {
     config.esp_reset = std::move(*esp_reset);
   }
 
+  std::vector<server::IdentityOptions> identities;
+  if (!options.access_file.empty()) {
+    auto loaded = server::load_identities(options.access_file);
+    if (!loaded) {
+      print_error(loaded.error().message);
+      return 1;
+    }
+    identities = std::move(*loaded);
+  }
+  auto security = server::make_port_security(options.security, identities, options.device);
+  if (!security) {
+    print_error(security.error().message);
+    return 1;
+  }
+  config.security = std::move(*security);
+
   server::PortHost host(io.get_executor(), config);
   const int code = serve_until_signalled(io, host);
   return finish(async_log, code);
@@ -174,6 +193,29 @@ void add_serve_command(CLI::App& app) {
                                 "notice (0 = never)")
                    ->capture_default_str()
                    ->check(client_limit_range());
+  auto* tls_cert = serve->add_option(
+      "--tls-cert", options->security.tls_cert,
+      "Serve over TLS (1.2 or later) with this PEM certificate chain; needs --tls-key");
+  auto* tls_key = serve->add_option("--tls-key", options->security.tls_key,
+                                    "The certificate's PEM private key (mode 600: readable by its "
+                                    "owner only)");
+  tls_cert->needs(tls_key);
+  tls_key->needs(tls_cert);
+  auto* client_ca = serve
+                        ->add_option("--tls-client-ca", options->security.tls_client_ca,
+                                     "Ask clients for a certificate signed by this CA, and "
+                                     "refuse those without one (unless --access gives tokens)")
+                        ->needs(tls_cert);
+  auto* allow = serve->add_option("--allow", options->security.allow,
+                                  "Let only these addresses or networks connect, e.g. "
+                                  "192.0.2.0/24 or 2001:db8::/32 (repeatable)");
+  auto* deny = serve->add_option("--deny", options->security.deny,
+                                 "Refuse these addresses or networks (repeatable; wins over "
+                                 "--allow)");
+  auto* access = serve->add_option(
+      "--access", options->access_file,
+      "TOML file of [[identity]] tables: token files or certificate subjects, and the "
+      "permission each gets (\"control\" or \"monitor\"); needs TLS");
   serve->add_flag("-v,--verbose", options->verbosity, "More log output (repeatable)");
   auto* esp = serve->add_flag(
       "--esp", options->esp,
@@ -190,7 +232,8 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--hard-reset-sequence", options->hard_reset_sequence,
                    "With --esp: the hard-reset sequence to run (default R1|W0.1|R0)")
       ->needs(esp);
-  for (auto* single_port_option : {port, bind, raw, baud, monitor, esp, keepalive, idle}) {
+  for (auto* single_port_option : {port, bind, raw, baud, monitor, esp, keepalive, idle, tls_cert,
+                                   tls_key, client_ca, allow, deny, access}) {
     config->excludes(single_port_option);
   }
   serve->callback([options] { exit_code() = run_serve(*options); });

@@ -67,8 +67,8 @@ void add_term_command(CLI::App& app) {
       "term", "Serial terminal on a port (like pyserial-miniterm); exit Ctrl-], menu Ctrl-T");
   term->footer(term_help_footer);
   term->add_option("URL", options->url,
-                   "Port: a device path, rfc2217://HOST:PORT, socket://HOST:PORT, loop://, "
-                   "sim://esp32, ...")
+                   "Port: a device path, rfc2217://HOST:PORT, socket://HOST:PORT, their "
+                   "+tls forms (rfc2217+tls://...), loop://, sim://esp32, ...")
       ->required();
   term->add_option("-b,--baud", options->baud, "Baud rate, applied at open")
       ->capture_default_str()

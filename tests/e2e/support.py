@@ -37,6 +37,12 @@ def end_process(proc, timeout=10):
         return proc.wait(5)
 
 
+def uses_address_sanitizer(pid):
+    """True for a server built with ASan, whose RSS holds its quarantine and shadow memory."""
+    with open(f"/proc/{pid}/maps") as maps:
+        return "libasan" in maps.read()
+
+
 def listening_ports():
     """Local TCP ports in LISTEN state, from /proc (no connection is made)."""
     ports = set()

@@ -12,7 +12,7 @@ import time
 import unittest
 
 from esp_connect import LatencyProxy
-from support import MONITOR_RE, Server, deadline_after
+from support import MONITOR_RE, Server, deadline_after, uses_address_sanitizer
 from test_esptool import EsptoolCase, esptool, md5
 from test_serve_robustness import rss_kib
 
@@ -163,12 +163,6 @@ class RemoteFlashing(EsptoolCase):
 
 def telnet_sb(option, payload):
     return bytes([0xFF, 0xFA, option]) + payload.replace(b"\xff", b"\xff\xff") + b"\xff\xf0"
-
-
-def uses_address_sanitizer(pid):
-    """True for a server built with ASan, whose RSS holds its quarantine and shadow memory."""
-    with open(f"/proc/{pid}/maps") as maps:
-        return "libasan" in maps.read()
 
 
 class MonitorReader(threading.Thread):

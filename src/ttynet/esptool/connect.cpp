@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "ttynet/port/reset_player.hpp"
+#include "ttynet/port/tls_options.hpp"
 
 namespace ttynet::esptool {
 namespace {
@@ -19,11 +20,10 @@ std::string normalise(std::string_view text) {
   return out;
 }
 
-bool starts_with(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  return std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
-    return a == std::tolower(static_cast<unsigned char>(b));
-  });
+std::string lower_case(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 // SYNC and, in the same sequence (one batch through a pacing server), the chip's magic
@@ -124,10 +124,15 @@ std::optional<AfterAction> parse_after(std::string_view text) {
 }
 
 PortKind port_kind(std::string_view url) {
-  if (starts_with(url, "rfc2217://")) return PortKind::rfc2217;
-  if (starts_with(url, "socket://")) return PortKind::socket;
-  if (url.find("://") != std::string_view::npos) return PortKind::other;
-  return PortKind::local;
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return PortKind::local;
+  std::string scheme = lower_case(url.substr(0, scheme_end));
+  // A +tls URL is its plain scheme's kind of port, over TLS.
+  if (scheme.ends_with(port::tls_scheme_suffix))
+    scheme.resize(scheme.size() - port::tls_scheme_suffix.size());
+  if (scheme == "rfc2217") return PortKind::rfc2217;
+  if (scheme == "socket") return PortKind::socket;
+  return PortKind::other;
 }
 
 std::vector<esp::ResetSequence> reset_strategies(PortKind kind, BeforeAction before) {

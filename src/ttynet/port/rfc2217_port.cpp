@@ -20,6 +20,7 @@
 #include "ttynet/port/log.hpp"
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/settings_check.hpp"
+#include "ttynet/port/tls_connect.hpp"
 #include "ttynet/port/write_output.hpp"
 #include "ttynet/rfc2217/error.hpp"
 
@@ -77,12 +78,12 @@ std::string describe_report(const rfc2217::paced_esp::Message& report) {
 // Everything the background coroutines touch. They hold it by shared_ptr, so the port object
 // may go away while a read or a timer wait is still being torn down.
 struct Rfc2217Port::State {
-  State(tcp::socket connected, const Rfc2217ConnectOptions& options, std::string port_url)
-      : socket(std::move(connected)),
-        deadline_timer(socket.get_executor()),
-        changed(socket.get_executor()),
-        output_ready(socket.get_executor()),
-        space_ready(socket.get_executor()),
+  State(NetStream connected, const Rfc2217ConnectOptions& options, std::string port_url)
+      : stream(std::move(connected)),
+        deadline_timer(stream.get_executor()),
+        changed(stream.get_executor()),
+        output_ready(stream.get_executor()),
+        space_ready(stream.get_executor()),
         limits(options.limits),
         log(logger("port.rfc2217")) {
     info.url = port_url;
@@ -213,9 +214,8 @@ struct Rfc2217Port::State {
     if (closed) return;
     closed = true;
     std::error_code ignored;
-    socket.cancel(ignored);
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
+    stream.socket().cancel(ignored);
+    stream.close();
     deadline_timer.cancel();
     output_ready.notify();
     space_ready.notify();
@@ -231,7 +231,7 @@ struct Rfc2217Port::State {
         co_await self->space_ready.wait();
       }
       if (!self->is_usable()) co_return;
-      auto [ec, n] = co_await self->socket.async_read_some(
+      auto [ec, n] = co_await self->stream.async_read_some(
           asio::buffer(self->read_buffer.data(), self->read_buffer.size()), as_tuple_awaitable);
       if (self->closed) co_return;
       if (ec) {
@@ -251,7 +251,7 @@ struct Rfc2217Port::State {
       }
       if (!self->is_usable()) co_return;
       const auto ec =
-          co_await write_output(self->socket, self->core, [&self] { self->changed.notify(); });
+          co_await write_output(self->stream, self->core, [&self] { self->changed.notify(); });
       if (self->closed) co_return;
       if (ec) {
         self->fail_link(ec);
@@ -272,7 +272,7 @@ struct Rfc2217Port::State {
     }
   }
 
-  tcp::socket socket;
+  NetStream stream;  // TCP, or TLS over it
   rfc2217::Client core;
   asio::steady_timer deadline_timer;  // expires at core.deadline()
   Notifier changed;                   // data, outcomes, drained output, flow or link changes
@@ -306,14 +306,15 @@ Rfc2217Port::~Rfc2217Port() { close(); }
 
 asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, Error>> Rfc2217Port::connect(
     asio::any_io_executor executor, TcpTarget target, Rfc2217ConnectOptions options) {
-  std::string url = options.url.empty() ? tcp_url("rfc2217", target) : options.url;
+  std::string url =
+      options.url.empty() ? tcp_url(options.tls ? "rfc2217+tls" : "rfc2217", target) : options.url;
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::max<Duration>(options.client.timeout, min_connect_timeout));
-  auto connected =
-      co_await connect_tcp(executor, std::move(target), timeout, url, logger("port.rfc2217"));
+  auto connected = co_await connect_net_stream(executor, std::move(target), options.tls, timeout,
+                                               url, logger("port.rfc2217"));
   if (!connected) co_return connected.error();
 
-  auto state = std::make_shared<State>(std::move(connected->socket), options, url);
+  auto state = std::make_shared<State>(std::move(connected->stream), options, url);
   asio::co_spawn(executor, State::read_loop(state), asio::detached);
   asio::co_spawn(executor, State::write_loop(state), asio::detached);
   asio::co_spawn(executor, State::deadline_loop(state), asio::detached);
@@ -466,7 +467,7 @@ asio::awaitable<void> Rfc2217Port::shutdown(Duration linger) {
     state->close();
     co_return;
   }
-  asio::steady_timer timer(state->socket.get_executor(), linger);
+  asio::steady_timer timer(state->stream.get_executor(), linger);
   timer.async_wait([weak = std::weak_ptr<State>(state)](const std::error_code&) {
     if (const auto alive = weak.lock()) alive->changed.notify();
   });
@@ -477,7 +478,8 @@ asio::awaitable<void> Rfc2217Port::shutdown(Duration linger) {
   state->lingering = true;
   state->space_ready.notify();
   std::error_code ignored;
-  state->socket.shutdown(tcp::socket::shutdown_send, ignored);
+  // A TCP half-close also inside TLS: NetStream sends no close_notify (net_stream.hpp).
+  state->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   while (state->is_usable() && !expired()) co_await state->changed.wait();
   timer.cancel();
   state->close();
@@ -526,6 +528,7 @@ asio::awaitable<OpenResult> open_rfc2217_url(asio::any_io_executor executor, con
   options.client.ign_set_control = url.flag("ign_set_control");
   options.client.poll_modem = url.flag("poll_modem");
   options.client.timeout = url.seconds("timeout");
+  options.tls = tls_client_options(url);
   auto opened = co_await Rfc2217Port::connect(std::move(executor), TcpTarget{url.host, url.port},
                                               std::move(options));
   if (!opened) co_return opened.error();

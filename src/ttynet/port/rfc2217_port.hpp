@@ -1,7 +1,9 @@
 #pragma once
 // rfc2217://HOST:PORT[?OPTS]: a serial port on an RFC 2217 server, with pyserial's rfc2217://
 // semantics (docs/reference/rfc2217-peers.md §3). The protocol is rfc2217::Client's; this
-// backend gives it a TCP connection, a clock and the Port interface.
+// backend gives it a TCP connection, a clock and the Port interface. rfc2217+tls://HOST:PORT is
+// the same over TLS (tls_connect.hpp): the negotiation starts once the handshake and the token
+// line are done.
 //
 // Opening connects (within `timeout`, at least 5 s), then runs the client's open sequence:
 // COM-PORT agreement, the four line settings, flow control, DTR and RTS on (pyserial's
@@ -38,10 +40,15 @@
 
 #include "ttynet/port/port.hpp"
 #include "ttynet/port/tcp_connect.hpp"
+#include "ttynet/port/tls_options.hpp"
 #include "ttynet/port/url.hpp"
 #include "ttynet/rfc2217/client.hpp"
 
 namespace ttynet::port {
+
+// tls_connect.hpp; held by pointer, so that this header, which the registry includes, needs no
+// OpenSSL (see socket_port.hpp).
+struct TlsClientOptions;
 
 // The option table of rfc2217:// (url.hpp): pyserial's options.
 inline constexpr std::array<OptionSpec, 4> rfc2217_url_options{{
@@ -54,6 +61,8 @@ inline constexpr std::array<OptionSpec, 4> rfc2217_url_options{{
     {"logging", OptionType::choice, "", "level of the port.rfc2217 logger",
      "debug|info|warning|error"},
 }};
+// The option table of rfc2217+tls://.
+inline constexpr auto rfc2217_tls_url_options = with_tls_options(rfc2217_url_options);
 
 struct Rfc2217Limits {
   std::size_t read_high_water = 1024 * 1024;  // received data buffered before reading stops
@@ -66,8 +75,11 @@ struct Rfc2217ConnectOptions {
   rfc2217::ClientOptions client;                 // paced_esp on: every rfc2217:// port asks for it
   LineSettings settings;                         // sent by the open sequence
   ControlLines lines{.dtr = true, .rts = true};  // likewise; pyserial opens with both on
-  std::string url;  // PortInfo::url and the prefix of errors; empty: "rfc2217://HOST:PORT"
+  // PortInfo::url and the prefix of errors; empty: "rfc2217://HOST:PORT", or
+  // "rfc2217+tls://HOST:PORT" with tls.
+  std::string url;
   Rfc2217Limits limits;
+  std::shared_ptr<const TlsClientOptions> tls;  // TLS over the connection; null: plain TCP
 };
 
 class Rfc2217Port final : public Port {
@@ -118,7 +130,7 @@ class Rfc2217Port final : public Port {
   std::shared_ptr<State> state_;
 };
 
-// The registry's opener for rfc2217:// (url.hpp).
+// The registry's opener for rfc2217:// and rfc2217+tls:// (url.hpp).
 asio::awaitable<OpenResult> open_rfc2217_url(asio::any_io_executor executor, const PortUrl& url);
 
 }  // namespace ttynet::port

@@ -1,7 +1,7 @@
 #pragma once
 // socket://HOST:PORT: a raw TCP connection used as a serial port, with pyserial's socket://
 // semantics (docs/reference/rfc2217-peers.md §4). Bytes pass untouched both ways: no Telnet,
-// 0xFF is data.
+// 0xFF is data. socket+tls://HOST:PORT is the same over TLS (tls_connect.hpp).
 //
 // There is no serial line behind a TCP socket, so line settings, DTR/RTS and BREAK are accepted,
 // remembered (settings(), control_lines(), break_state() report what was asked) and logged at
@@ -9,7 +9,8 @@
 // (tty_port.hpp), has_modem_lines() is false and modem_state() reads CTS|DSR|CD on, RI off:
 // what pyserial's socket:// reports, and nothing is worth polling. A receive purge discards the
 // bytes that have already arrived (what TCIFLUSH does to a tty, and pyserial's
-// reset_input_buffer on socket://); a transmit purge does nothing, as bytes handed to TCP cannot
+// reset_input_buffer on socket://); over TLS only those TLS has already decrypted, as the rest
+// can only be decrypted by a read. A transmit purge does nothing, as bytes handed to TCP cannot
 // be recalled.
 //
 // The peer closing the connection ends read_some() with asio::error::eof; a reset with
@@ -23,14 +24,21 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "ttynet/port/port.hpp"
 #include "ttynet/port/tcp_connect.hpp"
+#include "ttynet/port/tls_options.hpp"
 #include "ttynet/port/url.hpp"
 
 namespace ttynet::port {
+
+// Held by pointer here (net_stream.hpp, tls_connect.hpp), so that this header needs no OpenSSL:
+// the registry includes it, and the URL fuzz target builds the registry without OpenSSL.
+class NetStream;
+struct TlsClientOptions;
 
 // The option table of socket:// (url.hpp): pyserial's one option.
 inline constexpr std::array<OptionSpec, 1> socket_url_options{{
@@ -38,16 +46,22 @@ inline constexpr std::array<OptionSpec, 1> socket_url_options{{
      "level of the port.socket logger (line settings ignored, connection)",
      "debug|info|warning|error"},
 }};
+// The option table of socket+tls://.
+inline constexpr auto socket_tls_url_options = with_tls_options(socket_url_options);
 
 using SocketTarget = TcpTarget;
 
 // A constructor rather than an aggregate, for the reason given at TcpTarget.
 struct SocketConnectOptions {
   SocketConnectOptions() {}  // NOLINT(modernize-use-equals-default): keeps it no aggregate
-  // Bounds the whole open: name lookup plus a connect attempt to each address it yields.
+  // Bounds the whole open: name lookup plus a connect attempt to each address it yields, and
+  // the TLS handshake and token line.
   std::chrono::milliseconds timeout = std::chrono::seconds(5);
-  // PortInfo::url of the opened port, and the prefix of errors; empty: "socket://HOST:PORT".
+  // PortInfo::url of the opened port, and the prefix of errors; empty: "socket://HOST:PORT", or
+  // "socket+tls://HOST:PORT" with tls.
   std::string url;
+  // TLS over the connection (socket+tls://, tls_client_options()); null: plain TCP.
+  std::shared_ptr<const TlsClientOptions> tls;
 };
 
 class SocketPort final : public Port {
@@ -56,9 +70,11 @@ class SocketPort final : public Port {
   static constexpr std::uint8_t modem_state_without_lines = modem::cts | modem::dsr | modem::cd;
 
   // Resolves target.host (numeric addresses without a lookup), then connects to each address
-  // in turn until one accepts, with TCP_NODELAY on. Errors say what failed, prefixed by the
+  // in turn until one accepts, with TCP_NODELAY on; with options.tls, then the TLS handshake
+  // and the token line (connect_net_stream()). Errors say what failed, prefixed by the
   // URL: "socket://127.0.0.1:4000: connection refused", "socket://box:4000: cannot resolve
-  // 'box': ...", "socket://10.0.0.9:4000: no connection within 5 s" (std::errc::timed_out).
+  // 'box': ...", "socket://10.0.0.9:4000: no connection within 5 s" (std::errc::timed_out),
+  // "socket+tls://box:4000: TLS handshake failed: certificate has expired".
   // Cancelling the calling coroutine ends the open with asio::error::operation_aborted.
   static asio::awaitable<Result<std::unique_ptr<SocketPort>, Error>> connect(
       asio::any_io_executor executor, SocketTarget target, SocketConnectOptions options = {});
@@ -93,11 +109,11 @@ class SocketPort final : public Port {
   const asio::ip::tcp::endpoint& remote_endpoint() const { return remote_; }
 
  private:
-  SocketPort(asio::ip::tcp::socket socket, asio::ip::tcp::endpoint remote, Duration connect_time,
+  SocketPort(NetStream stream, asio::ip::tcp::endpoint remote, Duration connect_time,
              PortInfo info);
-  bool is_open() const { return socket_.is_open(); }
+  bool is_open() const;
 
-  asio::ip::tcp::socket socket_;
+  std::unique_ptr<NetStream> stream_;  // never null
   asio::ip::tcp::endpoint remote_;
   Duration connect_time_;
   PortInfo info_;
@@ -107,8 +123,8 @@ class SocketPort final : public Port {
   bool break_on_ = false;
 };
 
-// The registry's opener for socket:// (url.hpp): applies `logging=` to the "port.socket"
-// logger, then connects with the default timeout.
+// The registry's opener for socket:// and socket+tls:// (url.hpp): applies `logging=` to the
+// "port.socket" logger, then connects with the default timeout.
 asio::awaitable<OpenResult> open_socket_url(asio::any_io_executor executor, const PortUrl& url);
 
 }  // namespace ttynet::port

@@ -19,8 +19,10 @@
 namespace ttynet::port {
 namespace {
 
-// Registry of schemes. A new backend is one row here plus its option table.
-constexpr std::array<SchemeSpec, 5> registry = {{
+// Registry of schemes. A new backend is one row here plus its option table. A +tls scheme is
+// its plain scheme's backend over TLS (tls_options.hpp): the same opener, which reads the TLS
+// options from the URL.
+constexpr std::array<SchemeSpec, 7> registry = {{
     {"",
      UrlForm::device_path,
      {},
@@ -34,8 +36,16 @@ constexpr std::array<SchemeSpec, 5> registry = {{
     {"rfc2217", UrlForm::host_port, rfc2217_url_options,
      "RFC 2217 (Telnet Com Port Control): line settings, DTR/RTS and BREAK reach the remote port",
      &open_rfc2217_url},
+    {"rfc2217+tls", UrlForm::host_port, rfc2217_tls_url_options,
+     "rfc2217:// over TLS: the server's certificate is checked; a client certificate or a token "
+     "may name the client",
+     &open_rfc2217_url},
     {"socket", UrlForm::host_port, socket_url_options,
      "raw TCP: bytes pass untouched; line settings and control lines are accepted and ignored",
+     &open_socket_url},
+    {"socket+tls", UrlForm::host_port, socket_tls_url_options,
+     "socket:// over TLS: the server's certificate is checked; a client certificate or a token "
+     "may name the client",
      &open_socket_url},
     {"sim", UrlForm::name, sim_url_options,
      "simulated Espressif chip (esp32, esp32c3, esp32s3) with the auto-reset circuit on DTR/RTS",
@@ -449,9 +459,9 @@ std::string port_url_help() {
         break;
     }
     if (!spec.options.empty()) form += "[?OPTIONS]";
-    text += fmt::format("  {:<28} {}\n", form, spec.help);
+    text += fmt::format("  {:<34} {}\n", form, spec.help);
     for (const auto& option : spec.options) {
-      text += fmt::format("      {:<24} {}", option.name, option.help);
+      text += fmt::format("      {:<30} {}", option.name, option.help);
       if (!option.default_value.empty()) text += fmt::format(" (default {})", option.default_value);
       text += "\n";
     }

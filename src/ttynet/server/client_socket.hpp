@@ -7,6 +7,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "ttynet/port/net_stream.hpp"
+
 namespace ttynet::server {
 
 // TCP_NODELAY, and with a non-zero `keepalive` (ClientLimits::keepalive) the limits that drop
@@ -19,8 +21,8 @@ std::error_code configure_client_socket(asio::ip::tcp::socket& socket,
                                         std::chrono::seconds keepalive);
 
 // Tells a client we will not serve why, in one line ("ttynet: REASON"), and closes it; logs
-// "port PORT_NAME: refused PEER: REASON" within the limits on lines about peers.
-void refuse_client(asio::ip::tcp::socket socket, std::string_view port_name,
-                   std::string_view reason);
+// "port PORT_NAME: refused PEER: REASON" within the limits on lines about peers. Inside TLS the
+// line is written in the background, for at most a few seconds.
+void refuse_client(port::NetStream stream, std::string_view port_name, std::string_view reason);
 
 }  // namespace ttynet::server

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "ttynet/server/access_rules.hpp"
 #include "ttynet/server/toml_guard.hpp"
 
 namespace ttynet::server {
@@ -35,9 +36,22 @@ std::string one_line(std::string_view text) {
 constexpr std::uint32_t max_baud = 100'000'000;
 
 // Keys a port entry may take from [defaults]; the rest name or place one entry.
-constexpr std::array<std::string_view, 9> setting_keys = {
-    "protocol",  "baud",        "bind", "esp", "r0", "reset_sequence", "hard_reset_sequence",
-    "keepalive", "idle_timeout"};
+constexpr std::array<std::string_view, 14> setting_keys = {"protocol",
+                                                           "baud",
+                                                           "bind",
+                                                           "esp",
+                                                           "r0",
+                                                           "reset_sequence",
+                                                           "hard_reset_sequence",
+                                                           "keepalive",
+                                                           "idle_timeout",
+                                                           "tls_cert",
+                                                           "tls_key",
+                                                           "tls_client_ca",
+                                                           "allow",
+                                                           "deny"};
+constexpr std::array<std::string_view, 4> identity_keys = {"token_file", "certificate_subject",
+                                                           "ports", "permission"};
 constexpr std::array<std::string_view, 6> entry_keys = {
     "name", "device", "match", "tcp_port", "tcp_port_base", "monitor_port"};
 constexpr std::array<std::string_view, 4> match_keys = {"vid", "pid", "serial", "by_id"};
@@ -50,6 +64,7 @@ struct Settings {
   bool esp = false;
   EspOptions esp_options;
   ClientLimits clients;
+  SecurityOptions security;
 };
 
 template <std::size_t N, std::size_t M = 0>
@@ -73,6 +88,7 @@ class Parser {
   Result<ServerConfig, Error> parse(const toml::table& root) {
     Settings defaults;
     const toml::array* ports = nullptr;
+    std::vector<IdentityOptions> identities;
     for (auto&& [key, node] : root) {
       if (key == "defaults") {
         const auto* table = node.as_table();
@@ -90,9 +106,13 @@ class Parser {
         ports = node.as_array();
         if (!ports || !ports->is_array_of_tables())
           return fail(node, "'port'", "expected [[port]] tables");
+      } else if (key == "identity") {
+        auto parsed = parse_identities(node);
+        if (!parsed) return parsed.error();
+        identities = std::move(*parsed);
       } else {
         return fail(node, fmt::format("'{}'", key.str()),
-                    "unknown key; valid: [defaults], [[port]]");
+                    "unknown key; valid: [defaults], [[port]], [[identity]]");
       }
     }
     ServerConfig config;
@@ -112,9 +132,69 @@ class Parser {
                                   other.line));
         }
       }
+      entry->identities = identities;
       config.ports.push_back(std::move(*entry));
     }
     return config;
+  }
+
+  // A file of [[identity]] tables and nothing else (`serve --access`).
+  Result<std::vector<IdentityOptions>, Error> parse_identities_file(const toml::table& root) {
+    for (auto&& [key, node] : root) {
+      if (key != "identity") {
+        return fail(node, fmt::format("'{}'", key.str()), "unknown key; valid: [[identity]]");
+      }
+      return parse_identities(node);
+    }
+    return make_error(std::errc::invalid_argument,
+                      fmt::format("{}: no [[identity]] entries", source_name_));
+  }
+
+  // The [[identity]] tables.
+  Result<std::vector<IdentityOptions>, Error> parse_identities(const toml::node& node) {
+    const auto* tables = node.as_array();
+    if (!tables || !tables->is_array_of_tables()) {
+      return fail(node, "'identity'", "expected [[identity]] tables");
+    }
+    std::vector<IdentityOptions> identities;
+    std::size_t index = 0;
+    for (const auto& table_node : *tables) {
+      ++index;
+      const auto& table = *table_node.as_table();
+      IdentityOptions identity;
+      bool has_permission = false;
+      for (auto&& [key_node, value] : table) {
+        const std::string_view key = key_node.str();
+        const std::string at = fmt::format("identity {}, '{}'", index, key);
+        if (!contains(identity_keys, key)) {
+          return fail(value, at, fmt::format("unknown key; valid: {}", valid_keys(identity_keys)));
+        }
+        if (key == "ports") {
+          auto names = string_list(value);
+          if (!names) return fail(value, at, "expected a list of port names or globs");
+          identity.ports = std::move(*names);
+        } else if (key == "permission") {
+          const auto text = value.value<std::string>();
+          auto permission = text ? parse_permission(*text) : std::nullopt;
+          if (!permission) return fail(value, at, "expected \"control\" or \"monitor\"");
+          identity.permission = *permission;
+          has_permission = true;
+        } else {
+          const auto* text = value.as_string();
+          if (!text || text->get().empty()) return fail(value, at, "expected a non-empty string");
+          (key == "token_file" ? identity.token_file : identity.certificate_subject) = text->get();
+        }
+      }
+      const auto whole = [&](std::string_view message) {
+        return fail(table, fmt::format("identity {}", index), message);
+      };
+      if (identity.token_file.empty() == identity.certificate_subject.empty()) {
+        return whole("give either 'token_file' or 'certificate_subject'");
+      }
+      if (!has_permission) return whole("give 'permission' (\"control\" or \"monitor\")");
+      identities.push_back(std::move(identity));
+    }
+    return identities;
   }
 
  private:
@@ -156,6 +236,22 @@ class Parser {
       }
       (key == "keepalive" ? settings.clients.keepalive : settings.clients.idle_timeout) =
           std::chrono::seconds(number->get());
+    } else if (key == "tls_cert" || key == "tls_key" || key == "tls_client_ca") {
+      const auto* text = value.as_string();
+      if (!text || text->get().empty()) return fail(value, at, "expected a file name");
+      auto& field = key == "tls_cert"  ? settings.security.tls_cert
+                    : key == "tls_key" ? settings.security.tls_key
+                                       : settings.security.tls_client_ca;
+      field = text->get();
+    } else if (key == "allow" || key == "deny") {
+      auto networks = string_list(value);
+      if (!networks) {
+        return fail(value, at, "expected a list of addresses or networks, e.g. [\"10.0.0.0/8\"]");
+      }
+      for (const auto& network : *networks) {
+        if (auto parsed = parse_network(network); !parsed) return fail(value, at, parsed.error());
+      }
+      (key == "allow" ? settings.security.allow : settings.security.deny) = std::move(*networks);
     } else if (key == "esp" || key == "r0") {
       const auto* flag = value.as_boolean();
       if (!flag) return fail(value, at, "expected true or false");
@@ -172,6 +268,19 @@ class Parser {
       if (!parsed) return fail(value, at, parsed.error().message);
     }
     return std::nullopt;
+  }
+
+  // An array of non-empty strings.
+  static std::optional<std::vector<std::string>> string_list(const toml::node& value) {
+    const auto* array = value.as_array();
+    if (!array) return std::nullopt;
+    std::vector<std::string> items;
+    for (const auto& item : *array) {
+      const auto* text = item.as_string();
+      if (!text || text->get().empty()) return std::nullopt;
+      items.push_back(text->get());
+    }
+    return items;
   }
 
   std::optional<std::uint16_t> parse_tcp_port(const toml::node& value, std::int64_t low) {
@@ -294,6 +403,11 @@ class Parser {
     entry.baud = settings.baud;
     entry.bind = settings.bind;
     entry.clients = settings.clients;
+    if ((settings.security.tls_cert.empty() != settings.security.tls_key.empty()) ||
+        (!settings.security.tls_client_ca.empty() && settings.security.tls_cert.empty())) {
+      return whole("TLS needs both 'tls_cert' and 'tls_key' ('tls_client_ca' needs them too)");
+    }
+    entry.security = settings.security;
     if (settings.esp) entry.esp = settings.esp_options;
     return entry;
   }
@@ -301,17 +415,10 @@ class Parser {
   std::string source_name_;
 };
 
-}  // namespace
-
-bool operator==(const PortEntry& a, const PortEntry& b) {
-  const auto fields = [](const PortEntry& e) {
-    return std::tie(e.name, e.source, e.device, e.match, e.tcp_port, e.is_port_base, e.monitor_port,
-                    e.protocol, e.baud, e.bind, e.esp, e.clients);
-  };
-  return fields(a) == fields(b);
-}
-
-Result<ServerConfig, Error> parse_config(std::string_view text, std::string_view source_name) {
+// Parses `text` as TOML, then its tree with `parse` (a Parser member).
+template <typename Parse>
+auto parse_text(std::string_view text, std::string_view source_name, Parse parse)
+    -> decltype(parse(std::declval<Parser&>(), std::declval<const toml::table&>())) {
   auto root = parse_toml(text);
   if (!root) {
     const TomlError& error = root.error();
@@ -319,15 +426,34 @@ Result<ServerConfig, Error> parse_config(std::string_view text, std::string_view
                       fmt::format("{}:{}:{}: {}", source_name, error.line, error.column,
                                   one_line(error.description)));
   }
-  return Parser(source_name).parse(*root);
+  Parser parser(source_name);
+  return parse(parser, *root);
 }
 
-Result<ServerConfig, Error> load_config(const std::filesystem::path& file) {
+}  // namespace
+
+bool operator==(const PortEntry& a, const PortEntry& b) {
+  const auto fields = [](const PortEntry& e) {
+    return std::tie(e.name, e.source, e.device, e.match, e.tcp_port, e.is_port_base, e.monitor_port,
+                    e.protocol, e.baud, e.bind, e.esp, e.clients, e.security, e.identities);
+  };
+  return fields(a) == fields(b);
+}
+
+Result<ServerConfig, Error> parse_config(std::string_view text, std::string_view source_name) {
+  return parse_text(text, source_name,
+                    [](Parser& parser, const toml::table& root) { return parser.parse(root); });
+}
+
+namespace {
+
+Result<std::string, Error> read_text_file(const std::filesystem::path& file,
+                                          std::string_view what) {
   // The streams do not report why; errno from the failed open or read does, where set.
   const auto cannot_read = [&] {
     const std::error_code code = errno != 0 ? std::error_code(errno, std::generic_category())
                                             : std::make_error_code(std::errc::io_error);
-    return Error{code, fmt::format("{}: cannot read the config file", file.string())};
+    return Error{code, fmt::format("{}: cannot read the {}", file.string(), what)};
   };
   errno = 0;
   std::ifstream in(file, std::ios::binary);
@@ -335,7 +461,28 @@ Result<ServerConfig, Error> load_config(const std::filesystem::path& file) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return cannot_read();
-  return parse_config(text.str(), file.string());
+  return text.str();
+}
+
+}  // namespace
+
+Result<ServerConfig, Error> load_config(const std::filesystem::path& file) {
+  auto text = read_text_file(file, "config file");
+  if (!text) return text.error();
+  return parse_config(*text, file.string());
+}
+
+Result<std::vector<IdentityOptions>, Error> parse_identities(std::string_view text,
+                                                             std::string_view source_name) {
+  return parse_text(text, source_name, [](Parser& parser, const toml::table& root) {
+    return parser.parse_identities_file(root);
+  });
+}
+
+Result<std::vector<IdentityOptions>, Error> load_identities(const std::filesystem::path& file) {
+  auto text = read_text_file(file, "access file");
+  if (!text) return text.error();
+  return parse_identities(*text, file.string());
 }
 
 }  // namespace ttynet::server

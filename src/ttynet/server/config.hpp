@@ -8,6 +8,8 @@
 //   bind = "0.0.0.0"
 //   keepalive = 60              # seconds until a vanished client frees its port (0: never)
 //   idle_timeout = 0            # seconds without input before a client is closed (0: never)
+//   tls_cert = "server.pem"     # with tls_key (and tls_client_ca): TLS on the listeners
+//   allow = ["10.0.0.0/8"]      # and deny: access rules
 //
 //   [[port]]
 //   name = "lab-esp32-1"
@@ -19,6 +21,11 @@
 //   name = "cp210x-{serial}"
 //   match = { vid = "10c4", pid = "ea60" }  # every matching USB serial device
 //   tcp_port_base = 4100
+//
+//   [[identity]]                # who may do what: a token file or a certificate subject
+//   token_file = "/etc/ttynet/ci.token"
+//   ports = ["esp-*"]           # names or globs; default: every port
+//   permission = "control"      # or "monitor"
 //
 // Errors are one line naming the file, the line, the column and the key:
 // "ports.toml:7:8: port 1, 'baud': expected an integer from 1 to 100000000", with the code
@@ -64,6 +71,9 @@ struct PortEntry {
   std::optional<std::string> bind;  // nothing = all interfaces
   std::optional<EspOptions> esp;    // nothing = no ESP reset handling
   ClientLimits clients;
+  SecurityOptions security;
+  // Every [[identity]] of the file: each applies to the ports it names.
+  std::vector<IdentityOptions> identities;
 
   std::size_t line = 0;  // where the entry starts in the file; not part of ==
 
@@ -80,5 +90,10 @@ struct ServerConfig {
 Result<ServerConfig, Error> parse_config(std::string_view text, std::string_view source_name);
 // Reads and parses a file. Errors start with the file name.
 Result<ServerConfig, Error> load_config(const std::filesystem::path& file);
+
+// A file of [[identity]] tables only (`serve --access FILE`), with the same errors.
+Result<std::vector<IdentityOptions>, Error> parse_identities(std::string_view text,
+                                                             std::string_view source_name);
+Result<std::vector<IdentityOptions>, Error> load_identities(const std::filesystem::path& file);
 
 }  // namespace ttynet::server

@@ -26,17 +26,15 @@ constexpr std::size_t discard_buffer_size = 512;
 }  // namespace
 
 struct MonitorHub::Client {
-  Client(asio::ip::tcp::socket s, PeerReporter r)
-      : socket(std::move(s)), report(std::move(r)), queued(socket.get_executor()) {}
+  Client(port::NetStream s, PeerReporter r)
+      : stream(std::move(s)), report(std::move(r)), queued(stream.get_executor()) {}
 
   void close() {
-    std::error_code ignored;
-    socket.shutdown(asio::socket_base::shutdown_both, ignored);
-    socket.close(ignored);
+    stream.close();
     queued.notify();
   }
 
-  asio::ip::tcp::socket socket;
+  port::NetStream stream;
   PeerReporter report;
   ByteBuffer queue;      // waiting for the next write
   ByteBuffer in_flight;  // the write in progress
@@ -45,10 +43,12 @@ struct MonitorHub::Client {
 };
 
 MonitorHub::MonitorHub(asio::any_io_executor executor, std::string port_name,
-                       std::chrono::seconds keepalive, std::size_t queue_limit)
+                       std::chrono::seconds keepalive, std::shared_ptr<Gate> gate,
+                       std::size_t queue_limit)
     : executor_(std::move(executor)),
       port_name_(std::move(port_name)),
       keepalive_(keepalive),
+      gate_(std::move(gate)),
       queue_limit_(queue_limit) {}
 
 MaybeError MonitorHub::listen(const std::optional<std::string>& bind_address, std::uint16_t port) {
@@ -105,14 +105,31 @@ asio::awaitable<void> MonitorHub::accept_monitors(asio::ip::tcp::acceptor& accep
       log().warn("port {}: monitor accept failed: {}", port_name_, ec.message());
       continue;
     }
-    PeerReporter report(port_name_, "monitor", describe_peer(socket));
-    auto client = std::make_shared<Client>(std::move(socket), std::move(report));
-    if (auto failed = configure_client_socket(client->socket, keepalive_)) {
-      client->report(spdlog::level::warn, fmt::format(": keepalive not set: {}", failed.message()));
+    if (gate_->passes_rules(socket)) {
+      asio::co_spawn(executor_, admit(std::move(socket)), asio::detached);
     }
-    clients_.push_back(client);
-    asio::co_spawn(executor_, serve(std::move(client)), asio::detached);
   }
+}
+
+asio::awaitable<void> MonitorHub::admit(asio::ip::tcp::socket socket) {
+  auto self = shared_from_this();
+  auto admitted = co_await gate_->admit(std::move(socket));
+  // Either permission may watch.
+  if (admitted) adopt(std::move(admitted->stream));
+}
+
+void MonitorHub::adopt(port::NetStream stream) {
+  if (is_stopping_) {
+    stream.close();
+    return;
+  }
+  PeerReporter report(port_name_, "monitor", describe_peer(stream.socket()));
+  auto client = std::make_shared<Client>(std::move(stream), std::move(report));
+  if (auto failed = configure_client_socket(client->stream.socket(), keepalive_)) {
+    client->report(spdlog::level::warn, fmt::format(": keepalive not set: {}", failed.message()));
+  }
+  clients_.push_back(client);
+  asio::co_spawn(executor_, serve(std::move(client)), asio::detached);
 }
 
 asio::awaitable<void> MonitorHub::serve(std::shared_ptr<Client> client) {
@@ -126,14 +143,14 @@ asio::awaitable<void> MonitorHub::serve(std::shared_ptr<Client> client) {
 
 asio::awaitable<void> MonitorHub::write_queue(std::shared_ptr<Client> client) {
   for (;;) {
-    while (client->queue.empty() && client->socket.is_open()) co_await client->queued.wait();
-    if (!client->socket.is_open()) co_return;
+    while (client->queue.empty() && client->stream.is_open()) co_await client->queued.wait();
+    if (!client->stream.is_open()) co_return;
     std::swap(client->queue, client->in_flight);
     client->queue.clear();
     auto [ec, n] =
-        co_await asio::async_write(client->socket, asio::buffer(client->in_flight), as_tuple);
+        co_await asio::async_write(client->stream, asio::buffer(client->in_flight), as_tuple);
     if (ec) {
-      client->report.connection_lost(ec, client->socket.is_open());
+      client->report.connection_lost(ec, client->stream.is_open());
       co_return;
     }
     // One line per episode: said when the monitor has room again, not at every write.
@@ -149,9 +166,9 @@ asio::awaitable<void> MonitorHub::write_queue(std::shared_ptr<Client> client) {
 asio::awaitable<void> MonitorHub::discard_input(std::shared_ptr<Client> client) {
   std::array<std::uint8_t, discard_buffer_size> buffer{};
   for (;;) {
-    auto [ec, n] = co_await client->socket.async_read_some(asio::buffer(buffer), as_tuple);
+    auto [ec, n] = co_await client->stream.async_read_some(asio::buffer(buffer), as_tuple);
     if (ec) {
-      if (ec != asio::error::eof) client->report.connection_lost(ec, client->socket.is_open());
+      if (ec != asio::error::eof) client->report.connection_lost(ec, client->stream.is_open());
       co_return;
     }
   }

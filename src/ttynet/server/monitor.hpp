@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "ttynet/port/net_stream.hpp"
+#include "ttynet/server/admission.hpp"
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/error.hpp"
 
@@ -27,13 +29,16 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
 
   // `keepalive`: ClientLimits::keepalive for the monitors' connections.
   // `port_name`: how log lines name the port (PortHostConfig::name).
+  // `gate`: the port's access rules, TLS and identities, which monitors pass too.
   MonitorHub(asio::any_io_executor executor, std::string port_name, std::chrono::seconds keepalive,
-             std::size_t queue_limit = default_queue_limit);
+             std::shared_ptr<Gate> gate, std::size_t queue_limit = default_queue_limit);
 
   // Opens the listening sockets (see open_listeners). The error's message is for the user.
   MaybeError listen(const std::optional<std::string>& bind_address, std::uint16_t port);
   // Starts accepting monitors; the coroutines keep this object alive until they end.
   void start();
+  // Serves a client let in elsewhere as a monitor (a monitor identity on the main listener).
+  void adopt(port::NetStream stream);
   // Copies `data` to every monitor's queue; never waits.
   void broadcast(ByteView data);
   // Closes the listeners and every monitor.
@@ -45,6 +50,7 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
  private:
   struct Client;
   asio::awaitable<void> accept_monitors(asio::ip::tcp::acceptor& acceptor);
+  asio::awaitable<void> admit(asio::ip::tcp::socket socket);
   asio::awaitable<void> serve(std::shared_ptr<Client> client);
   asio::awaitable<void> write_queue(std::shared_ptr<Client> client);
   asio::awaitable<void> discard_input(std::shared_ptr<Client> client);
@@ -52,6 +58,7 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
   asio::any_io_executor executor_;
   std::string port_name_;
   std::chrono::seconds keepalive_;
+  std::shared_ptr<Gate> gate_;
   std::size_t queue_limit_;
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   std::list<std::shared_ptr<Client>> clients_;

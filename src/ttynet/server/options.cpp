@@ -21,4 +21,14 @@ Result<EspResetConfig, EspOptionError> make_esp_reset_config(const EspOptions& o
   return config;
 }
 
+std::string_view to_string(Permission permission) {
+  return permission == Permission::control ? "control" : "monitor";
+}
+
+std::optional<Permission> parse_permission(std::string_view text) {
+  if (text == "control") return Permission::control;
+  if (text == "monitor") return Permission::monitor;
+  return std::nullopt;
+}
+
 }  // namespace ttynet::server

@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "ttynet/esp/reset_sequence.hpp"
 #include "ttynet/util/result.hpp"
@@ -52,6 +55,36 @@ struct ClientLimits {
   friend bool operator==(const ClientLimits&, const ClientLimits&) = default;
 };
 inline constexpr std::chrono::seconds max_client_limit{24 * 3600};
+
+// What an identity may do on a port. `control`: a controlling client, as without identities.
+// `monitor`: read-only, as a monitor-port client. control is the stronger.
+enum class Permission : std::uint8_t { control, monitor };
+
+std::string_view to_string(Permission permission);  // "control", "monitor"
+std::optional<Permission> parse_permission(std::string_view text);
+
+// TLS and access rules of a port's listeners (`--tls-cert`, `--allow`, ...; `tls_cert`, `allow`,
+// ... in the config file). The files are read when the port starts.
+struct SecurityOptions {
+  std::string tls_cert{};
+  std::string tls_key{};
+  std::string tls_client_ca{};       // empty: no client certificates asked for
+  std::vector<std::string> allow{};  // networks, "192.0.2.0/24"; empty: any not denied
+  std::vector<std::string> deny{};
+
+  friend bool operator==(const SecurityOptions&, const SecurityOptions&) = default;
+};
+
+// Who may use which ports (`[[identity]]` in the config file, `serve --access FILE`): a token
+// file or a certificate subject, the ports (names or globs; empty: all), and a permission.
+struct IdentityOptions {
+  std::string token_file{};
+  std::string certificate_subject{};  // "CN=ci-runner,O=lab", in RFC 2253 order
+  std::vector<std::string> ports{};
+  Permission permission = Permission::control;
+
+  friend bool operator==(const IdentityOptions&, const IdentityOptions&) = default;
+};
 
 // The sequences `--esp` plays for these options.
 Result<EspResetConfig, EspOptionError> make_esp_reset_config(const EspOptions& options);

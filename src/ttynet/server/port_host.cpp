@@ -26,6 +26,7 @@ PortHost::PortHost(asio::any_io_executor executor, PortHostConfig config)
       session_ended_(executor_),
       reopen_timer_(executor_) {
   if (config_.name.empty()) config_.name = config_.device_url;
+  gate_ = std::make_shared<Gate>(executor_, config_.name, config_.security);
 }
 
 PortHost::~PortHost() = default;
@@ -43,7 +44,7 @@ asio::awaitable<MaybeError> PortHost::start() {
   }
   acceptors_ = std::move(*listeners);
   if (config_.monitor_port) {
-    monitors_ = std::make_shared<MonitorHub>(executor_, config_.name, config_.clients.keepalive);
+    monitor_hub();
     if (auto error = monitors_->listen(config_.bind_address, *config_.monitor_port)) {
       monitors_.reset();
       acceptors_.clear();
@@ -54,13 +55,36 @@ asio::awaitable<MaybeError> PortHost::start() {
   // A port named after its device (`serve DEVICE`) would say the device twice.
   const std::string named =
       config_.name == config_.device_url ? "" : fmt::format("port {}: ", config_.name);
+  warn_if_open_to_all();
   for (const auto& endpoint : local_endpoints()) {
-    log().info("{}serving {} on {} ({}, {})", named, port::describe(port_->info()),
+    log().info("{}serving {} on {} ({}{}, {})", named, port::describe(port_->info()),
                describe_endpoint(endpoint),
                config_.protocol == Protocol::raw ? "raw TCP" : "RFC 2217",
-               to_string(port_->settings()));
+               gate_->is_tls() ? " over TLS" : "", to_string(port_->settings()));
   }
   co_return std::nullopt;
+}
+
+void PortHost::warn_if_open_to_all() const {
+  const PortSecurity* security = gate_->security();
+  if (gate_->is_tls() || (security != nullptr && security->rules.has_allow_list())) return;
+  for (const auto& endpoint : local_endpoints()) {
+    if (!endpoint.address().is_loopback()) {
+      log().warn(
+          "port {}: listening on {} without TLS or an allow list: anyone who can reach it "
+          "can control {} (see \"Securing ports\" in the README)",
+          config_.name, describe_endpoint(endpoint), config_.device_url);
+      return;
+    }
+  }
+}
+
+std::shared_ptr<MonitorHub> PortHost::monitor_hub() {
+  if (!monitors_) {
+    monitors_ =
+        std::make_shared<MonitorHub>(executor_, config_.name, config_.clients.keepalive, gate_);
+  }
+  return monitors_;
 }
 
 std::vector<asio::ip::tcp::endpoint> PortHost::local_endpoints() const {
@@ -83,15 +107,18 @@ asio::awaitable<void> PortHost::run() {
       log().warn("port {}: device {} is gone; waiting for it to come back", config_.name,
                  config_.device_url);
       port_->close();
+      const std::string gone = fmt::format("device {} disconnected", config_.device_url);
+      for (const auto& reader : std::list(readers_)) co_await reader->close_with_message(gone);
       if (auto session = session_) {
         session->device_lost();
-        co_await session->close_with_message(
-            fmt::format("device {} disconnected", config_.device_url));
+        co_await session->close_with_message(gone);
       }
     }
-    while (session_) co_await session_ended_.wait();
+    // The sessions hold the device: they end before it goes.
+    while (session_ || !readers_.empty()) co_await session_ended_.wait();
     port_.reset();
   }
+  co_await gate_->close();
 }
 
 void PortHost::stop(std::string_view reason) {
@@ -103,6 +130,7 @@ void PortHost::stop(std::string_view reason) {
   }
   reopen_timer_.cancel();
   if (monitors_) monitors_->stop();
+  for (const auto& reader : readers_) reader->close();
   if (session_ && !reason.empty()) {
     // serve_client restores the device once the session has ended, then closes it.
     asio::co_spawn(
@@ -144,19 +172,43 @@ asio::awaitable<void> PortHost::accept_clients(asio::ip::tcp::acceptor& acceptor
       co_await backoff.async_wait(as_tuple);
       continue;
     }
-    if (!is_device_up_) {
-      refuse_client(std::move(socket), config_.name,
-                    fmt::format("device {} is not available", config_.device_url));
-      continue;
+    if (gate_->passes_rules(socket)) {
+      asio::co_spawn(executor_, admit_client(std::move(socket)), asio::detached);
     }
-    if (session_) {
-      refuse_client(std::move(socket), config_.name,
-                    fmt::format("{} is in use by {}", config_.device_url, session_->peer()));
-      continue;
-    }
-    session_ = std::make_shared<Session>(std::move(socket), *port_, session_config());
-    asio::co_spawn(executor_, serve_client(session_), asio::detached);
   }
+}
+
+asio::awaitable<void> PortHost::admit_client(asio::ip::tcp::socket socket) {
+  auto admitted = co_await gate_->admit(std::move(socket));
+  if (!admitted) co_return;
+  if (is_stopping_) {
+    admitted->stream.close();
+    co_return;
+  }
+  const bool is_monitor = admitted->permission == Permission::monitor;
+  if (is_monitor && config_.protocol == Protocol::raw) {
+    monitor_hub()->adopt(std::move(admitted->stream));
+    co_return;
+  }
+  if (!is_device_up_) {
+    refuse_client(std::move(admitted->stream), config_.name,
+                  fmt::format("device {} is not available", config_.device_url));
+    co_return;
+  }
+  if (is_monitor) {
+    SessionConfig config = session_config();
+    config.read_only = true;
+    config.esp_reset.reset();
+    co_await serve_reader(std::make_shared<Session>(std::move(admitted->stream), *port_, config));
+    co_return;
+  }
+  if (session_) {
+    refuse_client(std::move(admitted->stream), config_.name,
+                  fmt::format("{} is in use by {}", config_.device_url, session_->peer()));
+    co_return;
+  }
+  session_ = std::make_shared<Session>(std::move(admitted->stream), *port_, session_config());
+  co_await serve_client(session_);
 }
 
 asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
@@ -169,10 +221,20 @@ asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
   if (is_stopping_) close_device();
 }
 
+asio::awaitable<void> PortHost::serve_reader(std::shared_ptr<Session> reader) {
+  readers_.push_back(reader);
+  reader->report()(spdlog::level::info, " connected (read-only)");
+  co_await reader->run();
+  reader->report()(spdlog::level::info, " disconnected");
+  readers_.remove(reader);
+  session_ended_.notify();
+}
+
 asio::awaitable<void> PortHost::pump_device() {
   const auto ec =
       co_await pump_device_output(*port_, [this](ByteView data) -> asio::awaitable<void> {
         if (monitors_) monitors_->broadcast(data);
+        for (const auto& reader : readers_) reader->offer_from_device(data);
         if (auto session = session_) co_await session->from_device(data);
       });
   if (!is_stopping_) log().debug("port {}: device read ended: {}", config_.name, ec.message());

@@ -11,6 +11,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
+#include "ttynet/server/admission.hpp"
 #include "ttynet/server/monitor.hpp"
 #include "ttynet/server/session.hpp"
 #include "ttynet/util/error.hpp"
@@ -38,6 +40,8 @@ struct PortHostConfig {
   // Read-only listeners: every client there gets the device's output; what they send is
   // dropped. Nothing = none.
   std::optional<std::uint16_t> monitor_port;
+  // Access rules, TLS and identities of both listeners; null: plain TCP, open to all.
+  std::shared_ptr<const PortSecurity> security;
 };
 
 class PortHost {
@@ -58,7 +62,15 @@ class PortHost {
 
  private:
   asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor);
+  // Lets the client through the gate, then makes it the controlling client, a monitor (a
+  // monitor identity), or refuses it.
+  asio::awaitable<void> admit_client(asio::ip::tcp::socket socket);
+  std::shared_ptr<MonitorHub> monitor_hub();
+  // One line when a listener is reachable beyond loopback by anyone.
+  void warn_if_open_to_all() const;
   asio::awaitable<void> serve_client(std::shared_ptr<Session> session);
+  // A monitor identity on an RFC 2217 listener: a read-only session beside the controller.
+  asio::awaitable<void> serve_reader(std::shared_ptr<Session> reader);
   asio::awaitable<void> pump_device();
   asio::awaitable<void> reopen_device();
   void close_device();
@@ -67,10 +79,13 @@ class PortHost {
   asio::any_io_executor executor_;
   PortHostConfig config_;
   std::vector<asio::ip::tcp::acceptor> acceptors_;
+  std::shared_ptr<Gate> gate_;
   std::unique_ptr<port::Port> port_;
   std::shared_ptr<Session> session_;
-  std::shared_ptr<MonitorHub> monitors_;  // with monitor_port
-  port::Notifier session_ended_;
+  std::list<std::shared_ptr<Session>> readers_;  // read-only sessions
+  // With monitor_port, or once a monitor identity connects to the main listener.
+  std::shared_ptr<MonitorHub> monitors_;
+  port::Notifier session_ended_;  // the controller's or a reader's
   asio::steady_timer reopen_timer_;
   bool is_device_up_ = false;  // opened and not yet failed
   bool is_stopping_ = false;

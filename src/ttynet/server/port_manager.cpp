@@ -265,6 +265,12 @@ void PortManager::start_instance(Entry& entry, const DeviceFacts& found, const s
     }
     host.esp_reset = std::move(*esp_reset);
   }
+  auto security = make_port_security(config.security, config.identities, instance->port.name);
+  if (!security) {
+    log().error("port {}: {}", instance->port.name, security.error().message);
+    return;
+  }
+  host.security = std::move(*security);
   if (auto failure = entry.failures.find(key); failure != entry.failures.end())
     instance->error = failure->second;
   instance->host = std::make_unique<PortHost>(executor_, std::move(host));

@@ -1,5 +1,7 @@
 #include "ttynet/server/session.hpp"
 
+#include "ttynet/port/tls.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
@@ -7,6 +9,7 @@
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
@@ -47,23 +50,24 @@ spdlog::level::level_enum spdlog_level(action::Log::Level level) {
 
 }  // namespace
 
-Session::Session(asio::ip::tcp::socket socket, port::Port& port, SessionConfig config)
-    : socket_(std::move(socket)),
+Session::Session(port::NetStream stream, port::Port& port, SessionConfig config)
+    : stream_(std::move(stream)),
       port_(port),
       config_(std::move(config)),
-      report_(config_.port_name, "", describe_peer(socket_)),
-      flow_changed_(socket_.get_executor()),
-      core_idle_(socket_.get_executor()),
-      client_input_wanted_(socket_.get_executor()),
-      device_write_began_(socket_.get_executor()),
-      pacer_timer_(socket_.get_executor()) {
-  if (auto ec = configure_client_socket(socket_, config_.clients.keepalive)) {
+      report_(config_.port_name, "", describe_peer(stream_.socket())),
+      flow_changed_(stream_.get_executor()),
+      core_idle_(stream_.get_executor()),
+      client_input_wanted_(stream_.get_executor()),
+      device_write_began_(stream_.get_executor()),
+      pacer_timer_(stream_.get_executor()) {
+  if (auto ec = configure_client_socket(stream_.socket(), config_.clients.keepalive)) {
     report_(spdlog::level::warn, fmt::format(": keepalive not set: {}", ec.message()));
   }
   if (config_.protocol == Protocol::rfc2217) {
     core_.emplace(SessionPolicy{.signature = config_.signature,
                                 .esp_reset = config_.esp_reset,
-                                .paced_esp = is_paced()},
+                                .paced_esp = is_paced(),
+                                .read_only = config_.read_only},
                   device_state(port_));
   }
 }
@@ -91,9 +95,7 @@ asio::awaitable<void> Session::run() {
 }
 
 void Session::close() {
-  std::error_code ignored;
-  socket_.shutdown(asio::socket_base::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_.close();
   abandon_device_write();
   flow_changed_.notify();
   client_input_wanted_.notify();
@@ -117,15 +119,15 @@ asio::awaitable<void> Session::restore_device() {
 }
 
 asio::awaitable<void> Session::close_with_message(std::string_view line) {
-  if (socket_.is_open()) {
+  if (stream_.is_open()) {
     const std::string text = fmt::format("\r\nttynet: {}\r\n", line);
     if (core_) {
       core_->send_data(as_bytes(text));
       co_await flush_to_client();
       // Another writer may have been mid-write; it sends our line too before it stops.
-      while (is_writing_ && socket_.is_open()) co_await flow_changed_.wait();
+      while (is_writing_ && stream_.is_open()) co_await flow_changed_.wait();
     } else {
-      co_await asio::async_write(socket_, asio::buffer(text), as_tuple);
+      co_await asio::async_write(stream_, asio::buffer(text), as_tuple);
     }
   }
   close();
@@ -133,7 +135,7 @@ asio::awaitable<void> Session::close_with_message(std::string_view line) {
 
 asio::awaitable<void> Session::close_when_idle() {
   const std::chrono::seconds limit = config_.clients.idle_timeout;
-  asio::steady_timer timer(socket_.get_executor());
+  asio::steady_timer timer(stream_.get_executor());
   if (limit.count() == 0) {  // no limit: wait until the session ends (the || cancels this)
     timer.expires_at(asio::steady_timer::time_point::max());
     co_await timer.async_wait(as_tuple);
@@ -142,7 +144,7 @@ asio::awaitable<void> Session::close_when_idle() {
   while (Clock::now() < last_input_ + limit) {
     timer.expires_at(last_input_ + limit);
     auto [ec] = co_await timer.async_wait(as_tuple);
-    if (ec || !socket_.is_open()) co_return;
+    if (ec || !stream_.is_open()) co_return;
   }
   report_(spdlog::level::info,
           fmt::format(": nothing from the client for {} s: closing (idle timeout)", limit.count()));
@@ -151,12 +153,12 @@ asio::awaitable<void> Session::close_when_idle() {
 }
 
 asio::awaitable<void> Session::client_to_device() {
-  for (;;) {
+  for (bool is_first_read = true;; is_first_read = false) {
     // Paced frames queued to their limit: TCP backpressure holds the rest of the client's.
-    while (core_ && socket_.is_open() && !core_->wants_client_input()) {
+    while (core_ && stream_.is_open() && !core_->wants_client_input()) {
       co_await client_input_wanted_.wait();
     }
-    auto [ec, n] = co_await socket_.async_read_some(
+    auto [ec, n] = co_await stream_.async_read_some(
         asio::buffer(from_client_.get(), receive_buffer_size), as_tuple);
     if (ec) {
       if (ec != asio::error::eof) lose_client(ec);
@@ -164,6 +166,11 @@ asio::awaitable<void> Session::client_to_device() {
     }
     last_input_ = Clock::now();
     const MutableByteView received{from_client_.get(), n};
+    if (is_first_read && !stream_.is_tls() && port::looks_like_tls_hello(received)) {
+      // Its ClientHello came after the gate looked: never the device's bytes.
+      report_(spdlog::level::info, ": refused: TLS on a plain port");
+      co_return;
+    }
     log().trace("port {}: {}: {} bytes from the client", config_.port_name, peer(), n);
     if (!core_) {
       if (auto write_error = co_await write_to_device(received)) {
@@ -179,7 +186,7 @@ asio::awaitable<void> Session::client_to_device() {
     core_->receive(received);
     co_await drive_core();
     flow_changed_.notify();  // the client may have resumed the flow
-    if (!socket_.is_open()) co_return;
+    if (!stream_.is_open()) co_return;
     co_await flush_to_client();
   }
 }
@@ -215,13 +222,13 @@ asio::awaitable<ActionResult> Session::perform(const action::Write& write) {
 }
 
 asio::awaitable<std::error_code> Session::write_to_device(ByteView data) {
-  if (device_output_abandoned_ || !socket_.is_open()) co_return asio::error::operation_aborted;
+  if (device_output_abandoned_ || !stream_.is_open()) co_return asio::error::operation_aborted;
   ++device_writes_;
   is_device_writing_ = true;
   device_write_began_.notify();
   // Its own coroutine, so that abandon_device_write() can cancel it whoever is waiting for it.
   auto [exception, ec] =
-      co_await asio::co_spawn(socket_.get_executor(), port_.write(data),
+      co_await asio::co_spawn(stream_.get_executor(), port_.write(data),
                               asio::bind_cancellation_slot(abandon_device_write_.slot(), as_tuple));
   is_device_writing_ = false;
   if (exception) std::rethrow_exception(exception);
@@ -236,16 +243,16 @@ void Session::abandon_device_write() {
 }
 
 asio::awaitable<void> Session::watch_device_writes() {
-  asio::steady_timer timer(socket_.get_executor());
+  asio::steady_timer timer(stream_.get_executor());
   std::uint64_t reported = 0;
-  while (socket_.is_open()) {
+  while (stream_.is_open()) {
     if (!is_device_writing_) {
       co_await device_write_began_.wait();
     } else {
       const auto write = device_writes_;
       timer.expires_after(stuck_write_poll);
       co_await timer.async_wait(as_tuple);
-      if (is_device_writing_ && device_writes_ == write && socket_.is_open()) {
+      if (is_device_writing_ && device_writes_ == write && stream_.is_open()) {
         if (has_client_left()) {
           report_(spdlog::level::info,
                   ": left while the device took no input; its output is dropped");
@@ -268,7 +275,7 @@ asio::awaitable<void> Session::watch_device_writes() {
 bool Session::has_client_left() {
   tcp_info info{};
   socklen_t size = sizeof info;
-  if (::getsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
+  if (::getsockopt(stream_.socket().native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
     return true;
   }
   return info.tcpi_state == TCP_CLOSE_WAIT || info.tcpi_state == TCP_CLOSE;
@@ -291,7 +298,7 @@ asio::awaitable<ActionResult> Session::perform(const action::SetBreak& set) {
 }
 
 asio::awaitable<ActionResult> Session::perform(const action::Wait& wait) {
-  asio::steady_timer timer(socket_.get_executor(), wait.length);
+  asio::steady_timer timer(stream_.get_executor(), wait.length);
   co_await timer.async_wait(as_tuple);
   co_return ActionResult{};
 }
@@ -317,7 +324,7 @@ asio::awaitable<ActionResult> Session::perform(const action::Disconnect& /*disco
 }
 
 asio::awaitable<void> Session::poll_modem_lines() {
-  asio::steady_timer timer(socket_.get_executor());
+  asio::steady_timer timer(stream_.get_executor());
   if (!port_.has_modem_lines()) {
     // Nothing to poll; wait until the session ends (the || around us cancels this wait).
     timer.expires_at(asio::steady_timer::time_point::max());
@@ -327,7 +334,7 @@ asio::awaitable<void> Session::poll_modem_lines() {
   for (;;) {
     timer.expires_after(config_.modem_poll_interval);
     auto [ec] = co_await timer.async_wait(as_tuple);
-    if (ec || !socket_.is_open()) co_return;
+    if (ec || !stream_.is_open()) co_return;
     core_->poll_modem_state();
     co_await drive_core();
     co_await flush_to_client();
@@ -340,7 +347,7 @@ asio::awaitable<void> Session::expire_paced_frames() {
     pacer_timer_.expires_at(pacer_timer_deadline_.value_or(TimePoint::max()));
     auto [ec] = co_await pacer_timer_.async_wait(as_tuple);
     const auto state = co_await asio::this_coro::cancellation_state;
-    if (!socket_.is_open() || state.cancelled() != asio::cancellation_type::none) co_return;
+    if (!stream_.is_open() || state.cancelled() != asio::cancellation_type::none) co_return;
     if (ec) continue;  // follow_pacer_deadline(): the deadline changed
     core_->expire(Clock::now());
     co_await drive_core();  // the next batch may go on
@@ -356,14 +363,14 @@ void Session::follow_pacer_deadline() {
 asio::awaitable<void> Session::from_device(ByteView data) {
   if (!core_) {
     // Raw: only this path writes to the socket, straight from the caller's buffer.
-    if (!socket_.is_open()) co_return;
+    if (!stream_.is_open()) co_return;
     auto [ec, n] =
-        co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), as_tuple);
+        co_await asio::async_write(stream_, asio::buffer(data.data(), data.size()), as_tuple);
     if (ec) lose_client(ec);
     co_return;
   }
-  while (socket_.is_open() && core_->is_suspended()) co_await flow_changed_.wait();
-  if (!socket_.is_open()) co_return;
+  while (stream_.is_open() && core_->is_suspended()) co_await flow_changed_.wait();
+  if (!stream_.is_open()) co_return;
   core_->send_data(data);
   // A reply may release the next paced frame: out before the client's copy, in this turn. A
   // drive in progress picks it up itself; waiting for it would stop the device reads.
@@ -373,19 +380,39 @@ asio::awaitable<void> Session::from_device(ByteView data) {
     follow_pacer_deadline();
   }
   co_await flush_to_client();
-  while (socket_.is_open() && core_->pending_output_size() > config_.high_water) {
+  while (stream_.is_open() && core_->pending_output_size() > config_.high_water) {
     co_await flow_changed_.wait();
   }
+}
+
+void Session::offer_from_device(ByteView data) {
+  if (!core_ || !stream_.is_open()) return;
+  if (core_->is_suspended() || core_->pending_output_size() > config_.high_water) {
+    if (offered_dropped_ == 0) report_(spdlog::level::warn, " is too slow: dropping device output");
+    offered_dropped_ += data.size();
+    return;
+  }
+  if (offered_dropped_ > 0) {
+    report_(spdlog::level::info,
+            fmt::format(" is keeping up again; {} bytes of device output were dropped",
+                        std::exchange(offered_dropped_, 0)));
+  }
+  core_->send_data(data);
+  if (is_writing_) return;  // the writer in flight takes it too
+  asio::co_spawn(
+      stream_.get_executor(),
+      [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->flush_to_client(); },
+      asio::detached);
 }
 
 // Whoever queued output writes it unless a write is already in flight; that writer goes on
 // until nothing is pending, so every queued byte goes out in order with one write at a time.
 asio::awaitable<void> Session::flush_to_client() {
-  if (is_writing_ || !core_ || !socket_.is_open()) co_return;
+  if (is_writing_ || !core_ || !stream_.is_open()) co_return;
   is_writing_ = true;
   std::error_code ec;
   try {
-    ec = co_await port::write_output(socket_, *core_);
+    ec = co_await port::write_output(stream_, *core_);
   } catch (const std::system_error& cancelled) {  // as in drive_core(): the session is ending
     ec = cancelled.code();
   }
@@ -395,7 +422,7 @@ asio::awaitable<void> Session::flush_to_client() {
 }
 
 void Session::lose_client(std::error_code ec) {
-  report_.connection_lost(ec, socket_.is_open());
+  report_.connection_lost(ec, stream_.is_open());
   close();
 }
 

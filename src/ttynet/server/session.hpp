@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "ttynet/port/net_stream.hpp"
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
 #include "ttynet/server/log.hpp"
@@ -35,11 +36,14 @@ struct SessionConfig {
   std::size_t high_water = 256 * 1024;
   std::optional<EspResetConfig> esp_reset{};  // nothing: DTR/RTS requests go straight through
   ClientLimits clients{};
+  // A monitor identity on the main listener (SessionPolicy::read_only): fed through
+  // offer_from_device(), never the controlling client. RFC 2217 only.
+  bool read_only = false;
 };
 
-class Session {
+class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::ip::tcp::socket socket, port::Port& port, SessionConfig config);
+  Session(port::NetStream stream, port::Port& port, SessionConfig config);
 
   // Serves the client until it leaves, close() is called, or the connection fails.
   asio::awaitable<void> run();
@@ -47,6 +51,10 @@ class Session {
   // the flow, so the device is read no faster than the client takes data. Returns at once
   // when the session is over.
   asio::awaitable<void> from_device(ByteView data);
+  // For a read-only session: queues device data for the client and returns at once. Like a
+  // monitor, it never holds the device back: what does not fit under high_water is dropped
+  // (one line per episode). Only for sessions owned by a shared_ptr.
+  void offer_from_device(ByteView data);
   // Tells the client why it is being dropped (one text line) and ends the session.
   asio::awaitable<void> close_with_message(std::string_view line);
   void close();
@@ -55,7 +63,7 @@ class Session {
   void device_lost();
   // After run(): puts the device's settings, lines and BREAK back as the client found them.
   asio::awaitable<void> restore_device();
-  bool is_open() const { return socket_.is_open(); }
+  bool is_open() const { return stream_.is_open(); }
   const std::string& peer() const { return report_.peer(); }
   // Logs "port NAME: PEER TEXT" within the limits on lines about peers.
   const PeerReporter& report() const { return report_; }
@@ -100,7 +108,7 @@ class Session {
   // The client's connection failed: says why (once, not for our own cancellations) and closes.
   void lose_client(std::error_code ec);
 
-  asio::ip::tcp::socket socket_;
+  port::NetStream stream_;  // the client's connection, plain or TLS
   port::Port& port_;
   SessionConfig config_;
   PeerReporter report_;
@@ -123,6 +131,7 @@ class Session {
   bool is_device_writing_ = false;
   std::uint64_t device_writes_ = 0;       // started so far: tells one stuck write from the next
   bool device_output_abandoned_ = false;  // a device write was given up
+  std::size_t offered_dropped_ = 0;       // device bytes offer_from_device() dropped lately
 };
 
 }  // namespace ttynet::server

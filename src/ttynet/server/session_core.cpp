@@ -138,6 +138,10 @@ std::optional<Action> SessionCore::next_action() {
         send_batch_reports();
         continue;
       }
+      if (policy_.read_only) {
+        note_read_only();
+        continue;
+      }
       // Data runs are split at every doubled IAC; gathered, the device gets one write per read
       // from the client instead of one per run.
       gather(data->data);
@@ -147,6 +151,7 @@ std::optional<Action> SessionCore::next_action() {
       held_ = event;
       return in_flight_ = action::Write{to_device_};
     }
+    if (policy_.read_only && answer_read_only(*event)) continue;
     std::visit([this](const auto& e) { on_event(e); }, *event);
   }
   if (!to_device_.empty()) return in_flight_ = action::Write{to_device_};
@@ -223,6 +228,7 @@ void SessionCore::device_lost() { abort_batches(rfc2217::paced_esp::AbortReason:
 void SessionCore::poll_modem_state() { queued_.emplace_back(action::ReadModemState{}); }
 
 void SessionCore::restore() {
+  if (policy_.read_only) return;
   if (device_.break_on) queued_.emplace_back(action::SetBreak{false});
   if (device_.settings != found_.settings)
     queued_.emplace_back(action::ApplySettings{found_.settings});
@@ -341,6 +347,43 @@ void SessionCore::on_event(const rfc2217::ProtocolError& event) {
 }
 
 // A value equal to the one in force is answered without touching the device.
+bool SessionCore::answer_read_only(const rfc2217::Event& event) {
+  using Kind = Reply::Kind;
+  using Answer = std::optional<Reply>;
+  if (std::holds_alternative<rfc2217::BreakCommand>(event)) {
+    note_read_only();
+    return true;
+  }
+  const Answer answer = std::visit(
+      Overloaded{
+          [](const rfc2217::BaudRequested&) -> Answer { return Reply{.kind = Kind::baud}; },
+          [](const rfc2217::DataBitsRequested&) -> Answer {
+            return Reply{.kind = Kind::data_bits};
+          },
+          [](const rfc2217::ParityRequested&) -> Answer { return Reply{.kind = Kind::parity}; },
+          [](const rfc2217::StopBitsRequested&) -> Answer {
+            return Reply{.kind = Kind::stop_bits};
+          },
+          [](const rfc2217::ControlRequested& e) -> Answer {
+            return Reply{.kind = Kind::control, .control = e.value};
+          },
+          [](const rfc2217::PurgeRequested& e) -> Answer {
+            return Reply{.kind = Kind::purge, .purge = e.which};
+          },
+          [](const auto&) -> Answer { return std::nullopt; },
+      },
+      event);
+  if (!answer) return false;
+  note_read_only();
+  reply_ = answer;
+  return true;
+}
+
+void SessionCore::note_read_only() {
+  if (std::exchange(read_only_noted_, true)) return;
+  log(Level::info, "is read-only: its data and its requests to change the device are ignored");
+}
+
 void SessionCore::change_settings(const LineSettings& wanted, Reply::Kind reply) {
   if (wanted != device_.settings) queued_.emplace_back(action::ApplySettings{wanted});
   reply_ = Reply{.kind = reply};

@@ -22,7 +22,8 @@
 //   - a failed device write ends the session; other failures are logged and answered with
 //     the value in force;
 //   - the first protocol error of each kind is logged as a warning, the rest at debug level;
-//   - restore() puts back the settings, lines and BREAK the device had when the client came.
+//   - restore() puts back the settings, lines and BREAK the device had when the client came;
+//   - a read-only session (SessionPolicy::read_only) changes nothing and restores nothing.
 
 #include <chrono>
 #include <cstddef>
@@ -101,6 +102,10 @@ struct SessionPolicy {
   std::string signature;                      // the SIGNATURE reply
   std::optional<EspResetConfig> esp_reset{};  // nothing: DTR/RTS requests go straight through
   bool paced_esp = false;                     // agree to paced ESP frames (serve --esp)
+  // A monitor identity's session: its data and its requests to change settings, lines or
+  // BREAK, or to purge, never reach the device; requests are answered with what the device
+  // holds (so a client that checks the answer sees the refusal), and one line says so.
+  bool read_only = false;
 };
 
 class SessionCore {
@@ -166,6 +171,10 @@ class SessionCore {
   void on_event(const rfc2217::PacedEspReceived& event);
   void on_event(const rfc2217::ProtocolError& event);
 
+  // Under SessionPolicy::read_only: answers a request that would change the device, without
+  // performing it; false for anything else.
+  bool answer_read_only(const rfc2217::Event& event);
+  void note_read_only();
   void change_settings(const LineSettings& wanted, Reply::Kind reply);
   void set_lines(std::optional<bool> dtr, std::optional<bool> rts);
   void set_lines_for_esp(std::optional<bool> dtr, std::optional<bool> rts);
@@ -191,6 +200,7 @@ class SessionCore {
   bool is_writing_frame_ = false;              // in_flight_ is a paced frame's Write
   std::set<std::error_code> protocol_errors_;  // kinds already logged
   std::size_t protocol_error_count_ = 0;
+  bool read_only_noted_ = false;
 };
 
 }  // namespace ttynet::server

@@ -25,6 +25,8 @@ TEST(EsptoolConnect, ClassifiesPortUrls) {
   EXPECT_EQ(port_kind("rfc2217://host:4000?ign_set_control"), PortKind::rfc2217);
   EXPECT_EQ(port_kind("RFC2217://host:4000"), PortKind::rfc2217);
   EXPECT_EQ(port_kind("socket://host:4000"), PortKind::socket);
+  EXPECT_EQ(port_kind("rfc2217+tls://host:4000?ca=ca.pem"), PortKind::rfc2217);
+  EXPECT_EQ(port_kind("Socket+TLS://host:4000"), PortKind::socket);
   EXPECT_EQ(port_kind("sim://esp32"), PortKind::other);
 }
 

@@ -40,9 +40,9 @@ TEST(OpenPort, ReportsUrlErrors) {
   auto opened = run(io, open_port(io.get_executor(), "foo://bar"));
   ASSERT_TRUE(opened && !opened->has_value());
   EXPECT_EQ(opened->error().code, errc::unknown_scheme);
-  EXPECT_EQ(
-      opened->error().message,
-      "unknown URL scheme 'foo'; valid: loop://, rfc2217://, socket://, sim://, or a device path");
+  EXPECT_EQ(opened->error().message,
+            "unknown URL scheme 'foo'; valid: loop://, rfc2217://, rfc2217+tls://, socket://, "
+            "socket+tls://, sim://, or a device path");
 
   opened = run(io, open_port(io.get_executor(), "loop://?baud=9600"));
   ASSERT_TRUE(opened && !opened->has_value());

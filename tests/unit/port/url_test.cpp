@@ -57,9 +57,10 @@ TEST(PortUrl, RefusesTextThatIsNeitherPathNorUrl) {
   EXPECT_EQ(error.code, errc::bad_url);
   EXPECT_EQ(error.message,
             "'COM3' is neither a URL nor a device path (starting with / or .); valid: loop://, "
-            "rfc2217://, socket://, sim://, or a device path");
+            "rfc2217://, rfc2217+tls://, socket://, socket+tls://, sim://, or a device path");
   EXPECT_EQ(parse_error("", port_schemes()).message,
-            "empty port URL; expected loop://, rfc2217://, socket://, sim://, or a device path");
+            "empty port URL; expected loop://, rfc2217://, rfc2217+tls://, socket://, "
+            "socket+tls://, sim://, or a device path");
 }
 
 TEST(PortUrl, ParsesLoop) {
@@ -74,9 +75,9 @@ TEST(PortUrl, ParsesLoop) {
 TEST(PortUrl, NamesTheValidSchemesForAnUnknownOne) {
   const Error error = parse_error("foo://x", port_schemes());
   EXPECT_EQ(error.code, errc::unknown_scheme);
-  EXPECT_EQ(
-      error.message,
-      "unknown URL scheme 'foo'; valid: loop://, rfc2217://, socket://, sim://, or a device path");
+  EXPECT_EQ(error.message,
+            "unknown URL scheme 'foo'; valid: loop://, rfc2217://, rfc2217+tls://, socket://, "
+            "socket+tls://, sim://, or a device path");
   EXPECT_EQ(parse_error("foo://x").message,
             "unknown URL scheme 'foo'; valid: rfc2217://, loop://, sim://, or a device path");
 }

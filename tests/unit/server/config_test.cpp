@@ -142,13 +142,85 @@ TEST(ConfigParse, EqualEntriesIgnoreTheirLine) {
   EXPECT_NE(a.ports[0], c.ports[0]);
 }
 
+TEST(ConfigParse, ReadsSecurityKeysAndIdentities) {
+  const auto config = parse_ok(R"(
+[defaults]
+tls_cert = "/etc/ttynet/server.pem"
+tls_key = "/etc/ttynet/server.key"
+allow = ["10.1.0.0/16", "2001:db8::/32"]
+
+[[port]]
+device = "loop://"
+tcp_port = 4000
+tls_client_ca = "/etc/ttynet/ca.pem"
+deny = ["10.1.9.0/24"]
+
+[[identity]]
+certificate_subject = "CN=ci-runner,O=lab"
+ports = ["esp-*"]
+permission = "control"
+
+[[identity]]
+token_file = "/etc/ttynet/watch.token"
+permission = "monitor"
+)");
+  ASSERT_EQ(config.ports.size(), 1u);
+  const PortEntry& port = config.ports[0];
+  EXPECT_EQ(port.security.tls_cert, "/etc/ttynet/server.pem");
+  EXPECT_EQ(port.security.tls_key, "/etc/ttynet/server.key");
+  EXPECT_EQ(port.security.tls_client_ca, "/etc/ttynet/ca.pem");
+  EXPECT_EQ(port.security.allow, (std::vector<std::string>{"10.1.0.0/16", "2001:db8::/32"}));
+  EXPECT_EQ(port.security.deny, (std::vector<std::string>{"10.1.9.0/24"}));
+  ASSERT_EQ(port.identities.size(), 2u);
+  EXPECT_EQ(port.identities[0].certificate_subject, "CN=ci-runner,O=lab");
+  EXPECT_EQ(port.identities[0].ports, (std::vector<std::string>{"esp-*"}));
+  EXPECT_EQ(port.identities[0].permission, Permission::control);
+  EXPECT_EQ(port.identities[1].token_file, "/etc/ttynet/watch.token");
+  EXPECT_TRUE(port.identities[1].ports.empty());
+  EXPECT_EQ(port.identities[1].permission, Permission::monitor);
+}
+
+TEST(ConfigErrors, SecurityKeysAreChecked) {
+  const std::string port = "[[port]]\ndevice = \"loop://\"\ntcp_port = 1\n";
+  EXPECT_EQ(parse_error(port + "allow = [\"10.0.0.1/8\"]\n"),
+            "ports.toml:4:9: port 1, 'allow': '10.0.0.1/8' has host bits set; did you mean "
+            "10.0.0.0/8?");
+  EXPECT_EQ(parse_error(port + "deny = \"10.0.0.0/8\"\n"),
+            "ports.toml:4:8: port 1, 'deny': expected a list of addresses or networks, e.g. "
+            "[\"10.0.0.0/8\"]");
+  EXPECT_EQ(parse_error(port + "tls_cert = \"c.pem\"\n"),
+            "ports.toml:1:1: port 1: TLS needs both 'tls_cert' and 'tls_key' ('tls_client_ca' "
+            "needs them too)");
+  EXPECT_EQ(parse_error(port + "[[identity]]\npermission = \"control\"\n"),
+            "ports.toml:4:1: identity 1: give either 'token_file' or 'certificate_subject'");
+  EXPECT_EQ(parse_error(port + "[[identity]]\ntoken_file = \"t\"\n"),
+            "ports.toml:4:1: identity 1: give 'permission' (\"control\" or \"monitor\")");
+  EXPECT_EQ(parse_error(port + "[[identity]]\ntoken_file = \"t\"\npermission = \"root\"\n"),
+            "ports.toml:6:14: identity 1, 'permission': expected \"control\" or \"monitor\"");
+  EXPECT_EQ(parse_error(port + "[[identity]]\ntoken = \"secret\"\n"),
+            "ports.toml:5:9: identity 1, 'token': unknown key; valid: token_file, "
+            "certificate_subject, ports, permission");
+}
+
+TEST(ConfigParse, AnAccessFileHoldsIdentitiesOnly) {
+  auto identities = parse_identities(
+      "[[identity]]\ntoken_file = \"/t\"\npermission = \"control\"\n", "access.toml");
+  ASSERT_TRUE(identities) << identities.error().message;
+  ASSERT_EQ(identities->size(), 1u);
+  EXPECT_EQ((*identities)[0].token_file, "/t");
+  auto wrong = parse_identities("[[port]]\ndevice = \"loop://\"\n", "access.toml");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().message, "access.toml:1:1: 'port': unknown key; valid: [[identity]]");
+}
+
 TEST(ConfigErrors, NameFileLineAndKey) {
   EXPECT_EQ(parse_error("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\nbaud = \"fast\"\n"),
             "ports.toml:4:8: port 1, 'baud': expected an integer from 1 to 100000000");
   EXPECT_EQ(parse_error("[[port]]\ndevice = \"loop://\"\ntcp_port = 1\nbauds = 1\n"),
             "ports.toml:4:9: port 1, 'bauds': unknown key; valid: name, device, match, tcp_port, "
             "tcp_port_base, monitor_port, protocol, baud, bind, esp, r0, reset_sequence, "
-            "hard_reset_sequence, keepalive, idle_timeout");
+            "hard_reset_sequence, keepalive, idle_timeout, tls_cert, tls_key, tls_client_ca, "
+            "allow, deny");
   EXPECT_EQ(parse_error("[defaults]\nprotocol = \"telnet\"\n[[port]]\ndevice = \"loop://\"\n"
                         "tcp_port = 1\n"),
             "ports.toml:2:12: [defaults] 'protocol': expected \"rfc2217\" or \"raw\"");

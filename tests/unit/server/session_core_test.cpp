@@ -126,11 +126,13 @@ class FakeDevice {
 
 class SessionCoreTest : public ::testing::Test {
  protected:
-  explicit SessionCoreTest(std::optional<EspResetConfig> esp = std::nullopt, bool paced_esp = false)
-      : core_(
-            SessionPolicy{
-                .signature = "ttynet test", .esp_reset = std::move(esp), .paced_esp = paced_esp},
-            device_.state) {
+  explicit SessionCoreTest(std::optional<EspResetConfig> esp = std::nullopt, bool paced_esp = false,
+                           bool read_only = false)
+      : core_(SessionPolicy{.signature = "ttynet test",
+                            .esp_reset = std::move(esp),
+                            .paced_esp = paced_esp,
+                            .read_only = read_only},
+              device_.state) {
     drive();
   }
 
@@ -163,8 +165,8 @@ class SessionCoreTest : public ::testing::Test {
 class AgreedSessionTest : public SessionCoreTest {
  protected:
   explicit AgreedSessionTest(std::optional<EspResetConfig> esp = std::nullopt,
-                             bool paced_esp = false)
-      : SessionCoreTest(std::move(esp), paced_esp) {
+                             bool paced_esp = false, bool read_only = false)
+      : SessionCoreTest(std::move(esp), paced_esp, read_only) {
     client_sends(will_com_port);
     take_output();
     performed();
@@ -288,6 +290,50 @@ TEST_F(AgreedSessionTest, PurgesAndThenAnswers) {
   client_sends(request(Command::purge_data, {3}));
   EXPECT_EQ(performed(), (std::vector<std::string>{"purge 3"}));
   EXPECT_EQ(take_output(), reply(Command::purge_data, {3}));
+}
+
+// A monitor identity's session.
+class ReadOnlySessionTest : public AgreedSessionTest {
+ protected:
+  ReadOnlySessionTest() : AgreedSessionTest(std::nullopt, false, true) {}
+};
+
+TEST_F(ReadOnlySessionTest, DropsDataAndAnswersChangesWithWhatTheDeviceHolds) {
+  Bytes bytes = {'a', 'b'};
+  for (const Bytes& part :
+       {request(Command::set_baudrate, baud_bytes(9600)), request(Command::set_datasize, {7}),
+        request(Command::set_parity, {3}), request(Command::set_stopsize, {2}),
+        set_control(Control::dtr_on), set_control(Control::rts_on), set_control(Control::break_on),
+        set_control(Control::flow_rts_cts), request(Command::purge_data, {3}), Bytes{iac, 0xF3}}) {
+    bytes.insert(bytes.end(), part.begin(), part.end());
+  }
+  client_sends(bytes);
+  // Nothing but the one line that says so: no write, setting, line, BREAK or purge.
+  EXPECT_EQ(performed(),
+            (std::vector<std::string>{"log info: is read-only: its data and its requests to "
+                                      "change the device are ignored"}));
+  EXPECT_TRUE(device_.written.empty());
+  const Bytes out = take_output();
+  EXPECT_EQ(count(out, reply(Command::set_baudrate, baud_bytes(115200))), 1u) << hex(out);
+  EXPECT_EQ(count(out, reply(Command::set_datasize, {8})), 1u);
+  EXPECT_EQ(count(out, reply(Command::set_parity, {1})), 1u);
+  EXPECT_EQ(count(out, reply(Command::set_stopsize, {1})), 1u);
+  EXPECT_EQ(count(out, control_reply(Control::dtr_off)), 1u);
+  EXPECT_EQ(count(out, control_reply(Control::rts_off)), 1u);
+  EXPECT_EQ(count(out, control_reply(Control::break_off)), 1u);
+  EXPECT_EQ(count(out, control_reply(Control::flow_none)), 1u);
+  EXPECT_EQ(count(out, reply(Command::purge_data, {3})), 1u);
+  client_sends({'c'});  // said once per session
+  EXPECT_TRUE(performed().empty());
+}
+
+TEST_F(ReadOnlySessionTest, SeesTheDevicesOutputAndRestoresNothing) {
+  core_.send_data(as_bytes(std::string_view("boot\xff")));
+  drive();
+  EXPECT_EQ(take_output(), (Bytes{'b', 'o', 'o', 't', iac, iac}));
+  core_.restore();
+  drive();
+  EXPECT_TRUE(performed().empty());
 }
 
 TEST_F(AgreedSessionTest, GathersDataIntoOneWriteBeforeTheNextRequestActs) {
