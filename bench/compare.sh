@@ -5,6 +5,9 @@
 # REPEATS rounds interleaved (so a slow period of the machine hits every server alike), each
 # once on one port and once on PORTS ports at the same time, and prints markdown tables: the
 # median of each figure with its spread (min-max) over the rounds.
+# The TLS rows ("ttynet TLS", "socat TLS": raw bytes over TLS) use certificates made once per
+# run by tests/tls/make_certs.sh; the bench's client verifies the server's certificate against
+# that CA. They are skipped without the openssl command (or socat without OpenSSL).
 #
 # Environment:
 #   REPEATS=3      rounds
@@ -45,9 +48,32 @@ fi
 bench=$build_dir/bench/serial_server_bench
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
+have() { command -v "$1" >/dev/null 2>&1; }
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+results=$scratch/results.jsonl
+: >"$results"
+if [[ -n ${RESULTS:-} ]]; then
+  : >"$RESULTS"
+fi
+
+# Server certificate (names localhost and 127.0.0.1) and the CA the client trusts; empty
+# without openssl, which skips the TLS rows.
+certs=
+if have openssl; then
+  certs=$scratch/certs
+  tests/tls/make_certs.sh "$certs"
+fi
+cert=$certs/server.pem
+key=$certs/server.key
+ca=$certs/ca.pem
+
 # runs (one: one port, many: PORTS ports, both) | name | client protocol | bench arguments
-# selecting the server. ttynet serves many ports from one process (`serve --config`), as
-# ser2net does; socat needs a process per port.
+# selecting the server (and the client's TLS). ttynet serves many ports from one process
+# (`serve --config`, TLS from tls_cert and tls_key in its [defaults]), as ser2net does; socat
+# needs a process per port. socat serves one connection and ends, as without TLS: the bench
+# makes only one connection per port in raw mode.
 configs=(
   "one|ttynet|rfc2217|--server|$ttynet serve --bind 127.0.0.1 -p {port} {device}"
   "one|ttynet|raw|--server|$ttynet serve --bind 127.0.0.1 --raw -p {port} {device}"
@@ -58,15 +84,10 @@ configs=(
   "both|ser2net defaults|raw|--ser2net|raw"
   "both|ser2net tuned|raw|--ser2net|raw|--tuned"
   "both|socat|raw|--server|socat TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,nodelay {device},raw,echo=0"
+  "one|ttynet TLS|raw|--server|$ttynet serve --bind 127.0.0.1 --raw -p {port} --tls-cert $cert --tls-key $key {device}|--tls-ca|$ca"
+  "many|ttynet TLS|raw|--ttynet-config|$ttynet|--tls-cert|$cert|--tls-key|$key|--tls-ca|$ca"
+  "both|socat TLS|raw|--server|socat OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,nodelay,cert=$cert,key=$key,verify=0 {device},raw,echo=0|--tls-ca|$ca"
 )
-
-have() { command -v "$1" >/dev/null 2>&1; }
-
-results=$(mktemp)
-trap 'rm -f "$results"' EXIT
-if [[ -n ${RESULTS:-} ]]; then
-  : >"$RESULTS"
-fi
 
 port_counts=(1)
 if ((ports > 1)); then
@@ -82,8 +103,15 @@ for ((round = 1; round <= repeats; round++)); do
     server_args=("${fields[@]:3}")
     case $name in
       ser2net*) have ser2net || { echo "skip: $name ($protocol): ser2net not installed" >&2; continue; } ;;
-      socat) have socat || { echo "skip: socat: not installed" >&2; continue; } ;;
+      socat*) have socat || { echo "skip: $name: socat not installed" >&2; continue; } ;;
     esac
+    if [[ $name == *TLS ]]; then
+      [[ -n $certs ]] || { echo "skip: $name: openssl not installed" >&2; continue; }
+      if [[ $name == socat* && $(socat -V 2>/dev/null) != *"WITH_OPENSSL 1"* ]]; then
+        echo "skip: $name: socat built without OpenSSL" >&2
+        continue
+      fi
+    fi
     # One port with every figure, then (PORTS > 1) all ports at once.
     for n in "${port_counts[@]}"; do
       if [[ $runs == one && $n != 1 ]] || [[ $runs == many && $n == 1 ]]; then
@@ -118,6 +146,7 @@ echo "- $repeats round(s), interleaved; RTT: $iterations x 32 bytes after $warmu
   "throughput: $mib MiB per direction; negotiation: median of $connects connects;" \
   "many ports: $ports ports, $ports_mib MiB echoed in total"
 echo "- each cell: median (min-max) over the rounds; CPU s/MiB = server user+system seconds per MiB of payload"
+echo "- TLS rows: raw bytes over TLS 1.2+ as client and server negotiate (the bench's client: $(openssl version 2>/dev/null | cut -d' ' -f1-2 || echo 'OpenSSL ?')), ECDSA P-256 server certificate"
 python3 - "$results" <<'EOF'
 import json, statistics, sys
 

@@ -1,4 +1,5 @@
-// The client side: a TCP connection to the server speaking raw bytes or Telnet with RFC 2217.
+// The client side: a TCP connection to the server, plain or TLS, speaking raw bytes or Telnet
+// with RFC 2217.
 
 #include "connection.hpp"
 
@@ -47,7 +48,8 @@ constexpr Byte line_data_bits = 8;
 
 }  // namespace
 
-Connection::Connection(std::uint16_t port, Protocol protocol, const Deadline& deadline)
+Connection::Connection(std::uint16_t port, Protocol protocol, const TlsContext* tls,
+                       const Deadline& deadline)
     : rx_(io_chunk) {
   for (std::uint64_t round = 0; round < max_loop_rounds; ++round) {
     if (try_connect(port, deadline)) {
@@ -57,6 +59,10 @@ Connection::Connection(std::uint16_t port, Protocol protocol, const Deadline& de
       fail("connect to 127.0.0.1:{}: timed out", port);
     }
     std::this_thread::sleep_for(10ms);
+  }
+  if (tls != nullptr) {
+    tls_.emplace(*tls, fd_.get());
+    tls_->handshake(deadline, fmt::format("127.0.0.1:{}", port));
   }
   if (protocol == Protocol::rfc2217) {
     codec_.emplace(client_options);
@@ -83,32 +89,23 @@ void Connection::write_some() {
     if (out.empty()) {
       return;
     }
-    const ssize_t n = ::send(fd_.get(), out.data(), out.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) {
-        return;
-      }
-      fail_errno("send to server");
+    const std::size_t n = transmit(out);
+    if (n == 0) {
+      return;
     }
-    consume(static_cast<std::size_t>(n));
+    consume(n);
   }
 }
 
 bool Connection::read_some(const std::function<void(ByteView)>& on_data) {
-  const ssize_t n = ::recv(fd_.get(), rx_.data(), rx_.size(), 0);
-  if (n == 0) {
+  const std::optional<std::size_t> n = receive();
+  if (!n) {
     return false;
   }
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) {
-      return true;
-    }
-    if (errno == ECONNRESET) {
-      return false;
-    }
-    fail_errno("recv from server");
+  if (*n == 0) {
+    return true;
   }
-  const ByteView input{rx_.data(), static_cast<std::size_t>(n)};
+  const ByteView input{rx_.data(), *n};
   if (!codec_) {
     on_data(input);
     return true;
@@ -151,6 +148,10 @@ void Connection::send_line_settings() {
 }
 
 void Connection::close_gracefully() {
+  // TLS: close_notify first; what arrives after it is only waited through, so it is read raw.
+  if (tls_) {
+    tls_->close();
+  }
   ::shutdown(fd_.get(), SHUT_WR);
   const Deadline deadline{close_timeout};
   for (std::uint64_t round = 0; round < max_loop_rounds && !deadline.passed(); ++round) {
@@ -200,6 +201,40 @@ bool Connection::try_connect(std::uint16_t port, const Deadline& deadline) {
     fail("connect to 127.0.0.1:{}: {}", port, std::strerror(error));
   }
   return true;
+}
+
+std::optional<std::size_t> Connection::receive() {
+  if (tls_) {
+    return tls_->read(rx_);
+  }
+  const ssize_t n = ::recv(fd_.get(), rx_.data(), rx_.size(), 0);
+  if (n == 0) {
+    return std::nullopt;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) {
+      return 0;
+    }
+    if (errno == ECONNRESET) {
+      return std::nullopt;
+    }
+    fail_errno("recv from server");
+  }
+  return static_cast<std::size_t>(n);
+}
+
+std::size_t Connection::transmit(ByteView data) {
+  if (tls_) {
+    return tls_->write(data);
+  }
+  const ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) {
+      return 0;
+    }
+    fail_errno("send to server");
+  }
+  return static_cast<std::size_t>(n);
 }
 
 void Connection::consume(std::size_t n) {

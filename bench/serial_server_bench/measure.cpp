@@ -63,11 +63,11 @@ void negotiate(std::span<Connection* const> connections) {
   pump(flows, Deadline{negotiation_timeout}, "RFC 2217 negotiation (waiting for replies 101..104)");
 }
 
-std::vector<double> measure_negotiation(std::uint16_t port, int count) {
+std::vector<double> measure_negotiation(std::uint16_t port, const TlsContext* tls, int count) {
   std::vector<double> times_ms;
   for (int i = 0; i < count; ++i) {
     const auto start = Clock::now();
-    Connection connection{port, Protocol::rfc2217, Deadline{negotiation_timeout}};
+    Connection connection{port, Protocol::rfc2217, tls, Deadline{negotiation_timeout}};
     Connection* const one[] = {&connection};
     negotiate(one);
     times_ms.push_back(seconds_since(start) * 1e3);

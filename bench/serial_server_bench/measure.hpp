@@ -18,9 +18,9 @@ namespace ttynet::bench {
 // arrives, the four line settings are sent; done when all four are acknowledged.
 void negotiate(std::span<Connection* const> connections);
 
-// Connect, negotiate, close `count` times; the time from connect() to the last acknowledgement,
-// in milliseconds.
-std::vector<double> measure_negotiation(std::uint16_t port, int count);
+// Connect, negotiate, close `count` times; the time from connect() to the last acknowledgement
+// (with `tls`, the handshake included), in milliseconds.
+std::vector<double> measure_negotiation(std::uint16_t port, const TlsContext* tls, int count);
 
 // Sends `count` 32-byte messages one after the other; each is complete when all 32 bytes are
 // back (the far side echoes). Returns the round-trip times in microseconds.

@@ -18,10 +18,10 @@ constexpr int max_ports = 256;
 
 constexpr std::string_view usage =
     R"(usage: serial_server_bench (--server TEMPLATE | --ser2net rfc2217|raw [--tuned] |
-                            --ttynet-config TTYNET)
-                           [--protocol rfc2217|raw] [--label NAME] [--iterations N]
-                           [--warmup N] [--mib X] [--window KIB] [--connects N] [--ports N]
-                           [--json] [--no-header]
+                            --ttynet-config TTYNET [--tls-cert FILE --tls-key FILE])
+                           [--protocol rfc2217|raw] [--tls-ca FILE] [--label NAME]
+                           [--iterations N] [--warmup N] [--mib X] [--window KIB]
+                           [--connects N] [--ports N] [--json] [--no-header]
 
 Starts a serial-over-TCP server on fresh pseudo-terminals whose other ends play a device
 (echo, sink or source), measures it over 127.0.0.1 and prints one table row (or one JSON
@@ -30,15 +30,24 @@ object with --json).
   --server TEMPLATE   command starting the server; {port} and {device} are replaced, e.g.
                         "ttynet serve --bind 127.0.0.1 -p {port} {device}"
                         "socat TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,nodelay {device},raw,echo=0"
-                      (a server that serves one connection only must run with --protocol raw)
+                      (a server that serves one connection only must run with --protocol raw);
+                      serving TLS (give --tls-ca too), e.g.
+                        "ttynet serve --bind 127.0.0.1 -p {port} --tls-cert C --tls-key K {device}"
+                        "socat OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,nodelay,cert=C,key=K,verify=0 {device},raw,echo=0"
   --ser2net MODE      run ser2net from a generated config: telnet(rfc2217) or plain tcp accepter
   --tuned             ser2net: chardelay off, 64 KiB buffers, TCP_NODELAY (default: its defaults)
   --ser2net-bin PATH  ser2net executable (default: ser2net)
   --ttynet-config TTYNET
                       run `TTYNET serve --config FILE` from a generated ports.toml: every port
                       in one process, speaking --protocol
+  --tls-cert FILE, --tls-key FILE
+                      --ttynet-config: serve TLS with this certificate chain and key (PEM;
+                      tls_cert and tls_key in the config's [defaults]); needs --tls-ca
   --protocol P        client side: rfc2217 (Telnet + COM-PORT-OPTION) or raw
                       (default: the --ser2net mode; required with --server)
+  --tls-ca FILE       client side: every connection speaks TLS (1.2 or later) and trusts the
+                      server's certificate if it chains to this CA (PEM) and names localhost;
+                      RFC 2217 negotiation times then include the handshake
   --label NAME        name of the row (default: derived from the server)
   --iterations N      measured 32-byte round trips (default 2000)
   --warmup N          unmeasured round trips before them (default 200)
@@ -98,6 +107,14 @@ std::optional<Options> parse_options(int argc, char** argv) {
       options.ser2net_binary = value();
     } else if (arg == "--ttynet-config") {
       options.ttynet_config_binary = value();
+    } else if (arg == "--tls-cert" || arg == "--tls-key") {
+      if (!options.ttynet_tls) {
+        options.ttynet_tls.emplace();
+      }
+      const std::string file = std::filesystem::absolute(value()).string();
+      (arg == "--tls-cert" ? options.ttynet_tls->cert : options.ttynet_tls->key) = file;
+    } else if (arg == "--tls-ca") {
+      options.tls_ca = value();
     } else if (arg == "--protocol") {
       options.protocol = parse_protocol(value(), arg);
     } else if (arg == "--label") {
@@ -139,6 +156,17 @@ std::optional<Options> parse_options(int argc, char** argv) {
   if (options.ser2net_tuned && !options.ser2net_mode) {
     fail("--tuned applies to --ser2net only");
   }
+  if (options.ttynet_tls) {
+    if (options.ttynet_config_binary.empty()) {
+      fail("--tls-cert and --tls-key apply to --ttynet-config only");
+    }
+    if (options.ttynet_tls->cert.empty() || options.ttynet_tls->key.empty()) {
+      fail("--tls-cert and --tls-key go together");
+    }
+    if (options.tls_ca.empty()) {
+      fail("--tls-cert needs --tls-ca: the client must speak TLS too");
+    }
+  }
   if (!options.server_template.empty() &&
       (options.server_template.find("{port}") == std::string::npos ||
        options.server_template.find("{device}") == std::string::npos)) {
@@ -154,7 +182,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
     if (options.ser2net_mode) {
       options.label = options.ser2net_tuned ? "ser2net tuned" : "ser2net defaults";
     } else if (!options.ttynet_config_binary.empty()) {
-      options.label = "ttynet --config";
+      options.label = options.ttynet_tls ? "ttynet --config TLS" : "ttynet --config";
     } else {
       const std::string first =
           options.server_template.substr(0, options.server_template.find(' '));

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "protocol.hpp"
+#include "server_configs.hpp"
 
 namespace ttynet::bench {
 
@@ -16,6 +17,8 @@ struct Options {
   bool ser2net_tuned = false;              // --tuned
   std::string ser2net_binary = "ser2net";  // --ser2net-bin
   std::string ttynet_config_binary;        // --ttynet-config
+  std::optional<ServerTls> ttynet_tls;     // --tls-cert, --tls-key (absolute paths)
+  std::string tls_ca;                      // --tls-ca: the client speaks TLS
   std::optional<Protocol> protocol;        // --protocol
   std::string label;                       // --label
   int iterations = 2000;

@@ -19,6 +19,8 @@ void pump(std::span<Flow> flows, const Deadline& deadline, std::string_view what
   std::vector<pollfd> ready(flows.size() + wake_fds.size());
   for (std::uint64_t round = 0; round < max_loop_rounds; ++round) {
     std::size_t open = 0;
+    // Input a connection holds already (TLS) makes this round's poll only look, not wait.
+    bool has_unread_input = false;
     for (std::size_t i = 0; i < flows.size(); ++i) {
       Flow& flow = flows[i];
       // Output queued this round asks for POLLOUT even when the socket took all of it: the
@@ -33,6 +35,7 @@ void pump(std::span<Flow> flows, const Deadline& deadline, std::string_view what
       }
       const bool wants_write = flow.connection.queued_output() > 0 || has_new_output;
       open += flow.finished ? 0 : 1;
+      has_unread_input = has_unread_input || (!flow.finished && flow.connection.has_unread_input());
       ready[i] =
           pollfd{flow.connection.fd(),
                  static_cast<short>(flow.finished ? 0 : POLLIN | (wants_write ? POLLOUT : 0)), 0};
@@ -43,7 +46,7 @@ void pump(std::span<Flow> flows, const Deadline& deadline, std::string_view what
     for (std::size_t i = 0; i < wake_fds.size(); ++i) {
       ready[flows.size() + i] = pollfd{wake_fds[i], POLLIN, 0};
     }
-    const int n = ::poll(ready.data(), ready.size(), deadline.poll_ms());
+    const int n = ::poll(ready.data(), ready.size(), has_unread_input ? 0 : deadline.poll_ms());
     if (n < 0 && errno != EINTR) {
       fail_errno("poll");
     }
@@ -51,8 +54,9 @@ void pump(std::span<Flow> flows, const Deadline& deadline, std::string_view what
       fail("timed out during {}", what);
     }
     for (std::size_t i = 0; i < flows.size(); ++i) {
-      if ((ready[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
-          !flows[i].connection.read_some(flows[i].on_data)) {
+      const bool is_readable = (ready[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 ||
+                               (!flows[i].finished && flows[i].connection.has_unread_input());
+      if (is_readable && !flows[i].connection.read_some(flows[i].on_data)) {
         fail("server closed the connection during {}", what);
       }
     }

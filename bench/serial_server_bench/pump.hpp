@@ -21,8 +21,9 @@ struct Flow {
   bool finished = false;
 };
 
-// Runs all flows at once until each is done: queued output is written, input read. `wake_fds`
-// (FarSide::done_fd) only end a wait early. Fails at the deadline or when the server closes a
+// Runs all flows at once until each is done: queued output is written, input read (input a
+// TLS session holds already without waiting for the socket). `wake_fds` (FarSide::done_fd) only
+// end a wait early. Fails at the deadline or when the server closes a
 // connection.
 void pump(std::span<Flow> flows, const Deadline& deadline, std::string_view what,
           std::span<const int> wake_fds = {});

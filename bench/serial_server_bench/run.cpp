@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/core.h>
@@ -28,11 +30,12 @@ void measure_one_port(Setup& setup, const Options& options, Result& result) {
   Device& device = setup.devices.front();
   ServerProcess& server = *setup.servers.front();
   if (protocol == Protocol::rfc2217) {
-    const std::vector<double> times = measure_negotiation(device.port, options.connects);
+    const std::vector<double> times =
+        measure_negotiation(device.port, setup.tls_context(), options.connects);
     result.set("negotiation_ms", percentile(times, 0.5), 3);
   }
 
-  Connection connection{device.port, protocol, Deadline{server_start_timeout}};
+  Connection connection{device.port, protocol, setup.tls_context(), Deadline{server_start_timeout}};
   if (protocol == Protocol::rfc2217) {
     Connection* const one[] = {&connection};
     negotiate(one);
@@ -84,8 +87,8 @@ void measure_many_ports(Setup& setup, const Options& options, Result& result) {
   std::vector<Connection*> pointers;
   const auto start = Clock::now();
   for (const Device& device : setup.devices) {
-    connections.push_back(
-        std::make_unique<Connection>(device.port, protocol, Deadline{server_start_timeout}));
+    connections.push_back(std::make_unique<Connection>(device.port, protocol, setup.tls_context(),
+                                                       Deadline{server_start_timeout}));
     pointers.push_back(connections.back().get());
   }
   if (protocol == Protocol::rfc2217) {
@@ -122,7 +125,13 @@ void measure_many_ports(Setup& setup, const Options& options, Result& result) {
 }  // namespace
 
 Result run(const Options& options) {
+  // Before Setup: an unusable --tls-ca then leaves no temporary directory behind.
+  std::optional<TlsContext> tls;
+  if (!options.tls_ca.empty()) {
+    tls.emplace(options.tls_ca);
+  }
   Setup setup;
+  setup.tls = std::move(tls);
   open_devices(setup, options.ports);
   start_servers(setup, options);
 

@@ -8,6 +8,22 @@
 
 namespace ttynet::bench {
 
+namespace {
+
+// A TOML basic string.
+std::string toml_string(const std::string& text) {
+  std::string quoted = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      quoted += '\\';
+    }
+    quoted += c;
+  }
+  return quoted + '"';
+}
+
+}  // namespace
+
 std::string ser2net_config(Protocol mode, bool tuned, std::span<const ServedPort> ports) {
   const std::string tcp = tuned ? "tcp(nodelay)" : "tcp";
   std::string config = "%YAML 1.1\n---\n";
@@ -32,10 +48,15 @@ std::string ser2net_config(Protocol mode, bool tuned, std::span<const ServedPort
   return config;
 }
 
-std::string ttynet_config(Protocol mode, std::span<const ServedPort> ports) {
+std::string ttynet_config(Protocol mode, const std::optional<ServerTls>& tls,
+                          std::span<const ServedPort> ports) {
   std::string config =
       fmt::format("[defaults]\nprotocol = \"{}\"\nbind = \"127.0.0.1\"\nbaud = {}\n",
                   to_string(mode), line_baud);
+  if (tls) {
+    config +=
+        fmt::format("tls_cert = {}\ntls_key = {}\n", toml_string(tls->cert), toml_string(tls->key));
+  }
   for (const auto& [port, device] : ports) {
     config += fmt::format("\n[[port]]\ndevice = \"{}\"\ntcp_port = {}\n", device, port);
   }

@@ -149,7 +149,8 @@ void start_servers(Setup& setup, const Options& options) {
     return;
   }
   if (!options.ttynet_config_binary.empty()) {
-    start_configured_server(setup, "ports.toml", ttynet_config(*options.protocol, ports),
+    start_configured_server(setup, "ports.toml",
+                            ttynet_config(*options.protocol, options.ttynet_tls, ports),
                             options.ttynet_config_binary + " serve --config {config}");
     return;
   }

@@ -4,12 +4,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "device.hpp"
 #include "options.hpp"
 #include "pattern.hpp"
 #include "server_process.hpp"
+#include "tls_client.hpp"
 
 namespace ttynet::bench {
 
@@ -35,14 +37,16 @@ struct Device {
   std::size_t server = 0;  // index into Setup::servers
 };
 
-// Everything a run needs: devices, and the server processes exporting them.
+// Everything a run needs: devices, the server processes exporting them, the client's TLS.
 struct Setup {
   TempDir temp;
   Pattern pattern;
   std::vector<Device> devices;
   std::vector<std::unique_ptr<ServerProcess>> servers;
   std::vector<std::filesystem::path> logs;  // one per server
+  std::optional<TlsContext> tls;            // --tls-ca: every connection speaks TLS
 
+  const TlsContext* tls_context() const { return tls ? &*tls : nullptr; }
   double server_cpu_seconds() const;
   std::uint64_t peak_rss_kib() const;
   std::vector<int> done_fds() const;
