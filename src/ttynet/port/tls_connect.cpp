@@ -30,7 +30,7 @@ constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_await
 class TokenLine {
  public:
   explicit TokenLine(std::string_view token) {
-    auto end = std::copy(keyword.begin(), keyword.end(), bytes_.begin());
+    auto end = std::copy(token_line_keyword.begin(), token_line_keyword.end(), bytes_.begin());
     end = std::copy(token.begin(), token.end(), end);
     *end++ = '\r';
     *end++ = '\n';
@@ -43,8 +43,7 @@ class TokenLine {
   asio::const_buffer buffer() const { return asio::buffer(bytes_.data(), size_); }
 
  private:
-  static constexpr std::string_view keyword = "TTYNET-TOKEN ";
-  std::array<char, keyword.size() + max_token_size + 2> bytes_{};
+  std::array<char, token_line_keyword.size() + max_token_size + 2> bytes_{};
   std::size_t size_ = 0;
 };
 

@@ -17,6 +17,8 @@
 namespace ttynet::port {
 
 inline constexpr std::size_t max_token_size = 256;
+// How the token is presented inside TLS: this, the token, "\r\n" (server/token_hello.hpp).
+inline constexpr std::string_view token_line_keyword = "TTYNET-TOKEN ";
 
 class SecretToken {
  public:

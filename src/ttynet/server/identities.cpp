@@ -14,8 +14,6 @@
 namespace ttynet::server {
 namespace {
 
-static_assert(TokenHello::max_token_size == port::max_token_size);
-
 bool applies_to(const Identity& identity, const std::string& port_name) {
   return std::any_of(identity.ports.begin(), identity.ports.end(), [&](const std::string& pattern) {
     return ::fnmatch(pattern.c_str(), port_name.c_str(), 0) == 0;

@@ -57,11 +57,4 @@ void TokenHello::clear_token() {
   for (std::size_t i = 0; i < token_.size(); ++i) bytes[i] = 0;
 }
 
-std::string token_hello_line(std::string_view token) {
-  std::string line(TokenHello::keyword);
-  line += token;
-  line += "\r\n";
-  return line;
-}
-
 }  // namespace ttynet::server

@@ -17,14 +17,15 @@
 #include <string>
 #include <string_view>
 
+#include "ttynet/port/token_file.hpp"
 #include "ttynet/util/bytes.hpp"
 
 namespace ttynet::server {
 
 class TokenHello {
  public:
-  static constexpr std::string_view keyword = "TTYNET-TOKEN ";
-  static constexpr std::size_t max_token_size = 256;
+  static constexpr std::string_view keyword = port::token_line_keyword;
+  static constexpr std::size_t max_token_size = port::max_token_size;
   static constexpr std::size_t max_line_size = 512;  // the line ending included
 
   enum class State { need_more, done, failed };
@@ -62,8 +63,5 @@ class TokenHello {
   bool saw_cr_ = false;
   std::array<char, max_token_size> token_{};
 };
-
-// The line a client sends: "TTYNET-TOKEN <token>\r\n".
-std::string token_hello_line(std::string_view token);
 
 }  // namespace ttynet::server
