@@ -26,10 +26,15 @@ class Notifier {
   // Waits for the next notify(), then says why the caller should stop waiting: the port
   // closed (`closed` set) or the caller's operation was cancelled; nothing otherwise. The
   // flag is read after the wake-up, so pass one that outlives the wait.
+  // A caller cancelled before this wait began is told so at once: the cancellation was
+  // emitted while it waited on something else, and this wait would never see it.
   asio::awaitable<std::error_code> wait_while_open(const bool& closed) {
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) {
+      co_return asio::error::operation_aborted;
+    }
     co_await wait();
     if (closed) co_return errc::closed;
-    const auto state = co_await asio::this_coro::cancellation_state;
     if (state.cancelled() != asio::cancellation_type::none) {
       co_return asio::error::operation_aborted;
     }

@@ -1,5 +1,7 @@
 #include "ttynet/server/device_pump.hpp"
 
+#include <asio/error.hpp>
+#include <asio/this_coro.hpp>
 #include <memory>
 
 namespace ttynet::server {
@@ -18,6 +20,11 @@ asio::awaitable<std::error_code> pump_device_output(
   const auto storage = std::make_unique_for_overwrite<Byte[]>(device_read_size);
   const MutableByteView buffer(storage.get(), device_read_size);
   for (;;) {
+    // A cancellation that came while `deliver` waited has been spent on that wait; a read
+    // started after it would not see it and could wait for device data forever.
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none)
+      co_return asio::error::operation_aborted;
     auto [ec, n] = co_await device.read_some(buffer);
     if (ec) co_return ec;
     co_await deliver({buffer.data(), n});

@@ -4,6 +4,9 @@
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <numeric>
 
@@ -125,6 +128,34 @@ TEST_F(LoopPortTest, PendingOperationsOutliveThePort) {
   port.reset();
   ASSERT_TRUE(run_until(io_, [&] { return read->has_value(); }));
   EXPECT_EQ(std::get<0>(read->value()), errc::closed);
+}
+
+// A coroutine cancelled while it waited on something else: its next read must not wait for
+// data that may never come.
+TEST_F(LoopPortTest, AReadAfterItsCoroutineWasCancelledEndsAtOnce) {
+  LoopPort port(io_.get_executor());
+  asio::steady_timer other_wait(io_, std::chrono::steady_clock::time_point::max());
+  asio::cancellation_signal cancel;
+  std::optional<std::error_code> result;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<std::error_code> {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        co_await other_wait.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        std::array<Byte, 8> buffer{};
+        auto [ec, n] = co_await port.read_some(buffer);
+        co_return ec;
+      },
+      asio::bind_cancellation_slot(cancel.slot(),
+                                   [&](const std::exception_ptr& error, std::error_code ec) {
+                                     EXPECT_FALSE(error);
+                                     result = ec;
+                                   }));
+  run_ready(io_);
+  cancel.emit(asio::cancellation_type::terminal);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return result.has_value(); }, std::chrono::milliseconds(1000)));
+  EXPECT_EQ(*result, asio::error::operation_aborted);
 }
 
 TEST_F(LoopPortTest, AReadCanBeCancelled) {
