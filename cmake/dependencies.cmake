@@ -21,3 +21,11 @@ pkg_check_modules(TOMLPLUSPLUS REQUIRED tomlplusplus)
 add_library(ttynet_toml INTERFACE)
 target_include_directories(ttynet_toml INTERFACE ${TOMLPLUSPLUS_INCLUDE_DIRS})
 target_compile_definitions(ttynet_toml INTERFACE TOML_HEADER_ONLY=1)
+
+# yaml-cpp for the ser2net-compatible configuration (src/ttynet/server/ser2net_yaml.cpp), linked
+# statically like libmd: the program maps no C++ shared library (apps/ttynet).
+find_library(YAML_CPP_STATIC NAMES libyaml-cpp.a REQUIRED)
+find_path(YAML_CPP_INCLUDE_DIR yaml-cpp/yaml.h REQUIRED)
+add_library(ttynet_yaml INTERFACE)
+target_include_directories(ttynet_yaml SYSTEM INTERFACE ${YAML_CPP_INCLUDE_DIR})
+target_link_libraries(ttynet_yaml INTERFACE ${YAML_CPP_STATIC})

@@ -11,13 +11,16 @@ cores+=(src/ttynet/term)
 # The terminal's I/O files (ttynet_term_io in src/ttynet/CMakeLists.txt) are not part of its core.
 term_io='/term/(terminal|raw_mode|log_file)\.'
 core_files=$(find "${cores[@]}" -name '*.hpp' -o -name '*.cpp' | grep -vE "$term_io" || true)
-# The server's request policy, frame pacer, log rate limits, access rules and token line, and the
-# forwarder's ESP policy, are cores too; the rest of the server and the forwarder is their I/O.
+# The server's request policy, frame pacer, log rate limits, access rules, token line, scroll-back
+# and ser2net configuration, and the forwarder's ESP policy, are cores too; the rest of the
+# server and the forwarder is their I/O.
 core_files+=" src/ttynet/server/session_core.hpp src/ttynet/server/session_core.cpp"
 core_files+=" src/ttynet/server/frame_pacer.hpp src/ttynet/server/frame_pacer.cpp"
 core_files+=" src/ttynet/server/peer_log_limit.hpp src/ttynet/server/peer_log_limit.cpp"
 core_files+=" src/ttynet/server/access_rules.hpp src/ttynet/server/access_rules.cpp"
 core_files+=" src/ttynet/server/token_hello.hpp src/ttynet/server/token_hello.cpp"
+core_files+=" src/ttynet/server/scrollback.hpp src/ttynet/server/scrollback.cpp"
+core_files+=" src/ttynet/server/ser2net_yaml.hpp src/ttynet/server/ser2net_yaml.cpp"
 core_files+=" src/ttynet/forward/esp_accelerator.hpp src/ttynet/forward/esp_accelerator.cpp"
 if grep -nE '#include <(asio|sys/socket|thread|mutex|spdlog)' $core_files; then
   echo "check: a sans-I/O core includes an I/O header (above)" >&2

@@ -7,10 +7,10 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config ccache
   libasio-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev libmd-dev
-  libtomlplusplus-dev libavahi-client-dev nlohmann-json3-dev libssl-dev
+  libtomlplusplus-dev libavahi-client-dev nlohmann-json3-dev libssl-dev libyaml-cpp-dev
   # tests, sanitizers, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
-  python3 python3-serial ser2net socat iproute2 openssl gensio-bin
+  python3 python3-serial ser2net socat iproute2 openssl gensio-bin microcom
   # style checks
   clang-format clang-tidy
 )

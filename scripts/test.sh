@@ -36,6 +36,7 @@ core_sources=$(find src/ttynet/util src/ttynet/telnet src/ttynet/rfc2217 src/tty
   -name '*.cpp' | sort)
 core_sources+=" src/ttynet/server/session_core.cpp src/ttynet/server/frame_pacer.cpp"
 core_sources+=" src/ttynet/server/access_rules.cpp src/ttynet/server/token_hello.cpp"
+core_sources+=" src/ttynet/server/scrollback.cpp src/ttynet/server/ser2net_yaml.cpp"
 core_sources+=" src/ttynet/forward/esp_accelerator.cpp"
 tidy_log=$(mktemp)
 clang-tidy -p build/fuzz --quiet $core_sources >"$tidy_log" 2>&1 || true

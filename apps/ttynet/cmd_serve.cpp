@@ -1,25 +1,17 @@
 // `ttynet serve`: export one port over RFC 2217 or raw TCP, or many from a config file.
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
-#include <asio/use_awaitable.hpp>
-#include <functional>
 #include <memory>
 #include <optional>
-
-#include <spdlog/spdlog.h>
 
 #include "commands.hpp"
 #include "serve_common.hpp"
 #include "ttynet/esp/reset_sequence.hpp"
 #include "ttynet/server/admission.hpp"
 #include "ttynet/server/config.hpp"
-#include "ttynet/server/dnssd.hpp"
 #include "ttynet/server/log.hpp"
 #include "ttynet/server/port_host.hpp"
-#include "ttynet/server/port_manager.hpp"
+#include "ttynet/util/parse.hpp"
 #include "ttynet/version.hpp"
 
 namespace ttynet::app {
@@ -42,7 +34,21 @@ struct ServeOptions {
   std::uint32_t idle_timeout = 0;
   server::SecurityOptions security;
   std::string access_file;  // [[identity]] tables
+  std::uint32_t max_clients = 1;
+  std::string scrollback;  // a size, "64KiB"; empty: the default
+  std::string takeover = "never";
+  std::uint32_t takeover_idle = 60;
 };
+
+// The sharing options, checked by CLI11 already.
+server::SharingOptions sharing_options(const ServeOptions& options) {
+  server::SharingOptions sharing;
+  sharing.max_clients = options.max_clients;
+  if (!options.scrollback.empty()) sharing.scrollback = parse_byte_size(options.scrollback);
+  sharing.takeover = server::parse_takeover(options.takeover).value_or(server::Takeover::never);
+  sharing.takeover_idle = std::chrono::seconds(options.takeover_idle);
+  return sharing;
+}
 
 // The --esp sequences, or why the options do not make one.
 Result<server::EspResetConfig, Error> esp_reset_config(const ServeOptions& options) {
@@ -58,51 +64,12 @@ Result<server::EspResetConfig, Error> esp_reset_config(const ServeOptions& optio
 // `serve --config FILE`: every port of the file on one io_context; SIGHUP reads it again.
 int run_serve_config(const ServeOptions& options) {
   configure_logging(options.verbosity);
-  server::AsyncLog async_log;
   auto config = server::load_config(options.config_file);
   if (!config) {
     print_error(config.error().message);
     return 1;
   }
-  asio::io_context io(1);
-  server::DnsSdPublisher publisher(io.get_executor());
-  server::PortManagerOptions manager_options;
-  manager_options.on_started = [&](const server::ServedPort& port) { publisher.publish(port); };
-  manager_options.on_stopped = [&](const server::ServedPort& port) { publisher.withdraw(port); };
-  server::PortManager manager(io.get_executor(), std::move(*config), std::move(manager_options));
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  asio::signal_set hangup(io, SIGHUP);
-  signals.async_wait([&](std::error_code ec, int signal_number) {
-    if (ec) return;
-    spdlog::info("{}: shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-    hangup.cancel();
-    manager.stop();
-  });
-  std::function<void()> await_hangup = [&] {
-    hangup.async_wait([&](std::error_code ec, int) {
-      if (ec) return;
-      auto reloaded = server::load_config(options.config_file);
-      if (!reloaded) {
-        spdlog::error("SIGHUP: keeping the running configuration: {}", reloaded.error().message);
-      } else {
-        spdlog::info("SIGHUP: reloading {}", options.config_file);
-        manager.reload(std::move(*reloaded));
-      }
-      await_hangup();
-    });
-  };
-  await_hangup();
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        co_await manager.run();
-        publisher.stop();
-        signals.cancel();
-        hangup.cancel();
-      },
-      asio::detached);
-  io.run();
-  return finish(async_log, 0);
+  return serve_ports(std::move(*config), {.config_file = options.config_file, .dns_sd = true});
 }
 
 int run_serve(const ServeOptions& options) {
@@ -122,6 +89,7 @@ int run_serve(const ServeOptions& options) {
   config.monitor_port = options.monitor_port;
   config.clients = {.keepalive = std::chrono::seconds(options.keepalive),
                     .idle_timeout = std::chrono::seconds(options.idle_timeout)};
+  config.sharing = sharing_options(options);
   LineSettings initial;
   initial.baud = options.baud;
   config.initial_settings = initial;
@@ -216,6 +184,38 @@ void add_serve_command(CLI::App& app) {
       "--access", options->access_file,
       "TOML file of [[identity]] tables: token files or certificate subjects, and the "
       "permission each gets (\"control\" or \"monitor\"); needs TLS");
+  auto* max_clients =
+      serve
+          ->add_option("--max-clients", options->max_clients,
+                       "Controlling clients at once: each gets the device's output and may write "
+                       "and change settings; a flash holds the others' input back")
+          ->capture_default_str()
+          ->check(CLI::Range(1u, server::max_controllers));
+  auto* scrollback =
+      serve
+          ->add_option("--scrollback", options->scrollback,
+                       "Device output a new client gets first, e.g. 64KiB (default: 64KiB for "
+                       "monitors, none for controllers; 0: none)")
+          ->check(CLI::Validator(
+              [](const std::string& text) -> std::string {
+                const auto size = parse_byte_size(text);
+                if (size && *size <= server::max_scrollback) return {};
+                return "expected a size up to 16MiB, e.g. 64KiB";
+              },
+              "SIZE"));
+  auto* takeover =
+      serve
+          ->add_option("--takeover", options->takeover,
+                       "When every controlling place is taken, a new client replaces the "
+                       "longest idle controller: never, idle (after --takeover-idle) or always")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"never", "idle", "always"}));
+  auto* takeover_idle = serve
+                            ->add_option("--takeover-idle", options->takeover_idle,
+                                         "Seconds without input after which --takeover idle "
+                                         "may replace a controller")
+                            ->capture_default_str()
+                            ->check(client_limit_range());
   serve->add_flag("-v,--verbose", options->verbosity, "More log output (repeatable)");
   auto* esp = serve->add_flag(
       "--esp", options->esp,
@@ -232,8 +232,9 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--hard-reset-sequence", options->hard_reset_sequence,
                    "With --esp: the hard-reset sequence to run (default R1|W0.1|R0)")
       ->needs(esp);
-  for (auto* single_port_option : {port, bind, raw, baud, monitor, esp, keepalive, idle, tls_cert,
-                                   tls_key, client_ca, allow, deny, access}) {
+  for (auto* single_port_option :
+       {port, bind, raw, baud, monitor, esp, keepalive, idle, tls_cert, tls_key, client_ca, allow,
+        deny, access, max_clients, scrollback, takeover, takeover_idle}) {
     config->excludes(single_port_option);
   }
   serve->callback([options] { exit_code() = run_serve(*options); });

@@ -18,6 +18,9 @@ void add_esptool_command(CLI::App& app);
 // The whole program when invoked as `esp_rfc2217_server`: that tool's command line, served
 // as `ttynet serve --esp`.
 int run_esp_rfc2217_server(int argc, char** argv);
+// The whole program when invoked as `ttynet-ser2net` or `ser2net`: ser2net 4.x's command line
+// (what labgrid's exporter runs), served as `ttynet serve --config` serves ports.
+int run_ser2net(int argc, char** argv);
 
 // Sets up logging to stderr; verbosity 0 = info, 1 = debug, 2+ = trace.
 void configure_logging(int verbosity);

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   if (name == "esp_rfc2217_server" || name == "esp_rfc2217_server.py") {
     return run_esp_rfc2217_server(argc, argv);
   }
+  if (name == "ttynet-ser2net" || name == "ser2net") return run_ser2net(argc, argv);
   CLI::App app{"ttynet: serial ports over the network (RFC 2217 and raw TCP)", "ttynet"};
   app.set_version_flag("--version", std::string("ttynet ") + ttynet::version);
   app.require_subcommand(1);

@@ -9,11 +9,13 @@
 #include <asio/use_awaitable.hpp>
 #include <csignal>
 #include <cstdint>
+#include <string>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "ttynet/server/config.hpp"
 #include "ttynet/server/log.hpp"
 #include "ttynet/server/options.hpp"
 
@@ -49,6 +51,14 @@ int serve_until_signalled(asio::io_context& io, Host& host) {
   io.run();
   return code;
 }
+
+struct ServePortsOptions {
+  std::string config_file{};  // read again on SIGHUP; empty: SIGHUP changes nothing
+  bool dns_sd = false;        // announce the ports through avahi-daemon
+};
+// Serves the ports of `config` (PortManager) until SIGINT or SIGTERM; logging is set up
+// already. The exit code.
+int serve_ports(server::ServerConfig config, const ServePortsOptions& options);
 
 // --keepalive and --idle-timeout take seconds up to server::max_client_limit.
 CLI::Range client_limit_range();

@@ -14,29 +14,16 @@
 
 #include "ttynet/server/access_rules.hpp"
 #include "ttynet/server/toml_guard.hpp"
+#include "ttynet/util/one_line.hpp"
+#include "ttynet/util/parse.hpp"
 
 namespace ttynet::server {
 namespace {
 
-// Errors quote the text they tripped over, line breaks included; an error stays one line.
-std::string one_line(std::string_view text) {
-  std::string line;
-  for (const char c : text) {
-    if (c == '\n') {
-      line += "\\n";
-    } else if (c == '\r') {
-      line += "\\r";
-    } else {
-      line += c;
-    }
-  }
-  return line;
-}
-
 constexpr std::uint32_t max_baud = 100'000'000;
 
 // Keys a port entry may take from [defaults]; the rest name or place one entry.
-constexpr std::array<std::string_view, 14> setting_keys = {"protocol",
+constexpr std::array<std::string_view, 18> setting_keys = {"protocol",
                                                            "baud",
                                                            "bind",
                                                            "esp",
@@ -49,7 +36,11 @@ constexpr std::array<std::string_view, 14> setting_keys = {"protocol",
                                                            "tls_key",
                                                            "tls_client_ca",
                                                            "allow",
-                                                           "deny"};
+                                                           "deny",
+                                                           "max_clients",
+                                                           "scrollback",
+                                                           "takeover",
+                                                           "takeover_idle"};
 constexpr std::array<std::string_view, 4> identity_keys = {"token_file", "certificate_subject",
                                                            "ports", "permission"};
 constexpr std::array<std::string_view, 6> entry_keys = {
@@ -64,6 +55,7 @@ struct Settings {
   bool esp = false;
   EspOptions esp_options;
   ClientLimits clients;
+  SharingOptions sharing;
   SecurityOptions security;
 };
 
@@ -236,6 +228,35 @@ class Parser {
       }
       (key == "keepalive" ? settings.clients.keepalive : settings.clients.idle_timeout) =
           std::chrono::seconds(number->get());
+    } else if (key == "max_clients") {
+      const auto* number = value.as_integer();
+      if (!number || number->get() < 1 || number->get() > max_controllers) {
+        return fail(value, at, fmt::format("expected an integer from 1 to {}", max_controllers));
+      }
+      settings.sharing.max_clients = static_cast<std::uint32_t>(number->get());
+    } else if (key == "scrollback") {
+      // "64KiB", or a number of bytes.
+      const auto* text = value.as_string();
+      const auto* number = value.as_integer();
+      std::optional<std::size_t> size;
+      if (text) size = parse_byte_size(text->get());
+      if (number && number->get() >= 0) size = static_cast<std::size_t>(number->get());
+      if (!size || *size > max_scrollback) {
+        return fail(value, at,
+                    "expected a size up to 16MiB as a string, e.g. \"64KiB\" (\"0\": none)");
+      }
+      settings.sharing.scrollback = *size;
+    } else if (key == "takeover") {
+      const auto text = value.value<std::string>();
+      auto takeover = text ? parse_takeover(*text) : std::nullopt;
+      if (!takeover) return fail(value, at, "expected \"never\", \"idle\" or \"always\"");
+      settings.sharing.takeover = *takeover;
+    } else if (key == "takeover_idle") {
+      const auto* number = value.as_integer();
+      if (!number || number->get() < 0 || number->get() > max_client_limit.count()) {
+        return fail(value, at, fmt::format("expected seconds, 0 to {}", max_client_limit.count()));
+      }
+      settings.sharing.takeover_idle = std::chrono::seconds(number->get());
     } else if (key == "tls_cert" || key == "tls_key" || key == "tls_client_ca") {
       const auto* text = value.as_string();
       if (!text || text->get().empty()) return fail(value, at, "expected a file name");
@@ -400,9 +421,10 @@ class Parser {
     if (settings.esp && settings.protocol == Protocol::raw)
       return whole("esp = true needs protocol \"rfc2217\" (a raw client cannot ask for DTR/RTS)");
     entry.protocol = settings.protocol;
-    entry.baud = settings.baud;
+    entry.initial_settings.baud = settings.baud;
     entry.bind = settings.bind;
     entry.clients = settings.clients;
+    entry.sharing = settings.sharing;
     if ((settings.security.tls_cert.empty() != settings.security.tls_key.empty()) ||
         (!settings.security.tls_client_ca.empty() && settings.security.tls_cert.empty())) {
       return whole("TLS needs both 'tls_cert' and 'tls_key' ('tls_client_ca' needs them too)");
@@ -435,7 +457,8 @@ auto parse_text(std::string_view text, std::string_view source_name, Parse parse
 bool operator==(const PortEntry& a, const PortEntry& b) {
   const auto fields = [](const PortEntry& e) {
     return std::tie(e.name, e.source, e.device, e.match, e.tcp_port, e.is_port_base, e.monitor_port,
-                    e.protocol, e.baud, e.bind, e.esp, e.clients, e.security, e.identities);
+                    e.protocol, e.initial_settings, e.bind, e.esp, e.clients, e.sharing, e.security,
+                    e.identities);
   };
   return fields(a) == fields(b);
 }

@@ -8,6 +8,9 @@
 //   bind = "0.0.0.0"
 //   keepalive = 60              # seconds until a vanished client frees its port (0: never)
 //   idle_timeout = 0            # seconds without input before a client is closed (0: never)
+//   max_clients = 1             # controlling clients at once
+//   scrollback = "64KiB"        # device output a new client gets first (unset: monitors only)
+//   takeover = "never"          # or "idle" (after takeover_idle seconds) or "always"
 //   tls_cert = "server.pem"     # with tls_key (and tls_client_ca): TLS on the listeners
 //   allow = ["10.0.0.0/8"]      # and deny: access rules
 //
@@ -43,6 +46,7 @@
 #include "ttynet/server/device_identity.hpp"
 #include "ttynet/server/options.hpp"
 #include "ttynet/util/error.hpp"
+#include "ttynet/util/line_settings.hpp"
 #include "ttynet/util/result.hpp"
 
 namespace ttynet::server {
@@ -67,10 +71,13 @@ struct PortEntry {
   // Read-only listeners; a base like tcp_port when is_port_base.
   std::optional<std::uint16_t> monitor_port;
   Protocol protocol = Protocol::rfc2217;
-  std::uint32_t baud = 115200;
+  // The device's settings while no client has changed them: `baud` in the file (8N1); a
+  // ser2net connector's whole specification.
+  LineSettings initial_settings{};
   std::optional<std::string> bind;  // nothing = all interfaces
   std::optional<EspOptions> esp;    // nothing = no ESP reset handling
   ClientLimits clients;
+  SharingOptions sharing;
   SecurityOptions security;
   // Every [[identity]] of the file: each applies to the ports it names.
   std::vector<IdentityOptions> identities;

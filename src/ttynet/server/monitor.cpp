@@ -37,18 +37,19 @@ struct MonitorHub::Client {
   port::NetStream stream;
   PeerReporter report;
   ByteBuffer queue;      // waiting for the next write
-  ByteBuffer in_flight;  // the write in progress
+  ByteBuffer in_flight;  // the write in progress (at first, the scroll-back)
   port::Notifier queued;
   std::size_t dropped = 0;  // bytes lost in the current overflow
 };
 
 MonitorHub::MonitorHub(asio::any_io_executor executor, std::string port_name,
                        std::chrono::seconds keepalive, std::shared_ptr<Gate> gate,
-                       std::size_t queue_limit)
+                       std::shared_ptr<const Scrollback> scrollback, std::size_t queue_limit)
     : executor_(std::move(executor)),
       port_name_(std::move(port_name)),
       keepalive_(keepalive),
       gate_(std::move(gate)),
+      scrollback_(std::move(scrollback)),
       queue_limit_(queue_limit) {}
 
 MaybeError MonitorHub::listen(const std::optional<std::string>& bind_address, std::uint16_t port) {
@@ -128,6 +129,8 @@ void MonitorHub::adopt(port::NetStream stream) {
   if (auto failed = configure_client_socket(client->stream.socket(), keepalive_)) {
     client->report(spdlog::level::warn, fmt::format(": keepalive not set: {}", failed.message()));
   }
+  // The first write; the scroll-back has its own bound, and live output queues behind it.
+  if (scrollback_) client->in_flight = scrollback_->last(scrollback_->capacity());
   clients_.push_back(client);
   asio::co_spawn(executor_, serve(std::move(client)), asio::detached);
 }
@@ -143,12 +146,15 @@ asio::awaitable<void> MonitorHub::serve(std::shared_ptr<Client> client) {
 
 asio::awaitable<void> MonitorHub::write_queue(std::shared_ptr<Client> client) {
   for (;;) {
-    while (client->queue.empty() && client->stream.is_open()) co_await client->queued.wait();
+    if (client->in_flight.empty()) {  // else the scroll-back goes first
+      while (client->queue.empty() && client->stream.is_open()) co_await client->queued.wait();
+      std::swap(client->queue, client->in_flight);
+      client->queue.clear();
+    }
     if (!client->stream.is_open()) co_return;
-    std::swap(client->queue, client->in_flight);
-    client->queue.clear();
     auto [ec, n] =
         co_await asio::async_write(client->stream, asio::buffer(client->in_flight), as_tuple);
+    client->in_flight.clear();
     if (ec) {
       client->report.connection_lost(ec, client->stream.is_open());
       co_return;

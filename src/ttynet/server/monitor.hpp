@@ -3,6 +3,7 @@
 // they send is read and dropped. A monitor never slows the device or the controlling client:
 // broadcast() only copies into each monitor's bounded queue, and a monitor too slow to keep up
 // loses the bytes that do not fit (logged once per episode) instead of holding anyone back.
+// A monitor that connects gets the port's scroll-back first.
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -17,6 +18,7 @@
 
 #include "ttynet/port/net_stream.hpp"
 #include "ttynet/server/admission.hpp"
+#include "ttynet/server/scrollback.hpp"
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/error.hpp"
 
@@ -30,8 +32,10 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
   // `keepalive`: ClientLimits::keepalive for the monitors' connections.
   // `port_name`: how log lines name the port (PortHostConfig::name).
   // `gate`: the port's access rules, TLS and identities, which monitors pass too.
+  // `scrollback`: the port's recent output, all of which a new monitor gets; may be null.
   MonitorHub(asio::any_io_executor executor, std::string port_name, std::chrono::seconds keepalive,
-             std::shared_ptr<Gate> gate, std::size_t queue_limit = default_queue_limit);
+             std::shared_ptr<Gate> gate, std::shared_ptr<const Scrollback> scrollback = nullptr,
+             std::size_t queue_limit = default_queue_limit);
 
   // Opens the listening sockets (see open_listeners). The error's message is for the user.
   MaybeError listen(const std::optional<std::string>& bind_address, std::uint16_t port);
@@ -59,6 +63,7 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
   std::string port_name_;
   std::chrono::seconds keepalive_;
   std::shared_ptr<Gate> gate_;
+  std::shared_ptr<const Scrollback> scrollback_;
   std::size_t queue_limit_;
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   std::list<std::shared_ptr<Client>> clients_;

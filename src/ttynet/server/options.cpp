@@ -31,4 +31,23 @@ std::optional<Permission> parse_permission(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(Takeover takeover) {
+  switch (takeover) {
+    case Takeover::idle:
+      return "idle";
+    case Takeover::always:
+      return "always";
+    case Takeover::never:
+      break;
+  }
+  return "never";
+}
+
+std::optional<Takeover> parse_takeover(std::string_view text) {
+  for (const Takeover takeover : {Takeover::never, Takeover::idle, Takeover::always}) {
+    if (text == to_string(takeover)) return takeover;
+  }
+  return std::nullopt;
+}
+
 }  // namespace ttynet::server

@@ -56,6 +56,40 @@ struct ClientLimits {
 };
 inline constexpr std::chrono::seconds max_client_limit{24 * 3600};
 
+// What a client that finds every controlling place taken may do (`--takeover`, `takeover`).
+// `never`: it is refused. `idle`: it replaces the controller that has sent nothing for longest,
+// if that is at least SharingOptions::takeover_idle. `always`: it replaces the longest idle
+// controller whatever its idle time. The replaced client gets a one-line notice and is closed.
+enum class Takeover : std::uint8_t { never, idle, always };
+
+std::string_view to_string(Takeover takeover);  // "never", "idle", "always"
+std::optional<Takeover> parse_takeover(std::string_view text);
+
+inline constexpr std::size_t default_monitor_scrollback = std::size_t{64} * 1024;
+inline constexpr std::size_t max_scrollback = std::size_t{16} * 1024 * 1024;
+inline constexpr std::uint32_t max_controllers = 100;
+
+// How one port is shared (`--max-clients`, `--scrollback`, `--takeover`, `--takeover-idle`;
+// the same keys with underscores in the config file). README "Sharing a port" has the rules.
+struct SharingOptions {
+  // Controlling clients at once. Beyond one, every controller gets the device's output, any
+  // may write and change settings, and a flash (an ESP reset or paced frames) holds the
+  // others' input back until it is over.
+  std::uint32_t max_clients = 1;
+  // Device output kept for clients that come later, in bytes. Set: every new client,
+  // controller or monitor, gets up to that much first. Unset: monitors get up to
+  // default_monitor_scrollback, controllers nothing. 0: nobody gets any.
+  std::optional<std::size_t> scrollback{};
+  Takeover takeover = Takeover::never;
+  std::chrono::seconds takeover_idle{60};  // with Takeover::idle
+
+  // The bytes each kind of client gets; the port keeps for_monitors(), never less.
+  std::size_t for_controllers() const { return scrollback.value_or(0); }
+  std::size_t for_monitors() const { return scrollback.value_or(default_monitor_scrollback); }
+
+  friend bool operator==(const SharingOptions&, const SharingOptions&) = default;
+};
+
 // What an identity may do on a port. `control`: a controlling client, as without identities.
 // `monitor`: read-only, as a monitor-port client. control is the stronger.
 enum class Permission : std::uint8_t { control, monitor };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -27,6 +28,10 @@ PortHost::PortHost(asio::any_io_executor executor, PortHostConfig config)
       reopen_timer_(executor_) {
   if (config_.name.empty()) config_.name = config_.device_url;
   gate_ = std::make_shared<Gate>(executor_, config_.name, config_.security);
+  if (const std::size_t kept = config_.sharing.for_monitors(); kept > 0) {
+    scrollback_ = std::make_shared<Scrollback>(kept);
+  }
+  if (config_.sharing.max_clients > 1) lease_ = std::make_shared<DeviceLease>(executor_);
 }
 
 PortHost::~PortHost() = default;
@@ -81,8 +86,8 @@ void PortHost::warn_if_open_to_all() const {
 
 std::shared_ptr<MonitorHub> PortHost::monitor_hub() {
   if (!monitors_) {
-    monitors_ =
-        std::make_shared<MonitorHub>(executor_, config_.name, config_.clients.keepalive, gate_);
+    monitors_ = std::make_shared<MonitorHub>(executor_, config_.name, config_.clients.keepalive,
+                                             gate_, scrollback_);
   }
   return monitors_;
 }
@@ -109,13 +114,13 @@ asio::awaitable<void> PortHost::run() {
       port_->close();
       const std::string gone = fmt::format("device {} disconnected", config_.device_url);
       for (const auto& reader : std::list(readers_)) co_await reader->close_with_message(gone);
-      if (auto session = session_) {
-        session->device_lost();
-        co_await session->close_with_message(gone);
+      for (const auto& controller : std::list(controllers_)) {
+        controller->device_lost();
+        co_await controller->close_with_message(gone);
       }
     }
     // The sessions hold the device: they end before it goes.
-    while (session_ || !readers_.empty()) co_await session_ended_.wait();
+    while (!controllers_.empty() || !readers_.empty()) co_await session_ended_.wait();
     port_.reset();
   }
   co_await gate_->close();
@@ -131,18 +136,22 @@ void PortHost::stop(std::string_view reason) {
   reopen_timer_.cancel();
   if (monitors_) monitors_->stop();
   for (const auto& reader : readers_) reader->close();
-  if (session_ && !reason.empty()) {
-    // serve_client restores the device once the session has ended, then closes it.
+  if (controllers_.empty()) {
+    close_device();
+    return;
+  }
+  // serve_client restores the device once the last session has ended, then closes it.
+  for (const auto& controller : controllers_) {
+    if (reason.empty()) {
+      controller->close();
+      continue;
+    }
     asio::co_spawn(
         executor_,
-        [session = session_, line = std::string(reason)]() -> asio::awaitable<void> {
-          co_await session->close_with_message(line);
+        [controller, line = std::string(reason)]() -> asio::awaitable<void> {
+          co_await controller->close_with_message(line);
         },
         asio::detached);
-  } else if (session_) {
-    session_->close();  // serve_client restores the device, then closes it
-  } else {
-    close_device();
   }
 }
 
@@ -157,6 +166,7 @@ SessionConfig PortHost::session_config() const {
   config.signature = fmt::format("ttynet {} {}", version, port::describe(port_->info()));
   config.esp_reset = config_.esp_reset;
   config.clients = config_.clients;
+  config.lease = lease_;
   return config;
 }
 
@@ -199,26 +209,76 @@ asio::awaitable<void> PortHost::admit_client(asio::ip::tcp::socket socket) {
     SessionConfig config = session_config();
     config.read_only = true;
     config.esp_reset.reset();
-    co_await serve_reader(std::make_shared<Session>(std::move(admitted->stream), *port_, config));
+    config.lease.reset();
+    auto reader = std::make_shared<Session>(std::move(admitted->stream), *port_, config);
+    reader->start_with(earlier_output(config_.sharing.for_monitors()));
+    co_await serve_reader(std::move(reader));
     co_return;
   }
-  if (session_) {
-    refuse_client(std::move(admitted->stream), config_.name,
-                  fmt::format("{} is in use by {}", config_.device_url, session_->peer()));
-    co_return;
+  if (controllers_.size() >= config_.sharing.max_clients) {
+    const auto replaced = takeover_candidate();
+    if (!replaced) {
+      refuse_client(
+          std::move(admitted->stream), config_.name,
+          fmt::format("{} is in use by {}", config_.device_url, controllers_.front()->peer()));
+      co_return;
+    }
+    co_await take_over(replaced, describe_peer(admitted->stream.socket()));
+    // Meanwhile the port may have stopped, lost its device, or filled up again.
+    if (is_stopping_ || !is_device_up_ || controllers_.size() >= config_.sharing.max_clients) {
+      refuse_client(std::move(admitted->stream), config_.name,
+                    fmt::format("{} is not available", config_.device_url));
+      co_return;
+    }
   }
-  session_ = std::make_shared<Session>(std::move(admitted->stream), *port_, session_config());
-  co_await serve_client(session_);
+  auto session = std::make_shared<Session>(std::move(admitted->stream), *port_, session_config());
+  session->start_with(earlier_output(config_.sharing.for_controllers()));
+  if (controllers_.empty()) found_by_first_ = device_state(*port_);
+  controllers_.push_back(session);
+  co_await serve_client(std::move(session));
+}
+
+std::shared_ptr<Session> PortHost::takeover_candidate() const {
+  if (config_.sharing.takeover == Takeover::never || controllers_.empty()) return nullptr;
+  const auto idlest =
+      std::max_element(controllers_.begin(), controllers_.end(),
+                       [](const auto& a, const auto& b) { return a->idle_for() < b->idle_for(); });
+  if (config_.sharing.takeover == Takeover::idle &&
+      (*idlest)->idle_for() < config_.sharing.takeover_idle) {
+    return nullptr;
+  }
+  return *idlest;
+}
+
+asio::awaitable<void> PortHost::take_over(std::shared_ptr<Session> replaced,
+                                          const std::string& newcomer) {
+  replaced->report()(
+      spdlog::level::info,
+      fmt::format(": taken over by {} after {} s without input", newcomer,
+                  std::chrono::duration_cast<std::chrono::seconds>(replaced->idle_for()).count()));
+  co_await replaced->close_with_message(
+      fmt::format("{} was taken over by {}", config_.name, newcomer));
+  // serve_client restores the device and lets go of the session.
+  while (std::find(controllers_.begin(), controllers_.end(), replaced) != controllers_.end()) {
+    co_await session_ended_.wait();
+  }
+}
+
+ByteBuffer PortHost::earlier_output(std::size_t n) const {
+  return scrollback_ ? scrollback_->last(n) : ByteBuffer{};
 }
 
 asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
   session->report()(spdlog::level::info, " connected");
   co_await session->run();
   session->report()(spdlog::level::info, " disconnected");
-  if (is_device_up_) co_await session->restore_device();
-  session_.reset();
+  // The last controller puts the device back as the first found it; while others remain,
+  // the device is theirs as it is.
+  const bool is_last = controllers_.size() == 1;
+  if (is_last && is_device_up_) co_await session->restore_device(found_by_first_);
+  controllers_.remove(session);
   session_ended_.notify();
-  if (is_stopping_) close_device();
+  if (is_stopping_ && controllers_.empty()) close_device();
 }
 
 asio::awaitable<void> PortHost::serve_reader(std::shared_ptr<Session> reader) {
@@ -233,9 +293,14 @@ asio::awaitable<void> PortHost::serve_reader(std::shared_ptr<Session> reader) {
 asio::awaitable<void> PortHost::pump_device() {
   const auto ec =
       co_await pump_device_output(*port_, [this](ByteView data) -> asio::awaitable<void> {
+        if (scrollback_) scrollback_->append(data);
         if (monitors_) monitors_->broadcast(data);
         for (const auto& reader : readers_) reader->offer_from_device(data);
-        if (auto session = session_) co_await session->from_device(data);
+        // Each controller takes the data in turn; the slowest sets the pace, as in ser2net.
+        // A copy, as controllers come and go meanwhile; reused, so a read allocates nothing.
+        delivering_.assign(controllers_.begin(), controllers_.end());
+        for (const auto& controller : delivering_) co_await controller->from_device(data);
+        delivering_.clear();
       });
   if (!is_stopping_) log().debug("port {}: device read ended: {}", config_.name, ec.message());
 }

@@ -1,10 +1,13 @@
 #pragma once
-// One exported port: the device, its listening sockets and at most one controlling client.
+// One exported port: the device, its listening sockets and its controlling clients (one, or
+// up to SharingOptions::max_clients).
 //
-// The device is opened once and read continuously; its data goes to the client when there
-// is one and is dropped otherwise. A second client gets a one-line refusal. When a client
-// leaves, the settings and control lines it found are restored. When the device goes away
-// the client is told and dropped, and the device is opened again once it is back.
+// The device is opened once and read continuously; its data goes to every controller and
+// monitor, and into the scroll-back for clients that come later. A client beyond the limit is
+// refused in one line, or replaces an idle controller (SharingOptions::takeover). When the
+// last controller leaves, the settings and control lines the first one found are restored.
+// When the device goes away the clients are told and dropped, and the device is opened again
+// once it is back.
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -21,7 +24,9 @@
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
 #include "ttynet/server/admission.hpp"
+#include "ttynet/server/device_lease.hpp"
 #include "ttynet/server/monitor.hpp"
+#include "ttynet/server/scrollback.hpp"
 #include "ttynet/server/session.hpp"
 #include "ttynet/util/error.hpp"
 
@@ -37,6 +42,7 @@ struct PortHostConfig {
   std::chrono::milliseconds reopen_interval{500};
   std::optional<EspResetConfig> esp_reset;  // `--esp`
   ClientLimits clients;
+  SharingOptions sharing;
   // Read-only listeners: every client there gets the device's output; what they send is
   // dropped. Nothing = none.
   std::optional<std::uint16_t> monitor_port;
@@ -68,6 +74,13 @@ class PortHost {
   std::shared_ptr<MonitorHub> monitor_hub();
   // One line when a listener is reachable beyond loopback by anyone.
   void warn_if_open_to_all() const;
+  // A client beyond max_clients: the controller it may replace (SharingOptions::takeover), or
+  // null.
+  std::shared_ptr<Session> takeover_candidate() const;
+  // Tells `replaced` it was taken over by `newcomer` and waits until it has left.
+  asio::awaitable<void> take_over(std::shared_ptr<Session> replaced, const std::string& newcomer);
+  // The last `n` bytes of device output, for a client that connects now.
+  ByteBuffer earlier_output(std::size_t n) const;
   asio::awaitable<void> serve_client(std::shared_ptr<Session> session);
   // A monitor identity on an RFC 2217 listener: a read-only session beside the controller.
   asio::awaitable<void> serve_reader(std::shared_ptr<Session> reader);
@@ -81,11 +94,17 @@ class PortHost {
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   std::shared_ptr<Gate> gate_;
   std::unique_ptr<port::Port> port_;
-  std::shared_ptr<Session> session_;
+  std::list<std::shared_ptr<Session>> controllers_;   // in the order they came
+  std::vector<std::shared_ptr<Session>> delivering_;  // pump_device()'s copy of controllers_
+  // What the device held when the first of the present controllers came: restored when the
+  // last one leaves.
+  std::optional<DeviceState> found_by_first_;
   std::list<std::shared_ptr<Session>> readers_;  // read-only sessions
+  std::shared_ptr<Scrollback> scrollback_;       // null when nobody gets any
+  std::shared_ptr<DeviceLease> lease_;           // with several controllers
   // With monitor_port, or once a monitor identity connects to the main listener.
   std::shared_ptr<MonitorHub> monitors_;
-  port::Notifier session_ended_;  // the controller's or a reader's
+  port::Notifier session_ended_;  // a controller's or a reader's
   asio::steady_timer reopen_timer_;
   bool is_device_up_ = false;  // opened and not yet failed
   bool is_stopping_ = false;

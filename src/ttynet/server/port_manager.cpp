@@ -254,9 +254,8 @@ void PortManager::start_instance(Entry& entry, const DeviceFacts& found, const s
   if (monitor_port) host.monitor_port = static_cast<std::uint16_t>(*monitor_port);
   host.protocol = config.protocol;
   host.clients = config.clients;
-  LineSettings initial;
-  initial.baud = config.baud;
-  host.initial_settings = initial;
+  host.sharing = config.sharing;
+  host.initial_settings = config.initial_settings;
   if (config.esp) {
     auto esp_reset = make_esp_reset_config(*config.esp);
     if (!esp_reset) {  // checked when the file was read; kept for safety

@@ -29,13 +29,6 @@ namespace {
 using asio::experimental::awaitable_operators::operator||;
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-// Low latency and quick detection of clients that vanished without a FIN.
-
-DeviceState device_state(const port::Port& port) {
-  return {
-      .settings = port.settings(), .lines = port.control_lines(), .break_on = port.break_state()};
-}
-
 spdlog::level::level_enum spdlog_level(action::Log::Level level) {
   switch (level) {
     case action::Log::Level::debug:
@@ -49,6 +42,11 @@ spdlog::level::level_enum spdlog_level(action::Log::Level level) {
 }
 
 }  // namespace
+
+DeviceState device_state(const port::Port& port) {
+  return {
+      .settings = port.settings(), .lines = port.control_lines(), .break_on = port.break_state()};
+}
 
 Session::Session(port::NetStream stream, port::Port& port, SessionConfig config)
     : stream_(std::move(stream)),
@@ -72,7 +70,24 @@ Session::Session(port::NetStream stream, port::Port& port, SessionConfig config)
   }
 }
 
+void Session::start_with(ByteView earlier_output) {
+  if (earlier_output.empty()) return;
+  if (core_) {
+    core_->send_data(earlier_output);  // goes out behind the option offers, at the first flush
+    return;
+  }
+  replay_.assign(earlier_output.begin(), earlier_output.end());
+  is_replaying_ = true;
+}
+
 asio::awaitable<void> Session::run() {
+  if (is_replaying_) {
+    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(replay_), as_tuple);
+    if (ec) lose_client(ec);
+    replay_ = {};
+    is_replaying_ = false;
+    flow_changed_.notify();
+  }
   if (core_) {
     core_->poll_modem_state();
     co_await drive_core();
@@ -88,6 +103,7 @@ asio::awaitable<void> Session::run() {
     co_await (client_to_device() || close_when_idle() || watch_device_writes());
   }
   close();
+  if (is_shared()) config_.lease->release(this);
   if (core_ && core_->protocol_error_count() > core_->protocol_error_kinds()) {
     report_(spdlog::level::warn,
             fmt::format(": {} protocol errors in all", core_->protocol_error_count()));
@@ -105,7 +121,7 @@ void Session::device_lost() {
   if (core_) core_->device_lost();
 }
 
-asio::awaitable<void> Session::restore_device() {
+asio::awaitable<void> Session::restore_device(const std::optional<DeviceState>& to) {
   if (device_output_abandoned_) {
     // What the device did not take is the gone client's: the next one must not inherit it.
     if (auto ec = co_await port_.purge(Purge::transmit)) {
@@ -114,7 +130,8 @@ asio::awaitable<void> Session::restore_device() {
     }
   }
   if (!core_) co_return;  // a raw client cannot change the device's settings or lines
-  core_->restore();
+  core_->observe_device(device_state(port_));
+  core_->restore(to);
   co_await drive_core();
 }
 
@@ -172,6 +189,10 @@ asio::awaitable<void> Session::client_to_device() {
       co_return;
     }
     log().trace("port {}: {}: {} bytes from the client", config_.port_name, peer(), n);
+    if (is_shared()) {
+      co_await hold_input_during_flash();
+      if (!stream_.is_open()) co_return;
+    }
     if (!core_) {
       if (auto write_error = co_await write_to_device(received)) {
         if (!device_output_abandoned_) {
@@ -183,12 +204,24 @@ asio::awaitable<void> Session::client_to_device() {
       continue;
     }
     while (is_driving_) co_await core_idle_.wait();  // receive() wants the core drained
+    if (is_shared()) core_->observe_device(device_state(port_));
     core_->receive(received);
     co_await drive_core();
     flow_changed_.notify();  // the client may have resumed the flow
     if (!stream_.is_open()) co_return;
     co_await flush_to_client();
   }
+}
+
+asio::awaitable<void> Session::hold_input_during_flash() {
+  DeviceLease& lease = *config_.lease;
+  if (lease.is_held_against(this)) {
+    report_(spdlog::level::info,
+            fmt::format(": input held back while {} flashes", lease.holder_name()));
+    co_await lease.wait_until_free_for(this);
+    report_(spdlog::level::debug, ": input goes on");
+  }
+  lease.renew(this);
 }
 
 asio::awaitable<void> Session::drive_core() {
@@ -218,6 +251,7 @@ ActionResult Session::device_after(std::error_code ec) const {
 }
 
 asio::awaitable<ActionResult> Session::perform(const action::Write& write) {
+  if (is_shared() && core_->is_writing_paced_frame()) config_.lease->take(this, peer());
   co_return ActionResult{.error = co_await write_to_device(write.data)};
 }
 
@@ -290,7 +324,15 @@ asio::awaitable<ActionResult> Session::perform(const action::SetLines& lines) {
 }
 
 asio::awaitable<ActionResult> Session::perform(const action::PlayReset& reset) {
-  co_return device_after(co_await port::play_reset(port_, *reset.sequence));
+  if (is_shared() && reset.into_bootloader && !config_.lease->take(this, peer())) {
+    // Another flash began while this request was on its way: it goes first.
+    co_await hold_input_during_flash();
+    config_.lease->take(this, peer());
+  }
+  auto result = device_after(co_await port::play_reset(port_, *reset.sequence));
+  // Into the application: the flash is over, and everyone sees the boot output.
+  if (is_shared() && !reset.into_bootloader) config_.lease->release(this);
+  co_return result;
 }
 
 asio::awaitable<ActionResult> Session::perform(const action::SetBreak& set) {
@@ -362,7 +404,9 @@ void Session::follow_pacer_deadline() {
 
 asio::awaitable<void> Session::from_device(ByteView data) {
   if (!core_) {
-    // Raw: only this path writes to the socket, straight from the caller's buffer.
+    // Raw: only this path writes to the socket (after the scroll-back), straight from the
+    // caller's buffer.
+    while (is_replaying_ && stream_.is_open()) co_await flow_changed_.wait();
     if (!stream_.is_open()) co_return;
     auto [ec, n] =
         co_await asio::async_write(stream_, asio::buffer(data.data(), data.size()), as_tuple);

@@ -19,6 +19,7 @@
 #include "ttynet/port/net_stream.hpp"
 #include "ttynet/port/notifier.hpp"
 #include "ttynet/port/port.hpp"
+#include "ttynet/server/device_lease.hpp"
 #include "ttynet/server/log.hpp"
 #include "ttynet/server/options.hpp"
 #include "ttynet/server/session_core.hpp"
@@ -39,12 +40,21 @@ struct SessionConfig {
   // A monitor identity on the main listener (SessionPolicy::read_only): fed through
   // offer_from_device(), never the controlling client. RFC 2217 only.
   bool read_only = false;
+  // A controller of a port shared by several (SharingOptions::max_clients > 1): the flash
+  // lease they all see. Null: the port's only controller.
+  std::shared_ptr<DeviceLease> lease{};
 };
+
+// What `port` holds now, as a session core sees the device.
+DeviceState device_state(const port::Port& port);
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(port::NetStream stream, port::Port& port, SessionConfig config);
 
+  // Before run(): device output from before the client came (scroll-back), which it gets
+  // ahead of anything else from the device.
+  void start_with(ByteView earlier_output);
   // Serves the client until it leaves, close() is called, or the connection fails.
   asio::awaitable<void> run();
   // Delivers device data to the client. Waits while the client is slow or has suspended
@@ -61,8 +71,12 @@ class Session : public std::enable_shared_from_this<Session> {
   // The device went away: paced batches in progress are reported aborted to the client (sent
   // by close_with_message(), which comes next).
   void device_lost();
-  // After run(): puts the device's settings, lines and BREAK back as the client found them.
-  asio::awaitable<void> restore_device();
+  // After run(): drops device output the client left unwritten and puts the device's
+  // settings, lines and BREAK back as the client found them, or as `to` says (a shared port
+  // is put back by its last controller, as its first found it).
+  asio::awaitable<void> restore_device(const std::optional<DeviceState>& to = std::nullopt);
+  // How long the client has sent nothing.
+  Duration idle_for() const { return Clock::now() - last_input_; }
   bool is_open() const { return stream_.is_open(); }
   const std::string& peer() const { return report_.peer(); }
   // Logs "port NAME: PEER TEXT" within the limits on lines about peers.
@@ -72,6 +86,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Paced ESP frames come with --esp: the reset handling already says the device is an ESP.
   bool is_paced() const { return config_.esp_reset.has_value(); }
   asio::awaitable<void> client_to_device();
+  bool is_shared() const { return config_.lease != nullptr; }
+  // On a shared port: waits while another controller flashes (one line says so), then
+  // renews this session's own lease, if it holds it.
+  asio::awaitable<void> hold_input_during_flash();
   // Writes client data to the device until it is taken or abandoned: a device that takes
   // nothing (its flow control held by a hung board) must not keep a session that is over.
   // close() abandons a write in flight, and so does watch_device_writes().
@@ -132,6 +150,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t device_writes_ = 0;       // started so far: tells one stuck write from the next
   bool device_output_abandoned_ = false;  // a device write was given up
   std::size_t offered_dropped_ = 0;       // device bytes offer_from_device() dropped lately
+  // A raw session's scroll-back, written by run() before any device data (from_device()
+  // waits for it).
+  ByteBuffer replay_;
+  bool is_replaying_ = false;
 };
 
 }  // namespace ttynet::server

@@ -227,15 +227,16 @@ void SessionCore::device_lost() { abort_batches(rfc2217::paced_esp::AbortReason:
 
 void SessionCore::poll_modem_state() { queued_.emplace_back(action::ReadModemState{}); }
 
-void SessionCore::restore() {
+void SessionCore::restore(const std::optional<DeviceState>& to) {
   if (policy_.read_only) return;
+  const DeviceState& target = to ? *to : found_;
   if (device_.break_on) queued_.emplace_back(action::SetBreak{false});
-  if (device_.settings != found_.settings)
-    queued_.emplace_back(action::ApplySettings{found_.settings});
-  if (device_.lines != found_.lines) {
+  if (device_.settings != target.settings)
+    queued_.emplace_back(action::ApplySettings{target.settings});
+  if (device_.lines != target.lines) {
     action::SetLines lines;
-    if (device_.lines.dtr != found_.lines.dtr) lines.dtr = found_.lines.dtr;
-    if (device_.lines.rts != found_.lines.rts) lines.rts = found_.lines.rts;
+    if (device_.lines.dtr != target.lines.dtr) lines.dtr = target.lines.dtr;
+    if (device_.lines.rts != target.lines.rts) lines.rts = target.lines.rts;
     queued_.emplace_back(lines);
   }
 }
@@ -422,7 +423,7 @@ void SessionCore::set_lines_for_esp(std::optional<bool> dtr, std::optional<bool>
   log(Level::info, fmt::format("ESP {} reset, played here: {}", bootloader ? "bootloader" : "hard",
                                esp::to_string(sequence)));
   abort_batches(rfc2217::paced_esp::AbortReason::line_change);
-  queued_.emplace_back(action::PlayReset{&sequence});
+  queued_.emplace_back(action::PlayReset{&sequence, bootloader});
   poll_modem_state();
 }
 

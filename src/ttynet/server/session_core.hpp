@@ -66,6 +66,7 @@ struct SetLines {
 };
 struct PlayReset {  // an ESP reset sequence, played with its own timing
   const esp::ResetSequence* sequence;
+  bool into_bootloader = false;  // false: a hard reset, into the application
 };
 struct SetBreak {
   bool on;
@@ -135,8 +136,14 @@ class SessionCore {
   bool wants_client_input() const { return !pacer_ || pacer_->wants_input(); }
   // The periodic modem-line poll (and the first reading at connect): queues ReadModemState.
   void poll_modem_state();
-  // Queues the actions that put the device back as it was found.
-  void restore();
+  // Queues the actions that put the device back as it was found, or as `to` says (a port
+  // shared by several controllers goes back to what the first of them found).
+  void restore(const std::optional<DeviceState>& to = std::nullopt);
+  // Another client of a shared port may have changed the device: what it holds now, so a
+  // request equal to the state in force is judged against the device, not a stale copy.
+  void observe_device(const DeviceState& device) { device_ = device; }
+  // The action in flight is a paced ESP frame's Write (not the client's own data).
+  bool is_writing_paced_frame() const { return is_writing_frame_; }
 
   bool is_suspended() const { return protocol_.is_suspended(); }
   ByteView pending_output() { return protocol_.pending_output(); }

@@ -51,7 +51,7 @@ TEST(ConfigParse, ReadsTheDocumentedExample) {
   EXPECT_FALSE(esp32.is_port_base);
   EXPECT_TRUE(esp32.esp.has_value());
   EXPECT_EQ(esp32.protocol, Protocol::rfc2217);
-  EXPECT_EQ(esp32.baud, 115200u);
+  EXPECT_EQ(esp32.initial_settings.baud, 115200u);
   EXPECT_EQ(esp32.bind, "0.0.0.0");
   EXPECT_EQ(esp32.line, 7u);
 
@@ -85,10 +85,10 @@ monitor_port = 5002
   ASSERT_EQ(config.ports.size(), 2u);
   EXPECT_EQ(config.ports[0].source, PortEntry::Source::url);
   EXPECT_EQ(config.ports[0].protocol, Protocol::raw);
-  EXPECT_EQ(config.ports[0].baud, 230400u);
+  EXPECT_EQ(config.ports[0].initial_settings.baud, 230400u);
   EXPECT_FALSE(config.ports[0].bind.has_value());
   EXPECT_EQ(config.ports[1].protocol, Protocol::rfc2217);
-  EXPECT_EQ(config.ports[1].baud, 9600u);
+  EXPECT_EQ(config.ports[1].initial_settings.baud, 9600u);
   ASSERT_TRUE(config.ports[1].esp.has_value());
   EXPECT_TRUE(config.ports[1].esp->r0);
   EXPECT_EQ(config.ports[1].monitor_port, 5002);
@@ -180,6 +180,52 @@ permission = "monitor"
   EXPECT_EQ(port.identities[1].permission, Permission::monitor);
 }
 
+TEST(ConfigParse, SharingComesFromDefaultsOrTheEntry) {
+  const auto config = parse_ok(R"(
+[defaults]
+max_clients = 4
+scrollback = "64KiB"
+[[port]]
+device = "loop://"
+tcp_port = 0
+[[port]]
+device = "loop://"
+tcp_port = 0
+max_clients = 1
+scrollback = 0
+takeover = "idle"
+takeover_idle = 30
+)");
+  ASSERT_EQ(config.ports.size(), 2u);
+  EXPECT_EQ(config.ports[0].sharing, (SharingOptions{.max_clients = 4, .scrollback = 65536}));
+  EXPECT_EQ(config.ports[0].sharing.for_controllers(), 65536u);
+  EXPECT_EQ(config.ports[1].sharing, (SharingOptions{.max_clients = 1,
+                                                     .scrollback = 0,
+                                                     .takeover = Takeover::idle,
+                                                     .takeover_idle = std::chrono::seconds(30)}));
+  EXPECT_EQ(config.ports[1].sharing.for_monitors(), 0u);
+  // Unset: monitors get the default, controllers nothing.
+  const SharingOptions unset;
+  EXPECT_EQ(unset.for_monitors(), default_monitor_scrollback);
+  EXPECT_EQ(unset.for_controllers(), 0u);
+}
+
+TEST(ConfigErrors, SharingKeysAreChecked) {
+  const std::string port = "[[port]]\ndevice = \"loop://\"\ntcp_port = 1\n";
+  EXPECT_EQ(parse_error(port + "max_clients = 0\n"),
+            "ports.toml:4:15: port 1, 'max_clients': expected an integer from 1 to 100");
+  EXPECT_EQ(parse_error(port + "scrollback = \"64 KiB\"\n"),
+            "ports.toml:4:14: port 1, 'scrollback': expected a size up to 16MiB as a string, "
+            "e.g. \"64KiB\" (\"0\": none)");
+  EXPECT_EQ(parse_error(port + "scrollback = \"32MiB\"\n"),
+            "ports.toml:4:14: port 1, 'scrollback': expected a size up to 16MiB as a string, "
+            "e.g. \"64KiB\" (\"0\": none)");
+  EXPECT_EQ(parse_error(port + "takeover = \"sometimes\"\n"),
+            "ports.toml:4:12: port 1, 'takeover': expected \"never\", \"idle\" or \"always\"");
+  EXPECT_EQ(parse_error(port + "takeover_idle = -5\n"),
+            "ports.toml:4:17: port 1, 'takeover_idle': expected seconds, 0 to 86400");
+}
+
 TEST(ConfigErrors, SecurityKeysAreChecked) {
   const std::string port = "[[port]]\ndevice = \"loop://\"\ntcp_port = 1\n";
   EXPECT_EQ(parse_error(port + "allow = [\"10.0.0.1/8\"]\n"),
@@ -220,7 +266,7 @@ TEST(ConfigErrors, NameFileLineAndKey) {
             "ports.toml:4:9: port 1, 'bauds': unknown key; valid: name, device, match, tcp_port, "
             "tcp_port_base, monitor_port, protocol, baud, bind, esp, r0, reset_sequence, "
             "hard_reset_sequence, keepalive, idle_timeout, tls_cert, tls_key, tls_client_ca, "
-            "allow, deny");
+            "allow, deny, max_clients, scrollback, takeover, takeover_idle");
   EXPECT_EQ(parse_error("[defaults]\nprotocol = \"telnet\"\n[[port]]\ndevice = \"loop://\"\n"
                         "tcp_port = 1\n"),
             "ports.toml:2:12: [defaults] 'protocol': expected \"rfc2217\" or \"raw\"");

@@ -60,6 +60,7 @@ class FakeDevice {
 
   // One line per action, in order.
   std::vector<std::string> performed;
+  std::vector<bool> resets_into_bootloader;  // PlayReset's flag, per reset
 
   ActionResult perform(const Action& action) {
     return std::visit([this](const auto& a) { return on(a); }, action);
@@ -89,6 +90,7 @@ class FakeDevice {
   }
   ActionResult on(const action::PlayReset& reset) {
     performed.push_back("reset " + esp::to_string(*reset.sequence));
+    resets_into_bootloader.push_back(reset.into_bootloader);
     state.lines = {.dtr = false, .rts = false};
     return {.device = state};
   }
@@ -416,6 +418,29 @@ TEST_F(AgreedSessionTest, RestoresWhatTheClientChanged) {
             (std::vector<std::string>{"break off", "apply 115200 8N1", "lines rts=0"}));
 }
 
+// A port shared by several controllers goes back to what the first of them found.
+TEST_F(AgreedSessionTest, RestoresToTheStateItIsGiven) {
+  client_sends(request(Command::set_baudrate, baud_bytes(9600)));
+  performed();
+  DeviceState first_found;
+  first_found.settings.baud = 57600;
+  core_.restore(first_found);
+  drive();
+  EXPECT_EQ(performed(), (std::vector<std::string>{"apply 57600 8N1"}));
+}
+
+// Another controller of a shared port set the device back: the same request again is not
+// "in force already".
+TEST_F(AgreedSessionTest, JudgesARequestAgainstTheDeviceAsObserved) {
+  client_sends(request(Command::set_baudrate, baud_bytes(9600)));
+  EXPECT_EQ(performed(), (std::vector<std::string>{"apply 9600 8N1"}));
+  device_.state.settings.baud = 115200;  // changed by another client
+  core_.observe_device(device_.state);
+  client_sends(request(Command::set_baudrate, baud_bytes(9600)));
+  EXPECT_EQ(performed(), (std::vector<std::string>{"apply 9600 8N1"}));
+  EXPECT_EQ(count(take_output(), reply(Command::set_baudrate, baud_bytes(9600))), 2u);
+}
+
 TEST_F(AgreedSessionTest, RestoresNothingWhenNothingChanged) {
   client_sends(request(Command::set_baudrate, {0, 0, 0, 0}));
   performed();
@@ -452,6 +477,7 @@ TEST_F(EspSessionTest, PlaysTheBootloaderResetLocallyAndAnswersWithTheClientsLin
   EXPECT_EQ(count(out, control_reply(Control::rts_on)), 1u);
   EXPECT_EQ(count(out, control_reply(Control::dtr_on)), 1u);
   EXPECT_EQ(count(out, control_reply(Control::rts_off)), 1u);
+  EXPECT_EQ(device_.resets_into_bootloader, std::vector<bool>{true});  // a flash begins
 }
 
 TEST_F(EspSessionTest, PlaysTheHardResetLocally) {
@@ -462,6 +488,7 @@ TEST_F(EspSessionTest, PlaysTheHardResetLocally) {
   EXPECT_EQ(std::count(lines.begin(), lines.end(), reset_line(config.hard)), 1)
       << fmt::format("{}", fmt::join(lines, " | "));
   EXPECT_EQ(std::count(lines.begin(), lines.end(), reset_line(config.bootloader)), 0);
+  EXPECT_EQ(device_.resets_into_bootloader, std::vector<bool>{false});  // a flash ends
 }
 
 TEST_F(EspSessionTest, PassesLineChangesThatCannotResetTheChipThrough) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/detached.hpp>
@@ -11,6 +12,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <chrono>
+#include <string_view>
 
 #include "byte_search.hpp"
 #include "ttynet/esp/slip.hpp"
@@ -73,11 +75,14 @@ ByteBuffer com_port_request(Byte command, const ByteBuffer& value) {
 // the session's device data pumped from the port as PortHost does.
 class SessionTest : public ::testing::Test {
  protected:
-  explicit SessionTest(SessionConfig config = {.signature = "ttynet test"})
+  // `earlier_output`: the scroll-back the session starts with.
+  explicit SessionTest(SessionConfig config = {.signature = "ttynet test"},
+                       std::string_view earlier_output = {})
       : port_(io_.get_executor()), client_(io_) {
     asio::ip::tcp::acceptor acceptor(io_, {asio::ip::address_v4::loopback(), 0});
     client_.connect(acceptor.local_endpoint());
     session_ = std::make_shared<Session>(acceptor.accept(), port_, std::move(config));
+    session_->start_with(as_bytes(earlier_output));
     asio::co_spawn(io_, session_->run(), asio::detached);
     asio::co_spawn(io_, pump(), asio::detached);
   }
@@ -175,6 +180,37 @@ TEST_F(SessionTest, SuspendHoldsDeviceDataUntilResume) {
 TEST_F(SessionTest, DoublesIacInDeviceDataAndUndoesItFromTheClient) {
   send({'x', iac, iac, 'y'});  // one 0xFF for the device, echoed back doubled
   EXPECT_TRUE(contains(receive_until({'x', iac, iac, 'y'}), {'x', iac, iac, 'y'}));
+}
+
+// --- Shared ports -----------------------------------------------------------------------------
+
+class ScrollbackSessionTest : public SessionTest {
+ protected:
+  ScrollbackSessionTest() : SessionTest({.signature = "ttynet test"}, "earlier\xff") {}
+};
+
+TEST_F(ScrollbackSessionTest, TheClientGetsTheScrollBackBeforeLiveOutput) {
+  send({'n', 'o', 'w'});  // loop:// echoes it: live output
+  const auto bytes = receive_until({'n', 'o', 'w'});
+  const ByteBuffer earlier{'e', 'a', 'r', 'l', 'i', 'e', 'r', iac, iac};  // IAC doubled
+  const auto at = std::search(bytes.begin(), bytes.end(), earlier.begin(), earlier.end());
+  const ByteBuffer live{'n', 'o', 'w'};
+  const auto live_at = std::search(bytes.begin(), bytes.end(), live.begin(), live.end());
+  ASSERT_NE(at, bytes.end());
+  ASSERT_NE(live_at, bytes.end());
+  EXPECT_LT(at, live_at);
+}
+
+class RawScrollbackSessionTest : public SessionTest {
+ protected:
+  RawScrollbackSessionTest()
+      : SessionTest({.protocol = Protocol::raw, .signature = "ttynet test"}, "earlier\xff") {}
+};
+
+TEST_F(RawScrollbackSessionTest, TheScrollBackComesFirstAndUntouched) {
+  send({'n', 'o', 'w'});
+  const ByteBuffer expected{'e', 'a', 'r', 'l', 'i', 'e', 'r', iac, 'n', 'o', 'w'};
+  EXPECT_EQ(receive_until(expected), expected);
 }
 
 // --- Paced ESP frames -----------------------------------------------------------------------
