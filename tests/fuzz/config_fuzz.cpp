@@ -1,5 +1,6 @@
 // The multi-port config parser (server/config.cpp) on any text. Invariants: it returns a
-// configuration or one error line that names the source; never a crash, never a second line.
+// configuration or one error line that names the source; never a crash, never a second line;
+// an accepted entry has a baud rate and sharing settings within their bounds.
 
 #include <cstddef>
 #include <cstdint>
@@ -20,7 +21,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   for (const auto& entry : parsed->ports) {
-    check(entry.baud > 0);
+    check(entry.initial_settings.baud > 0);
+    check(entry.sharing.max_clients >= 1 &&
+          entry.sharing.max_clients <= ttynet::server::max_controllers);
+    check(entry.sharing.for_monitors() <= ttynet::server::max_scrollback);
     check(!entry.is_multi_device() || entry.device.find('*') != std::string::npos ||
           entry.source == ttynet::server::PortEntry::Source::match ||
           entry.device.find_first_of("?[") != std::string::npos);
