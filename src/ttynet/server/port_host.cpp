@@ -28,9 +28,15 @@ PortHost::PortHost(asio::any_io_executor executor, PortHostConfig config)
       reopen_timer_(executor_) {
   if (config_.name.empty()) config_.name = config_.device_url;
   gate_ = std::make_shared<Gate>(executor_, config_.name, config_.security);
-  if (const std::size_t kept = config_.sharing.for_monitors(); kept > 0) {
-    scrollback_ = std::make_shared<Scrollback>(kept);
-  }
+  // Kept only where someone may get it: without a scroll-back asked for, only monitors do,
+  // and a port has monitors only with a monitor listener or identities (a monitor identity).
+  const bool may_have_monitors =
+      config_.monitor_port.has_value() ||
+      (config_.security && config_.security->identities && !config_.security->identities->empty());
+  const std::size_t kept = config_.sharing.scrollback.has_value() || may_have_monitors
+                               ? config_.sharing.for_monitors()
+                               : 0;
+  if (kept > 0) scrollback_ = std::make_shared<Scrollback>(kept);
   if (config_.sharing.max_clients > 1) lease_ = std::make_shared<DeviceLease>(executor_);
 }
 
