@@ -29,3 +29,17 @@ find_path(YAML_CPP_INCLUDE_DIR yaml-cpp/yaml.h REQUIRED)
 add_library(ttynet_yaml INTERFACE)
 target_include_directories(ttynet_yaml SYSTEM INTERFACE ${YAML_CPP_INCLUDE_DIR})
 target_link_libraries(ttynet_yaml INTERFACE ${YAML_CPP_STATIC})
+
+# The dashboard's HTTP and WebSocket (src/ttynet/http/): Node's http-parser, linked statically,
+# and wslay (Debian ships it only as a shared library; it is C, so no C++ runtime comes with
+# it). Both are sans-I/O: the bytes move on ttynet's own event loop.
+find_library(HTTP_PARSER_STATIC NAMES libhttp_parser.a REQUIRED)
+find_path(HTTP_PARSER_INCLUDE_DIR http_parser.h REQUIRED)
+add_library(ttynet_http_parser INTERFACE)
+target_include_directories(ttynet_http_parser SYSTEM INTERFACE ${HTTP_PARSER_INCLUDE_DIR})
+target_link_libraries(ttynet_http_parser INTERFACE ${HTTP_PARSER_STATIC})
+find_library(WSLAY_LIBRARY NAMES wslay REQUIRED)
+find_path(WSLAY_INCLUDE_DIR wslay/wslay.h REQUIRED)
+add_library(ttynet_wslay INTERFACE)
+target_include_directories(ttynet_wslay SYSTEM INTERFACE ${WSLAY_INCLUDE_DIR})
+target_link_libraries(ttynet_wslay INTERFACE ${WSLAY_LIBRARY})

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cores=(src/ttynet/util src/ttynet/telnet src/ttynet/rfc2217)
+cores=(src/ttynet/util src/ttynet/telnet src/ttynet/rfc2217 src/ttynet/http)
 [ -f src/ttynet/esp/slip.hpp ] && cores+=(src/ttynet/esp)
 cores+=(src/ttynet/term)
 # The terminal's I/O files (ttynet_term_io in src/ttynet/CMakeLists.txt) are not part of its core.
@@ -21,6 +21,7 @@ core_files+=" src/ttynet/server/access_rules.hpp src/ttynet/server/access_rules.
 core_files+=" src/ttynet/server/token_hello.hpp src/ttynet/server/token_hello.cpp"
 core_files+=" src/ttynet/server/scrollback.hpp src/ttynet/server/scrollback.cpp"
 core_files+=" src/ttynet/server/ser2net_yaml.hpp src/ttynet/server/ser2net_yaml.cpp"
+core_files+=" src/ttynet/server/port_report.hpp src/ttynet/server/port_report.cpp"
 core_files+=" src/ttynet/forward/esp_accelerator.hpp src/ttynet/forward/esp_accelerator.cpp"
 if grep -nE '#include <(asio|sys/socket|thread|mutex|spdlog)' $core_files; then
   echo "check: a sans-I/O core includes an I/O header (above)" >&2

@@ -32,7 +32,7 @@ FUZZ_SECONDS=$fuzz_seconds ./scripts/fuzz.sh
 echo "== clang-tidy (sans-I/O cores)"
 # The I/O layers are left out: clang 14 does not enable Asio's coroutine support.
 # Listed from the tree, not git: the suite runs from an unpacked source archive too.
-core_sources=$(find src/ttynet/util src/ttynet/telnet src/ttynet/rfc2217 src/ttynet/esp \
+core_sources=$(find src/ttynet/util src/ttynet/telnet src/ttynet/rfc2217 src/ttynet/http src/ttynet/esp \
   -name '*.cpp' | sort)
 core_sources+=" src/ttynet/server/session_core.cpp src/ttynet/server/frame_pacer.cpp"
 core_sources+=" src/ttynet/server/access_rules.cpp src/ttynet/server/token_hello.cpp"
