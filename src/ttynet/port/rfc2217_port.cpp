@@ -313,8 +313,15 @@ asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, Error>> Rfc2217Port::connec
   auto connected = co_await connect_net_stream(executor, std::move(target), options.tls, timeout,
                                                url, logger("port.rfc2217"));
   if (!connected) co_return connected.error();
+  options.url = std::move(url);
+  co_return co_await open_over(std::move(executor), std::move(connected->stream),
+                               std::move(options));
+}
 
-  auto state = std::make_shared<State>(std::move(connected->stream), options, url);
+asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, Error>> Rfc2217Port::open_over(
+    asio::any_io_executor executor, NetStream stream, Rfc2217ConnectOptions options) {
+  const std::string url = options.url;
+  auto state = std::make_shared<State>(std::move(stream), options, url);
   asio::co_spawn(executor, State::read_loop(state), asio::detached);
   asio::co_spawn(executor, State::write_loop(state), asio::detached);
   asio::co_spawn(executor, State::deadline_loop(state), asio::detached);

@@ -38,6 +38,7 @@
 #include <optional>
 #include <string>
 
+#include "ttynet/port/net_stream.hpp"
 #include "ttynet/port/port.hpp"
 #include "ttynet/port/tcp_connect.hpp"
 #include "ttynet/port/tls_options.hpp"
@@ -86,6 +87,10 @@ class Rfc2217Port final : public Port {
  public:
   static asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, Error>> connect(
       asio::any_io_executor executor, TcpTarget target, Rfc2217ConnectOptions options = {});
+  // The open sequence over a connection made already (a client inside the server's process:
+  // the dashboard's browser terminals). options.url names the port in errors; tls is unused.
+  static asio::awaitable<Result<std::unique_ptr<Rfc2217Port>, Error>> open_over(
+      asio::any_io_executor executor, NetStream stream, Rfc2217ConnectOptions options);
   ~Rfc2217Port() override;
 
   asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(

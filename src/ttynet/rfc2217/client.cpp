@@ -174,8 +174,12 @@ void Client::start(const ClientOptions& options, const LineSettings& settings,
     open.add(
         {StepKind::control, static_cast<Byte>(lines.rts ? Control::rts_on : Control::rts_off)});
   }
-  open.add({StepKind::purge, static_cast<Byte>(Purge::receive)});
-  open.add({StepKind::purge, static_cast<Byte>(Purge::transmit)});
+  if (options.purge_at_open) {
+    open.add({StepKind::purge, static_cast<Byte>(Purge::receive)});
+    open.add({StepKind::purge, static_cast<Byte>(Purge::transmit)});
+  } else {
+    discard_data_ = false;
+  }
   operations_.push_back(open);
   run(now);
 }

@@ -97,6 +97,10 @@ struct ClientOptions {
   bool poll_modem = false;                     // poll_modem_state() sends NOTIFY-MODEMSTATE polls
   Duration timeout = std::chrono::seconds{3};  // per awaited step, negotiation included
   bool paced_esp = false;                      // ask for the paced-ESP-frames extension
+  // The open sequence purges both buffers and drops the data before it, as pyserial does.
+  // Off: nothing is purged and every byte is kept (a client joining a port others share, and
+  // its scroll-back: the dashboard's terminals).
+  bool purge_at_open = true;
 };
 
 // Names one operation; ids are never reused by a client.

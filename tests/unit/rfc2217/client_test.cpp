@@ -264,6 +264,23 @@ TEST(Rfc2217Client, KeepsTheLastBytesDroppedBeforeTheOpenForItsError) {
   EXPECT_EQ(harness.client.discarded_before_open().size(), Client::max_discarded_before_open);
 }
 
+TEST(Rfc2217Client, WithoutPurgeAtOpenKeepsEveryByteAndPurgesNothing) {
+  Harness harness{ClientOptions{.purge_at_open = false}};
+  harness.start();
+  harness.take_output();
+  const std::string earlier = "scroll-back the server sends first\r\n";
+  harness.feed(Bytes(earlier.begin(), earlier.end()));
+  EXPECT_EQ(harness.take_events(), Events{"data: " + hex(Bytes(earlier.begin(), earlier.end()))});
+  harness.feed(server_do_com_port);
+  harness.feed(settings_replies(115200, 8, 1, 1));
+  harness.feed(reply_control(Control::flow_none));
+  harness.feed(reply_control(Control::dtr_on));
+  harness.feed(reply_control(Control::rts_on));
+  EXPECT_EQ(harness.take_events(), Events{"opened"});
+  // The opening ends with the lines: no PURGE-DATA went out.
+  EXPECT_EQ(harness.take_output().find(hex(purge_request(Purge::receive))), std::string::npos);
+}
+
 TEST(Rfc2217Client, WaitsForComPortBeforeSendingSettings) {
   Harness harness;
   harness.take_output();
