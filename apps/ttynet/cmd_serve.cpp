@@ -38,6 +38,7 @@ struct ServeOptions {
   std::string scrollback;  // a size, "64KiB"; empty: the default
   std::string takeover = "never";
   std::uint32_t takeover_idle = 60;
+  std::optional<server::HttpListen> http;  // the dashboard's address; nothing: none
 };
 
 // The sharing options, checked by CLI11 already.
@@ -69,7 +70,8 @@ int run_serve_config(const ServeOptions& options) {
     print_error(config.error().message);
     return 1;
   }
-  return serve_ports(std::move(*config), {.config_file = options.config_file, .dns_sd = true});
+  return serve_ports(std::move(*config),
+                     {.config_file = options.config_file, .dns_sd = true, .http = options.http});
 }
 
 int run_serve(const ServeOptions& options) {
@@ -121,9 +123,17 @@ int run_serve(const ServeOptions& options) {
     return 1;
   }
   config.security = std::move(*security);
+  // The dashboard takes the port's TLS and access rules.
+  std::unique_ptr<server::HttpHost> dashboard;
+  if (options.http) {
+    config.directory = std::make_shared<server::PortDirectory>();
+    dashboard = open_dashboard(io, {.listen = *options.http, .security = options.security},
+                               config.directory);
+    if (!dashboard) return finish(async_log, 1);
+  }
 
   server::PortHost host(io.get_executor(), config);
-  const int code = serve_until_signalled(io, host);
+  const int code = serve_until_signalled(io, host, dashboard.get());
   return finish(async_log, code);
 }
 
@@ -155,6 +165,7 @@ void add_serve_command(CLI::App& app) {
       "Also listen here for read-only clients: each gets the device's output, their input is "
       "ignored (0 = any free port)");
   auto* keepalive = add_keepalive_option(*serve, options->keepalive);
+  add_http_option(*serve, options->http);
   auto* idle = serve
                    ->add_option("--idle-timeout", options->idle_timeout,
                                 "Close a client that sends nothing for this many seconds, with a "

@@ -17,12 +17,59 @@ constexpr auto log_close_limit = std::chrono::seconds(1);
 
 }  // namespace
 
+std::unique_ptr<server::HttpHost> open_dashboard(asio::io_context& io,
+                                                 const server::HttpOptions& options,
+                                                 std::shared_ptr<server::PortDirectory> directory) {
+  auto security = server::make_port_security(options.security, {}, "the dashboard");
+  if (!security) {
+    print_error(security.error().message);
+    return nullptr;
+  }
+  auto dashboard = std::make_unique<server::HttpHost>(
+      io.get_executor(), server::HttpHostConfig{.bind_address = options.listen.bind_address,
+                                                .tcp_port = options.listen.tcp_port,
+                                                .security = std::move(*security),
+                                                .directory = std::move(directory)});
+  if (auto error = dashboard->start()) {
+    print_error(fmt::format("the dashboard: {}", error->message));
+    return nullptr;
+  }
+  return dashboard;
+}
+
+CLI::Option* add_http_option(CLI::App& command, std::optional<server::HttpListen>& listen) {
+  return command
+      .add_option_function<std::string>(
+          "--http",
+          [&listen](const std::string& text) {
+            listen = server::parse_http_listen(text);
+            if (!listen) throw CLI::ValidationError("--http", "give PORT, ADDRESS:PORT or *:PORT");
+          },
+          "Serve the web dashboard, browser terminals, /api/ports and /metrics here: PORT (on "
+          "loopback), ADDRESS:PORT, or *:PORT for all interfaces")
+      ->type_name("ADDR:PORT");
+}
+
 int serve_ports(server::ServerConfig config, const ServePortsOptions& options) {
   server::AsyncLog async_log;
   asio::io_context io(1);
+  std::shared_ptr<server::PortDirectory> directory;
+  std::unique_ptr<server::HttpHost> dashboard;
+  // --http overrides [http]'s address, and keeps its TLS and access rules.
+  std::optional<server::HttpOptions> http = config.http;
+  if (options.http) {
+    if (!http) http.emplace();
+    http->listen = *options.http;
+  }
+  if (http) {
+    directory = std::make_shared<server::PortDirectory>();
+    dashboard = open_dashboard(io, *http, directory);
+    if (!dashboard) return finish(async_log, 1);
+  }
   std::optional<server::DnsSdPublisher> publisher;
   if (options.dns_sd) publisher.emplace(io.get_executor());
   server::PortManagerOptions manager_options;
+  manager_options.directory = directory;
   manager_options.on_started = [&](const server::ServedPort& port) {
     if (publisher) publisher->publish(port);
   };
@@ -37,6 +84,7 @@ int serve_ports(server::ServerConfig config, const ServePortsOptions& options) {
     spdlog::info("{}: shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
     hangup.cancel();
     manager.stop();
+    if (dashboard) dashboard->stop();
   });
   std::function<void()> await_hangup = [&] {
     hangup.async_wait([&](std::error_code ec, int) {
@@ -57,6 +105,7 @@ int serve_ports(server::ServerConfig config, const ServePortsOptions& options) {
     });
   };
   await_hangup();
+  if (dashboard) asio::co_spawn(io, dashboard->run(), asio::detached);
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {

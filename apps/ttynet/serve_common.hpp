@@ -9,6 +9,8 @@
 #include <asio/use_awaitable.hpp>
 #include <csignal>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include <spdlog/spdlog.h>
@@ -16,6 +18,7 @@
 
 #include "commands.hpp"
 #include "ttynet/server/config.hpp"
+#include "ttynet/server/http_host.hpp"
 #include "ttynet/server/log.hpp"
 #include "ttynet/server/options.hpp"
 
@@ -26,9 +29,10 @@ namespace ttynet::app {
 int finish(server::AsyncLog& log, int code);
 
 // Runs `host` (PortHost or forward::ForwardHost) on `io`: start(), then run() until SIGINT or
-// SIGTERM calls stop(). The exit code: 1 when start() failed (its message printed), else 0.
+// SIGTERM calls stop(); the dashboard, when given, beside it. The exit code: 1 when start()
+// failed (its message printed), else 0.
 template <typename Host>
-int serve_until_signalled(asio::io_context& io, Host& host) {
+int serve_until_signalled(asio::io_context& io, Host& host, server::HttpHost* dashboard = nullptr) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   int code = 0;
   signals.async_wait([&](std::error_code ec, int signal_number) {
@@ -43,8 +47,10 @@ int serve_until_signalled(asio::io_context& io, Host& host) {
           print_error(error->message);
           code = 1;
         } else {
+          if (dashboard != nullptr) asio::co_spawn(io, dashboard->run(), asio::detached);
           co_await host.run();
         }
+        if (dashboard != nullptr) dashboard->stop();
         signals.cancel();
       },
       asio::detached);
@@ -53,12 +59,21 @@ int serve_until_signalled(asio::io_context& io, Host& host) {
 }
 
 struct ServePortsOptions {
-  std::string config_file{};  // read again on SIGHUP; empty: SIGHUP changes nothing
-  bool dns_sd = false;        // announce the ports through avahi-daemon
+  std::string config_file{};                 // read again on SIGHUP; empty: SIGHUP changes nothing
+  bool dns_sd = false;                       // announce the ports through avahi-daemon
+  std::optional<server::HttpListen> http{};  // --http; nothing: [http] of the config, if any
 };
 // Serves the ports of `config` (PortManager) until SIGINT or SIGTERM; logging is set up
 // already. The exit code.
 int serve_ports(server::ServerConfig config, const ServePortsOptions& options);
+
+// The dashboard, listening already (nothing: it could not, and the error is printed). Its
+// ports join `directory`.
+std::unique_ptr<server::HttpHost> open_dashboard(asio::io_context& io,
+                                                 const server::HttpOptions& options,
+                                                 std::shared_ptr<server::PortDirectory> directory);
+// `--http ADDR:PORT`, checked as it is parsed.
+CLI::Option* add_http_option(CLI::App& command, std::optional<server::HttpListen>& listen);
 
 // --keepalive and --idle-timeout take seconds up to server::max_client_limit.
 CLI::Range client_limit_range();

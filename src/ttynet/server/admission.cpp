@@ -96,13 +96,19 @@ Result<std::shared_ptr<const PortSecurity>, Error> make_port_security(
 }
 
 Gate::Gate(const asio::any_io_executor& executor, std::string port_name,
-           std::shared_ptr<const PortSecurity> security)
+           std::shared_ptr<const PortSecurity> security, std::shared_ptr<PortStats> stats)
     : port_name_(std::move(port_name)),
       security_(std::move(security)),
+      stats_(std::move(stats)),
       admission_ended_(executor) {}
+
+void Gate::count(Refusal refusal) {
+  if (stats_) ++stats_->refusals[refusal];
+}
 
 bool Gate::passes_rules(asio::ip::tcp::socket& socket) {
   if (pending_.size() >= max_pending) {
+    count(Refusal::busy);
     drop(socket, port_name_, "too many connections waiting to be let in");
     return false;
   }
@@ -110,10 +116,12 @@ bool Gate::passes_rules(asio::ip::tcp::socket& socket) {
   std::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
   if (ec) {
+    count(Refusal::access_rule);
     drop(socket, port_name_, "its address is gone");
     return false;
   }
   if (auto refusal = security_->rules.refusal(peer_address(peer))) {
+    count(Refusal::access_rule);
     drop(socket, port_name_, *refusal);
     return false;
   }
@@ -122,6 +130,7 @@ bool Gate::passes_rules(asio::ip::tcp::socket& socket) {
 
 asio::awaitable<std::optional<Admitted>> Gate::admit(asio::ip::tcp::socket socket) {
   if (is_closed_) {
+    count(Refusal::busy);
     drop(socket, port_name_, "the port is closing");
     co_return std::nullopt;
   }
@@ -153,6 +162,7 @@ asio::awaitable<std::optional<Admitted>> Gate::admit_plain_or_tls(asio::ip::tcp:
         socket.receive(asio::buffer(head), asio::ip::tcp::socket::message_peek, ec) ==
             head.size() &&
         port::looks_like_tls_hello(head)) {
+      count(Refusal::tls);
       drop(socket, port_name_, "TLS on a plain port");
       co_return std::nullopt;
     }
@@ -163,6 +173,7 @@ asio::awaitable<std::optional<Admitted>> Gate::admit_plain_or_tls(asio::ip::tcp:
       std::move(socket), security_->tls,
       std::chrono::duration_cast<std::chrono::milliseconds>(handshake_timeout));
   if (!secured) {
+    count(Refusal::tls);
     PeerReporter(port_name_, "refused", peer)(spdlog::level::info,
                                               fmt::format(": {}", secured.error()));
     co_return std::nullopt;  // accept_tls has closed the connection
@@ -181,14 +192,19 @@ asio::awaitable<std::optional<Admitted>> Gate::identify(port::NetStream stream) 
   if (!subject.empty()) {
     permission = identities->for_certificate_subject(port_name_, subject);
     if (!permission) {
+      count(Refusal::identity);
       refuse_client(std::move(stream), port_name_,
                     fmt::format("{} (certificate {})", not_authorised, subject));
       co_return std::nullopt;
     }
   } else if (stream.is_tls() && identities->has_tokens_for(port_name_)) {
     permission = co_await read_token(stream);
-    if (!permission) co_return std::nullopt;
+    if (!permission) {
+      count(Refusal::identity);
+      co_return std::nullopt;
+    }
   } else {
+    count(Refusal::identity);
     refuse_client(
         std::move(stream), port_name_,
         fmt::format("{} (no certificate{})", not_authorised, stream.is_tls() ? "" : " and no TLS"));

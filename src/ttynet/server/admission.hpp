@@ -23,6 +23,7 @@
 #include "ttynet/server/access_rules.hpp"
 #include "ttynet/server/identities.hpp"
 #include "ttynet/server/options.hpp"
+#include "ttynet/server/port_stats.hpp"
 #include "ttynet/util/error.hpp"
 #include "ttynet/util/result.hpp"
 
@@ -59,8 +60,9 @@ class Gate {
   // of stalled handshakes costs bounded memory.
   static constexpr std::size_t max_pending = 256;
 
+  // `stats`: where refusals are counted; may be null.
   Gate(const asio::any_io_executor& executor, std::string port_name,
-       std::shared_ptr<const PortSecurity> security);
+       std::shared_ptr<const PortSecurity> security, std::shared_ptr<PortStats> stats = nullptr);
 
   bool is_tls() const { return security_ && security_->tls; }
   const PortSecurity* security() const { return security_.get(); }
@@ -80,8 +82,11 @@ class Gate {
   // stream for the session); the permission it gives, or nothing when refused.
   asio::awaitable<std::optional<Permission>> read_token(port::NetStream& stream);
 
+  void count(Refusal refusal);
+
   std::string port_name_;
   std::shared_ptr<const PortSecurity> security_;
+  std::shared_ptr<PortStats> stats_;
   // The connections being admitted, by descriptor: close() shuts them down under the Asio
   // objects that own them, which then see the end of the stream.
   std::multiset<int> pending_;

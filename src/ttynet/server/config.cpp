@@ -46,6 +46,8 @@ constexpr std::array<std::string_view, 4> identity_keys = {"token_file", "certif
 constexpr std::array<std::string_view, 6> entry_keys = {
     "name", "device", "match", "tcp_port", "tcp_port_base", "monitor_port"};
 constexpr std::array<std::string_view, 4> match_keys = {"vid", "pid", "serial", "by_id"};
+constexpr std::array<std::string_view, 6> http_keys = {"listen",        "tls_cert", "tls_key",
+                                                       "tls_client_ca", "allow",    "deny"};
 
 // Settings as [defaults] or an entry gives them; applied in that order.
 struct Settings {
@@ -81,6 +83,7 @@ class Parser {
     Settings defaults;
     const toml::array* ports = nullptr;
     std::vector<IdentityOptions> identities;
+    std::optional<HttpOptions> http;
     for (auto&& [key, node] : root) {
       if (key == "defaults") {
         const auto* table = node.as_table();
@@ -102,12 +105,17 @@ class Parser {
         auto parsed = parse_identities(node);
         if (!parsed) return parsed.error();
         identities = std::move(*parsed);
+      } else if (key == "http") {
+        auto parsed = parse_http(node);
+        if (!parsed) return parsed.error();
+        http = std::move(*parsed);
       } else {
         return fail(node, fmt::format("'{}'", key.str()),
-                    "unknown key; valid: [defaults], [[port]], [[identity]]");
+                    "unknown key; valid: [defaults], [[port]], [[identity]], [http]");
       }
     }
     ServerConfig config;
+    config.http = std::move(http);
     if (!ports || ports->empty()) {
       return make_error(std::errc::invalid_argument,
                         fmt::format("{}: no [[port]] entries", source_name_));
@@ -340,6 +348,37 @@ class Parser {
       }
     }
     return std::nullopt;
+  }
+
+  Result<HttpOptions, Error> parse_http(const toml::node& node) {
+    const auto* table = node.as_table();
+    if (!table) return fail(node, "'http'", "expected a table ([http])");
+    HttpOptions http;
+    Settings settings;  // the TLS and access keys read as a port's are
+    bool has_listen = false;
+    for (auto&& [name, value] : *table) {
+      const std::string at = fmt::format("[http] '{}'", name.str());
+      if (!contains(http_keys, name.str())) {
+        return fail(value, at, fmt::format("unknown key; valid: {}", valid_keys(http_keys)));
+      }
+      if (name.str() == "listen") {
+        const auto* text = value.as_string();
+        const auto listen = text ? parse_http_listen(text->get()) : std::nullopt;
+        if (!listen) return fail(value, at, "expected \"PORT\", \"ADDRESS:PORT\" or \"*:PORT\"");
+        http.listen = *listen;
+        has_listen = true;
+      } else if (auto error = parse_setting(settings, name.str(), value, "[http]")) {
+        return *error;
+      }
+    }
+    if (!has_listen) return fail(node, "[http]", "'listen' is required, e.g. \"127.0.0.1:8080\"");
+    if ((settings.security.tls_cert.empty() != settings.security.tls_key.empty()) ||
+        (!settings.security.tls_client_ca.empty() && settings.security.tls_cert.empty())) {
+      return fail(node, "[http]",
+                  "TLS needs both 'tls_cert' and 'tls_key' ('tls_client_ca' needs them too)");
+    }
+    http.security = std::move(settings.security);
+    return http;
   }
 
   Result<PortEntry, Error> parse_entry(const toml::table& table, const Settings& defaults,

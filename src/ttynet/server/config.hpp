@@ -25,6 +25,10 @@
 //   match = { vid = "10c4", pid = "ea60" }  # every matching USB serial device
 //   tcp_port_base = 4100
 //
+//   [http]                      # the web dashboard, /api/ports and /metrics
+//   listen = "127.0.0.1:8080"   # "PORT" (loopback), "ADDRESS:PORT", "*:PORT"
+//   tls_cert = "server.pem"     # with tls_key, tls_client_ca, allow, deny as for ports
+//
 //   [[identity]]                # who may do what: a token file or a certificate subject
 //   token_file = "/etc/ttynet/ci.token"
 //   ports = ["esp-*"]           # names or globs; default: every port
@@ -91,6 +95,7 @@ struct PortEntry {
 
 struct ServerConfig {
   std::vector<PortEntry> ports;
+  std::optional<HttpOptions> http;  // [http]: the dashboard; nothing = none
 };
 
 // Parses the text of a config file; `source_name` is the file name used in errors.

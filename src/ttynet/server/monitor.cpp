@@ -44,13 +44,22 @@ struct MonitorHub::Client {
 
 MonitorHub::MonitorHub(asio::any_io_executor executor, std::string port_name,
                        std::chrono::seconds keepalive, std::shared_ptr<Gate> gate,
-                       std::shared_ptr<const Scrollback> scrollback, std::size_t queue_limit)
+                       std::shared_ptr<const Scrollback> scrollback, std::size_t queue_limit,
+                       std::shared_ptr<PortStats> stats)
     : executor_(std::move(executor)),
       port_name_(std::move(port_name)),
       keepalive_(keepalive),
       gate_(std::move(gate)),
       scrollback_(std::move(scrollback)),
-      queue_limit_(queue_limit) {}
+      queue_limit_(queue_limit),
+      stats_(std::move(stats)) {}
+
+std::vector<std::string> MonitorHub::peers() const {
+  std::vector<std::string> peers;
+  peers.reserve(clients_.size());
+  for (const auto& client : clients_) peers.push_back(client->report.peer());
+  return peers;
+}
 
 MaybeError MonitorHub::listen(const std::optional<std::string>& bind_address, std::uint16_t port) {
   auto listeners = open_listeners(executor_, bind_address, port);
@@ -137,6 +146,7 @@ void MonitorHub::adopt(port::NetStream stream) {
 
 asio::awaitable<void> MonitorHub::serve(std::shared_ptr<Client> client) {
   auto self = shared_from_this();
+  if (stats_) ++stats_->connects;
   client->report(spdlog::level::info, " connected");
   co_await (write_queue(client) || discard_input(client));
   client->close();

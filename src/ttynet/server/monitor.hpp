@@ -18,6 +18,7 @@
 
 #include "ttynet/port/net_stream.hpp"
 #include "ttynet/server/admission.hpp"
+#include "ttynet/server/port_stats.hpp"
 #include "ttynet/server/scrollback.hpp"
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/error.hpp"
@@ -33,9 +34,11 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
   // `port_name`: how log lines name the port (PortHostConfig::name).
   // `gate`: the port's access rules, TLS and identities, which monitors pass too.
   // `scrollback`: the port's recent output, all of which a new monitor gets; may be null.
+  // `stats`: where connections are counted; may be null.
   MonitorHub(asio::any_io_executor executor, std::string port_name, std::chrono::seconds keepalive,
              std::shared_ptr<Gate> gate, std::shared_ptr<const Scrollback> scrollback = nullptr,
-             std::size_t queue_limit = default_queue_limit);
+             std::size_t queue_limit = default_queue_limit,
+             std::shared_ptr<PortStats> stats = nullptr);
 
   // Opens the listening sockets (see open_listeners). The error's message is for the user.
   MaybeError listen(const std::optional<std::string>& bind_address, std::uint16_t port);
@@ -50,6 +53,8 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
 
   std::vector<asio::ip::tcp::endpoint> local_endpoints() const;
   std::size_t monitor_count() const { return clients_.size(); }
+  // The monitors' addresses, in the order they came.
+  std::vector<std::string> peers() const;
 
  private:
   struct Client;
@@ -65,6 +70,7 @@ class MonitorHub : public std::enable_shared_from_this<MonitorHub> {
   std::shared_ptr<Gate> gate_;
   std::shared_ptr<const Scrollback> scrollback_;
   std::size_t queue_limit_;
+  std::shared_ptr<PortStats> stats_;
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   std::list<std::shared_ptr<Client>> clients_;
   bool is_stopping_ = false;

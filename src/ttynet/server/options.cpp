@@ -1,5 +1,7 @@
 #include "ttynet/server/options.hpp"
 
+#include "ttynet/util/parse.hpp"
+
 namespace ttynet::server {
 
 Result<EspResetConfig, EspOptionError> make_esp_reset_config(const EspOptions& options) {
@@ -48,6 +50,28 @@ std::optional<Takeover> parse_takeover(std::string_view text) {
     if (text == to_string(takeover)) return takeover;
   }
   return std::nullopt;
+}
+
+std::optional<HttpListen> parse_http_listen(std::string_view text) {
+  HttpListen listen;
+  std::string_view port_text = text;
+  if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    std::string_view host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string_view::npos) {
+      return std::nullopt;  // an IPv6 address without brackets
+    }
+    if (host.empty()) return std::nullopt;
+    if (host != "*") listen.bind_address = std::string(host);
+  } else {
+    listen.bind_address = "127.0.0.1";
+  }
+  const auto port = parse_whole<std::uint32_t>(port_text);
+  if (!port || *port > 65535) return std::nullopt;
+  listen.tcp_port = static_cast<std::uint16_t>(*port);
+  return listen;
 }
 
 }  // namespace ttynet::server

@@ -109,6 +109,24 @@ struct SecurityOptions {
   friend bool operator==(const SecurityOptions&, const SecurityOptions&) = default;
 };
 
+// Where the dashboard listens (`--http`, `listen` in [http]): "PORT" (on loopback),
+// "ADDRESS:PORT", "[IPv6]:PORT", or "*:PORT" (all interfaces).
+struct HttpListen {
+  std::optional<std::string> bind_address{};  // nothing = all interfaces
+  std::uint16_t tcp_port = 0;
+
+  friend bool operator==(const HttpListen&, const HttpListen&) = default;
+};
+std::optional<HttpListen> parse_http_listen(std::string_view text);
+
+// The dashboard of `serve --config` ([http] in the file): where, and its TLS and access rules.
+struct HttpOptions {
+  HttpListen listen{};
+  SecurityOptions security{};
+
+  friend bool operator==(const HttpOptions&, const HttpOptions&) = default;
+};
+
 // Who may use which ports (`[[identity]]` in the config file, `serve --access FILE`): a token
 // file or a certificate subject, the ports (names or globs; empty: all), and a permission.
 struct IdentityOptions {

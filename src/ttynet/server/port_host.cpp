@@ -27,11 +27,12 @@ PortHost::PortHost(asio::any_io_executor executor, PortHostConfig config)
       session_ended_(executor_),
       reopen_timer_(executor_) {
   if (config_.name.empty()) config_.name = config_.device_url;
-  gate_ = std::make_shared<Gate>(executor_, config_.name, config_.security);
-  // Kept only where someone may get it: without a scroll-back asked for, only monitors do,
-  // and a port has monitors only with a monitor listener or identities (a monitor identity).
+  gate_ = std::make_shared<Gate>(executor_, config_.name, config_.security, stats_);
+  // Kept only where someone may get it: without a scroll-back asked for, only monitors and
+  // browser terminals do, and a port has monitors only with a monitor listener or identities
+  // (a monitor identity).
   const bool may_have_monitors =
-      config_.monitor_port.has_value() ||
+      config_.monitor_port.has_value() || config_.directory != nullptr ||
       (config_.security && config_.security->identities && !config_.security->identities->empty());
   const std::size_t kept = config_.sharing.scrollback.has_value() || may_have_monitors
                                ? config_.sharing.for_monitors()
@@ -40,7 +41,9 @@ PortHost::PortHost(asio::any_io_executor executor, PortHostConfig config)
   if (config_.sharing.max_clients > 1) lease_ = std::make_shared<DeviceLease>(executor_);
 }
 
-PortHost::~PortHost() = default;
+PortHost::~PortHost() {
+  if (config_.directory) config_.directory->remove(*this);
+}
 
 asio::awaitable<MaybeError> PortHost::start() {
   auto opened = co_await port::open_port(executor_, config_.device_url,
@@ -67,6 +70,7 @@ asio::awaitable<MaybeError> PortHost::start() {
   const std::string named =
       config_.name == config_.device_url ? "" : fmt::format("port {}: ", config_.name);
   warn_if_open_to_all();
+  if (config_.directory) config_.directory->add(*this);
   for (const auto& endpoint : local_endpoints()) {
     log().info("{}serving {} on {} ({}{}, {})", named, port::describe(port_->info()),
                describe_endpoint(endpoint),
@@ -92,14 +96,80 @@ void PortHost::warn_if_open_to_all() const {
 
 std::shared_ptr<MonitorHub> PortHost::monitor_hub() {
   if (!monitors_) {
-    monitors_ = std::make_shared<MonitorHub>(executor_, config_.name, config_.clients.keepalive,
-                                             gate_, scrollback_);
+    monitors_ =
+        std::make_shared<MonitorHub>(executor_, config_.name, config_.clients.keepalive, gate_,
+                                     scrollback_, MonitorHub::default_queue_limit, stats_);
   }
   return monitors_;
 }
 
 std::vector<asio::ip::tcp::endpoint> PortHost::local_endpoints() const {
   return server::local_endpoints(acceptors_);
+}
+
+PortStatus PortHost::status() const {
+  PortStatus status{.name = config_.name,
+                    .device = config_.device_url,
+                    .identity = config_.identity,
+                    .protocol = config_.protocol,
+                    .monitor_port = config_.monitor_port,
+                    .is_esp = config_.esp_reset.has_value(),
+                    .max_clients = config_.sharing.max_clients,
+                    .stats = *stats_};
+  for (const auto& endpoint : local_endpoints()) {
+    if (std::find(status.tcp_ports.begin(), status.tcp_ports.end(), endpoint.port()) ==
+        status.tcp_ports.end()) {
+      status.tcp_ports.push_back(endpoint.port());
+    }
+  }
+  if (port_ && is_device_up_) {
+    status.settings = port_->settings();
+    status.lines = port_->control_lines();
+  }
+  for (const auto& controller : controllers_) {
+    status.clients.push_back({controller->peer(), ClientRole::controller});
+  }
+  for (const auto& reader : readers_)
+    status.clients.push_back({reader->peer(), ClientRole::read_only});
+  if (monitors_) {
+    for (auto& peer : monitors_->peers())
+      status.clients.push_back({std::move(peer), ClientRole::monitor});
+  }
+  if (!is_device_up_) {
+    status.state = PortStatus::State::device_missing;
+  } else if (!controllers_.empty()) {
+    status.state = PortStatus::State::in_use;
+  }
+  return status;
+}
+
+std::optional<ClientRole> PortHost::attach_browser(port::NetStream stream,
+                                                   const std::string& peer) {
+  if (is_stopping_ || !is_device_up_) {
+    ++stats_->refusals[Refusal::device_missing];
+    stream.close();
+    return std::nullopt;
+  }
+  // Always RFC 2217, whatever the listeners speak: the settings and resets travel in it.
+  SessionConfig config = session_config();
+  config.protocol = Protocol::rfc2217;
+  config.peer_label = fmt::format("browser {}", peer);
+  const ByteBuffer earlier = earlier_output(config_.sharing.for_monitors());
+  if (controllers_.size() >= config_.sharing.max_clients) {
+    config.read_only = true;
+    config.esp_reset.reset();
+    config.lease.reset();
+    auto reader = std::make_shared<Session>(std::move(stream), *port_, config);
+    reader->start_with(earlier);
+    asio::co_spawn(executor_, serve_reader(std::move(reader)), asio::detached);
+    return ClientRole::read_only;
+  }
+  auto session = std::make_shared<Session>(std::move(stream), *port_, config);
+  session->start_with(earlier);
+  if (controllers_.empty()) found_by_first_ = device_state(*port_);
+  controllers_.push_back(session);
+  asio::co_spawn(executor_, serve_client(std::move(session)), asio::detached);
+  return ClientRole::controller;
 }
 
 asio::awaitable<void> PortHost::run() {
@@ -117,6 +187,8 @@ asio::awaitable<void> PortHost::run() {
     if (!is_stopping_) {
       log().warn("port {}: device {} is gone; waiting for it to come back", config_.name,
                  config_.device_url);
+      ++stats_->device_losses;
+      stats_->last_error = fmt::format("device {} disconnected", config_.device_url);
       port_->close();
       const std::string gone = fmt::format("device {} disconnected", config_.device_url);
       for (const auto& reader : std::list(readers_)) co_await reader->close_with_message(gone);
@@ -173,6 +245,7 @@ SessionConfig PortHost::session_config() const {
   config.esp_reset = config_.esp_reset;
   config.clients = config_.clients;
   config.lease = lease_;
+  config.stats = stats_;
   return config;
 }
 
@@ -207,6 +280,7 @@ asio::awaitable<void> PortHost::admit_client(asio::ip::tcp::socket socket) {
     co_return;
   }
   if (!is_device_up_) {
+    ++stats_->refusals[Refusal::device_missing];
     refuse_client(std::move(admitted->stream), config_.name,
                   fmt::format("device {} is not available", config_.device_url));
     co_return;
@@ -224,6 +298,7 @@ asio::awaitable<void> PortHost::admit_client(asio::ip::tcp::socket socket) {
   if (controllers_.size() >= config_.sharing.max_clients) {
     const auto replaced = takeover_candidate();
     if (!replaced) {
+      ++stats_->refusals[Refusal::in_use];
       refuse_client(
           std::move(admitted->stream), config_.name,
           fmt::format("{} is in use by {}", config_.device_url, controllers_.front()->peer()));
@@ -232,6 +307,7 @@ asio::awaitable<void> PortHost::admit_client(asio::ip::tcp::socket socket) {
     co_await take_over(replaced, describe_peer(admitted->stream.socket()));
     // Meanwhile the port may have stopped, lost its device, or filled up again.
     if (is_stopping_ || !is_device_up_ || controllers_.size() >= config_.sharing.max_clients) {
+      ++stats_->refusals[Refusal::in_use];
       refuse_client(std::move(admitted->stream), config_.name,
                     fmt::format("{} is not available", config_.device_url));
       co_return;
@@ -275,6 +351,7 @@ ByteBuffer PortHost::earlier_output(std::size_t n) const {
 }
 
 asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
+  ++stats_->connects;
   session->report()(spdlog::level::info, " connected");
   co_await session->run();
   session->report()(spdlog::level::info, " disconnected");
@@ -289,6 +366,7 @@ asio::awaitable<void> PortHost::serve_client(std::shared_ptr<Session> session) {
 
 asio::awaitable<void> PortHost::serve_reader(std::shared_ptr<Session> reader) {
   readers_.push_back(reader);
+  ++stats_->connects;
   reader->report()(spdlog::level::info, " connected (read-only)");
   co_await reader->run();
   reader->report()(spdlog::level::info, " disconnected");
@@ -299,6 +377,7 @@ asio::awaitable<void> PortHost::serve_reader(std::shared_ptr<Session> reader) {
 asio::awaitable<void> PortHost::pump_device() {
   const auto ec =
       co_await pump_device_output(*port_, [this](ByteView data) -> asio::awaitable<void> {
+        stats_->bytes_from_device += data.size();
         if (scrollback_) scrollback_->append(data);
         if (monitors_) monitors_->broadcast(data);
         for (const auto& reader : readers_) reader->offer_from_device(data);
@@ -320,6 +399,7 @@ asio::awaitable<void> PortHost::reopen_device() {
                                          {.initial_settings = config_.initial_settings});
   if (!opened) {
     log().debug("port {}: device still unavailable: {}", config_.name, opened.error().message);
+    stats_->last_error = opened.error().message;
     co_return;
   }
   port_ = std::move(*opened);

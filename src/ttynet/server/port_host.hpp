@@ -26,6 +26,8 @@
 #include "ttynet/server/admission.hpp"
 #include "ttynet/server/device_lease.hpp"
 #include "ttynet/server/monitor.hpp"
+#include "ttynet/server/port_directory.hpp"
+#include "ttynet/server/port_stats.hpp"
 #include "ttynet/server/scrollback.hpp"
 #include "ttynet/server/session.hpp"
 #include "ttynet/util/error.hpp"
@@ -48,6 +50,10 @@ struct PortHostConfig {
   std::optional<std::uint16_t> monitor_port;
   // Access rules, TLS and identities of both listeners; null: plain TCP, open to all.
   std::shared_ptr<const PortSecurity> security;
+  // The device's USB identity for the dashboard ("303a:1001 serial 7C9EBD..."); may be empty.
+  std::string identity{};
+  // The dashboard's list of ports (`--http`), which the host joins while it lives; null: none.
+  std::shared_ptr<PortDirectory> directory{};
 };
 
 class PortHost {
@@ -65,6 +71,15 @@ class PortHost {
   void stop(std::string_view reason = {});
 
   std::vector<asio::ip::tcp::endpoint> local_endpoints() const;
+  const std::string& name() const { return config_.name; }
+  PortStatus status() const;
+
+  // A browser terminal of the dashboard, let in by the dashboard's gate: an RFC 2217 client on
+  // `stream`, the server's end of a connection inside this process. It controls the port while
+  // a controller's place is free and is read-only otherwise (it never takes a place over); it
+  // gets the scroll-back as a monitor does. `peer` names the browser in the log. Nothing: the
+  // port takes no client now (no device, or stopping), and `stream` is closed.
+  std::optional<ClientRole> attach_browser(port::NetStream stream, const std::string& peer);
 
  private:
   asio::awaitable<void> accept_clients(asio::ip::tcp::acceptor& acceptor);
@@ -91,6 +106,7 @@ class PortHost {
 
   asio::any_io_executor executor_;
   PortHostConfig config_;
+  std::shared_ptr<PortStats> stats_ = std::make_shared<PortStats>();
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   std::shared_ptr<Gate> gate_;
   std::unique_ptr<port::Port> port_;

@@ -35,6 +35,14 @@ bool exists(const std::string& path) {
   return std::filesystem::exists(path, ec);
 }
 
+// "303a:1001 serial 7C9EBD47F2A4", or empty for a device not on USB.
+std::string describe_usb(const DeviceFacts& device) {
+  if (!device.vid || !device.pid) return {};
+  std::string text = fmt::format("{:04x}:{:04x}", *device.vid, *device.pid);
+  if (!device.serial.empty()) text += fmt::format(" serial {}", device.serial);
+  return text;
+}
+
 void add_usb_identity(DeviceFacts& device, const std::filesystem::path& sys_root) {
   auto usb = port::usb_identity_of(device.path, sys_root);
   if (!usb) return;
@@ -256,6 +264,8 @@ void PortManager::start_instance(Entry& entry, const DeviceFacts& found, const s
   host.clients = config.clients;
   host.sharing = config.sharing;
   host.initial_settings = config.initial_settings;
+  host.directory = options_.directory;
+  host.identity = describe_usb(device);
   if (config.esp) {
     auto esp_reset = make_esp_reset_config(*config.esp);
     if (!esp_reset) {  // checked when the file was read; kept for safety

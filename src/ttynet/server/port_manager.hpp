@@ -57,6 +57,8 @@ struct PortManagerOptions {
   // Called when a port starts listening and when it stops (DNS-SD publishing).
   std::function<void(const ServedPort&)> on_started;
   std::function<void(const ServedPort&)> on_stopped;
+  // The dashboard's list of ports, which every port joins; null: no dashboard.
+  std::shared_ptr<PortDirectory> directory;
 };
 
 class PortManager {

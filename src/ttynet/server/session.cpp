@@ -52,7 +52,8 @@ Session::Session(port::NetStream stream, port::Port& port, SessionConfig config)
     : stream_(std::move(stream)),
       port_(port),
       config_(std::move(config)),
-      report_(config_.port_name, "", describe_peer(stream_.socket())),
+      report_(config_.port_name, "",
+              config_.peer_label.empty() ? describe_peer(stream_.socket()) : config_.peer_label),
       flow_changed_(stream_.get_executor()),
       core_idle_(stream_.get_executor()),
       client_input_wanted_(stream_.get_executor()),
@@ -206,6 +207,11 @@ asio::awaitable<void> Session::client_to_device() {
     while (is_driving_) co_await core_idle_.wait();  // receive() wants the core drained
     if (is_shared()) core_->observe_device(device_state(port_));
     core_->receive(received);
+    if (config_.stats && !is_negotiation_counted_ && core_->is_com_port_agreed()) {
+      is_negotiation_counted_ = true;
+      config_.stats->negotiation.observe(
+          std::chrono::duration<double>(Clock::now() - connected_).count());
+    }
     co_await drive_core();
     flow_changed_.notify();  // the client may have resumed the flow
     if (!stream_.is_open()) co_return;
@@ -267,6 +273,7 @@ asio::awaitable<std::error_code> Session::write_to_device(ByteView data) {
   is_device_writing_ = false;
   if (exception) std::rethrow_exception(exception);
   if (device_output_abandoned_) co_return asio::error::operation_aborted;
+  if (!ec && config_.stats) config_.stats->bytes_to_device += data.size();
   co_return ec;
 }
 
@@ -330,6 +337,10 @@ asio::awaitable<ActionResult> Session::perform(const action::PlayReset& reset) {
     config_.lease->take(this, peer());
   }
   auto result = device_after(co_await port::play_reset(port_, *reset.sequence));
+  if (config_.stats && !result.error) {
+    ++(reset.into_bootloader ? config_.stats->resets_into_bootloader
+                             : config_.stats->resets_into_application);
+  }
   // Into the application: the flash is over, and everyone sees the boot output.
   if (is_shared() && !reset.into_bootloader) config_.lease->release(this);
   co_return result;

@@ -22,6 +22,7 @@
 #include "ttynet/server/device_lease.hpp"
 #include "ttynet/server/log.hpp"
 #include "ttynet/server/options.hpp"
+#include "ttynet/server/port_stats.hpp"
 #include "ttynet/server/session_core.hpp"
 #include "ttynet/util/bytes.hpp"
 #include "ttynet/util/time.hpp"
@@ -43,6 +44,11 @@ struct SessionConfig {
   // A controller of a port shared by several (SharingOptions::max_clients > 1): the flash
   // lease they all see. Null: the port's only controller.
   std::shared_ptr<DeviceLease> lease{};
+  // How log lines name the client; empty: its address.
+  std::string peer_label{};
+  // Where the port's counters are kept (bytes to the device, resets, negotiation time); may be
+  // null.
+  std::shared_ptr<PortStats> stats{};
 };
 
 // What `port` holds now, as a session core sees the device.
@@ -146,6 +152,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer pacer_timer_;
   std::optional<TimePoint> pacer_timer_deadline_;  // what pacer_timer_ is armed for
   TimePoint last_input_ = Clock::now();            // the client's latest bytes
+  TimePoint connected_ = Clock::now();
+  bool is_negotiation_counted_ = false;  // COM-PORT's agreement went into the stats
   bool is_device_writing_ = false;
   std::uint64_t device_writes_ = 0;       // started so far: tells one stuck write from the next
   bool device_output_abandoned_ = false;  // a device write was given up

@@ -246,6 +246,7 @@ void SessionCore::on_event(const rfc2217::DataReceived& /*event*/) {
 }
 
 void SessionCore::on_event(const rfc2217::ComPortStarted& /*event*/) {
+  is_com_port_agreed_ = true;
   log(Level::debug, "RFC 2217 agreed");
 }
 

@@ -134,6 +134,8 @@ class SessionCore {
   void device_lost();
   // False while the paced frames queued reach their limit: stop reading from the client.
   bool wants_client_input() const { return !pacer_ || pacer_->wants_input(); }
+  // The client agreed to RFC 2217's COM-PORT option (it stays true once it did).
+  bool is_com_port_agreed() const { return is_com_port_agreed_; }
   // The periodic modem-line poll (and the first reading at connect): queues ReadModemState.
   void poll_modem_state();
   // Queues the actions that put the device back as it was found, or as `to` says (a port
@@ -208,6 +210,7 @@ class SessionCore {
   std::set<std::error_code> protocol_errors_;  // kinds already logged
   std::size_t protocol_error_count_ = 0;
   bool read_only_noted_ = false;
+  bool is_com_port_agreed_ = false;
 };
 
 }  // namespace ttynet::server

@@ -334,5 +334,42 @@ TEST(ConfigErrors, CheckEachEntryAsAWhole) {
   EXPECT_NE(parse_error("ports = 1\n").find("unknown key"), std::string::npos);
 }
 
+TEST(ConfigParse, TheHttpTableSetsTheDashboard) {
+  const std::string port = "[[port]]\ndevice = \"loop://\"\ntcp_port = 1\n";
+  EXPECT_FALSE(parse_ok(port).http);
+  const auto config = parse_ok(port +
+                               "[http]\nlisten = \"*:8080\"\ntls_cert = \"c.pem\"\n"
+                               "tls_key = \"k.pem\"\nallow = [\"10.0.0.0/8\"]\n");
+  ASSERT_TRUE(config.http);
+  EXPECT_EQ(config.http->listen, (HttpListen{.tcp_port = 8080}));
+  EXPECT_EQ(config.http->security,
+            (SecurityOptions{.tls_cert = "c.pem", .tls_key = "k.pem", .allow = {"10.0.0.0/8"}}));
+}
+
+TEST(ConfigErrors, TheHttpTableIsChecked) {
+  const std::string port = "[[port]]\ndevice = \"loop://\"\ntcp_port = 1\n";
+  EXPECT_EQ(parse_error(port + "[http]\nlisten = \"8080:x\"\n"),
+            "ports.toml:5:10: [http] 'listen': expected \"PORT\", \"ADDRESS:PORT\" or \"*:PORT\"");
+  EXPECT_EQ(parse_error(port + "[http]\nallow = [\"10.0.0.0/8\"]\n"),
+            "ports.toml:4:1: [http]: 'listen' is required, e.g. \"127.0.0.1:8080\"");
+  EXPECT_EQ(parse_error(port + "[http]\nlisten = \"8080\"\nport = 1\n"),
+            "ports.toml:6:8: [http] 'port': unknown key; valid: listen, tls_cert, tls_key, "
+            "tls_client_ca, allow, deny");
+  EXPECT_EQ(parse_error(port + "[http]\nlisten = \"8080\"\ntls_key = \"k.pem\"\n"),
+            "ports.toml:4:1: [http]: TLS needs both 'tls_cert' and 'tls_key' ('tls_client_ca' "
+            "needs them too)");
+}
+
+TEST(HttpListenParse, TakesAPortAnAddressAndPortOrAllInterfaces) {
+  EXPECT_EQ(parse_http_listen("8080"), (HttpListen{.bind_address = "127.0.0.1", .tcp_port = 8080}));
+  EXPECT_EQ(parse_http_listen("0.0.0.0:80"),
+            (HttpListen{.bind_address = "0.0.0.0", .tcp_port = 80}));
+  EXPECT_EQ(parse_http_listen("[::1]:0"), (HttpListen{.bind_address = "::1", .tcp_port = 0}));
+  EXPECT_EQ(parse_http_listen("*:9000"), (HttpListen{.tcp_port = 9000}));
+  for (const char* bad : {"", ":80", "::1:80", "host:", "host:65536", "x", "[::1]", "1.2.3.4:-1"}) {
+    EXPECT_FALSE(parse_http_listen(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace ttynet::server
