@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import struct
+import tempfile
 import time
 import unittest
 import urllib.error
@@ -18,9 +19,11 @@ import serial
 import websocket
 
 from devtools import Chromium
+from multiport_support import ConfigServer, free_port_base
 from support import PtyDevice, Server, deadline_after, payload, read_exactly, read_until
+from test_security import Certificates
 
-DASHBOARD_RE = re.compile(r"dashboard on http://(?:\[[^\]]*\]|[\d.]+):(\d+)/")
+DASHBOARD_RE = re.compile(r"dashboard on https?://(?:\[[^\]]*\]|[\d.]+):(\d+)/")
 API_KEYS = {"name", "device", "identity", "protocol", "tcp_ports", "monitor_port", "esp", "state",
             "settings", "max_clients", "clients", "bytes_to_device", "bytes_from_device",
             "connects", "refusals", "resets", "device_losses", "last_error", "uptime_seconds"}
@@ -281,6 +284,67 @@ class DashboardHttp(unittest.TestCase):
         self.assertEqual(self.server.ports()[0]["connects"], 1)
 
 
+class SecuredDashboard(unittest.TestCase):
+    """A single-port serve gives its dashboard the port's TLS and access rules."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certificates = Certificates()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.certificates.close()
+
+    def setUp(self):
+        self.device = PtyDevice(echo=False)
+
+    def tearDown(self):
+        self.device.close()
+
+    def test_over_tls_the_api_and_a_terminal_work_and_plain_http_gets_nothing(self):
+        server = DashboardServer(*self.certificates.server_args(), self.device.path)
+        try:
+            context = self.certificates.context()
+            url = f"https://localhost:{server.http_port}/api/ports"
+            with urllib.request.urlopen(url, timeout=10, context=context) as reply:
+                self.assertEqual(json.loads(reply.read())["ports"][0]["device"], self.device.path)
+            quoted = urllib.parse.quote(self.device.path, safe="")
+            terminal = websocket.create_connection(
+                f"wss://localhost:{server.http_port}/ws/ports/{quoted}", timeout=10,
+                origin=f"https://localhost:{server.http_port}",
+                sslopt={"ca_certs": self.certificates.file("ca.pem")})
+            try:
+                os.write(self.device.master, b"over TLS\r\n")
+                received = b""
+                end = deadline_after(10)
+                while b"over TLS" not in received and time.monotonic() < end:
+                    opcode, data = terminal.recv_data()
+                    if opcode == websocket.ABNF.OPCODE_BINARY:
+                        received += data
+                self.assertIn(b"over TLS", received)
+            finally:
+                terminal.close()
+            with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as plain:
+                plain.sendall(b"GET /api/ports HTTP/1.1\r\nHost: x\r\n\r\n")
+                try:
+                    answer = read_until(plain, b"ports", 5)
+                except ConnectionResetError:  # the TLS handshake failed: the usual end
+                    answer = b""
+                self.assertNotIn(b"ports", answer)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+    def test_an_address_not_allowed_gets_nothing(self):
+        server = DashboardServer(self.device.path, "--deny", "127.0.0.0/8", "--allow", "::1")
+        try:
+            with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as s:
+                s.sendall(b"GET /api/ports HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(read_until(s, None, 5), b"")
+            server.wait_for_log(r"http: refused 127\.0\.0\.1:\d+")
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+
 class BrowserTerminal(unittest.TestCase):
     """The terminal's protocol as a browser speaks it: binary messages both ways, JSON controls."""
 
@@ -399,6 +463,61 @@ class InBrowser(unittest.TestCase):
         self.browser.close()
         self.assertEqual(self.server.stop(), 0, "serve did not exit cleanly on SIGTERM")
 
+    def test_the_dashboard_shows_every_port_of_a_config_and_its_clients(self):
+        base = free_port_base(3)
+        with tempfile.TemporaryDirectory() as directory:
+            config = os.path.join(directory, "ports.toml")
+            with open(config, "w") as file:
+                file.write(f'''[defaults]
+bind = "127.0.0.1"
+[http]
+listen = "127.0.0.1:0"
+[[port]]
+name = "esp32-bench"
+device = "sim://esp32?boot=app"
+esp = true
+tcp_port = {base}
+[[port]]
+name = "esp32c3-lab"
+device = "sim://esp32c3?boot=app"
+esp = true
+max_clients = 2
+tcp_port = {base + 1}
+[[port]]
+name = "loopback"
+device = "loop://"
+protocol = "raw"
+tcp_port = {base + 2}
+''')
+            server = ConfigServer(config)
+            try:
+                http_port = int(server.wait_for_log(DASHBOARD_RE).group(1))
+                server.wait_for_ports(3)
+                client = serial.serial_for_url(f"rfc2217://127.0.0.1:{base + 1}", timeout=5)
+                raw = socket.create_connection(("127.0.0.1", base + 2), timeout=5)
+                try:
+                    raw.sendall(b"x" * 5000)
+                    self.assertEqual(len(read_exactly(raw.recv, 5000, 10)), 5000)
+                    browser = self.browser
+                    browser.navigate(f"http://127.0.0.1:{http_port}/")
+                    browser.wait_for("document.querySelectorAll('#ports tbody tr').length === 3",
+                                     what="three rows")
+                    names = browser.evaluate(
+                        "[...document.querySelectorAll('#ports tbody tr')].map(r => r.dataset.port)")
+                    self.assertEqual(names, ["esp32-bench", "esp32c3-lab", "loopback"])
+                    row = "document.querySelector('tr[data-port=\"esp32c3-lab\"]')"
+                    browser.wait_for(f"{row}.querySelector('.clients').textContent"
+                                     ".includes('controller')", what="the client's role")
+                    loop = "document.querySelector('tr[data-port=\"loopback\"]')"
+                    self.assertEqual(browser.evaluate(f"{loop}.querySelector('.to-device')"
+                                                      ".textContent"), "4.9 KiB")
+                    self.save(browser.screenshot(), "dashboard.png")
+                finally:
+                    client.close()
+                    raw.close()
+            finally:
+                self.assertEqual(server.stop(), 0)
+
     def save(self, png, name):
         """Screenshots go where TTYNET_SCREENSHOTS says (docs/images by hand), else nowhere."""
         self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
@@ -444,7 +563,6 @@ class InBrowser(unittest.TestCase):
         browser.navigate(self.server.http_url("/"))
         browser.wait_for(f"{row} && {row}.querySelector('.resets').textContent === '2'",
                          what="two resets counted")
-        self.save(browser.screenshot(), "dashboard.png")
 
 
 if __name__ == "__main__":
