@@ -65,15 +65,22 @@ def peak_rss_mib(pid):
     return float("nan")
 
 
-def ttynet_command(binary, directory, paths, base, raw):
+def write_ttynet_config(directory, paths, base, raw, tables=()):
+    """ports.toml serving `paths` as p0, p1, ... on base, base+1, ...; `tables` are lines
+    added before the ports ([http], say). Returns its path."""
     lines = ['[defaults]', 'bind = "127.0.0.1"', f'protocol = "{"raw" if raw else "rfc2217"}"']
+    lines += list(tables)
     for index, path in enumerate(paths):
         lines += ["[[port]]", f'name = "p{index}"', f'device = "{path}"',
                   f"tcp_port = {base + index}"]
     config = os.path.join(directory, "ports.toml")
     with open(config, "w") as file:
         file.write("\n".join(lines) + "\n")
-    return [binary, "serve", "--config", config]
+    return config
+
+
+def ttynet_command(binary, directory, paths, base, raw):
+    return [binary, "serve", "--config", write_ttynet_config(directory, paths, base, raw)]
 
 
 def ser2net_command(binary, directory, paths, base, raw):
