@@ -13,7 +13,7 @@ packages=(
   # tests, sanitizers, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   python3 python3-serial ser2net socat iproute2 openssl gensio-bin microcom
-  chromium python3-websocket
+  chromium python3-websocket python3-prometheus-client
   # style checks
   clang-format clang-tidy
 )

@@ -17,6 +17,7 @@ import urllib.request
 
 import serial
 import websocket
+from prometheus_client.parser import text_string_to_metric_families
 
 from devtools import Chromium
 from multiport_support import ConfigServer, free_port_base
@@ -47,9 +48,18 @@ class DashboardServer(Server):
         return json.loads(self.get("/api/ports")[2])["ports"]
 
     def metrics(self):
+        """/metrics, parsed strictly here and by the Prometheus project's own Python parser
+        (Debian python3-prometheus-client); both must read the same samples."""
         status, headers, body = self.get("/metrics")
         assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
-        return parse_metrics(body.decode())
+        families = parse_metrics(body.decode())
+        ours = {(name, frozenset(labels.items()), value)
+                for family in families.values() for name, labels, value in family["samples"]}
+        theirs = {(sample.name, frozenset(sample.labels.items()), sample.value)
+                  for family in text_string_to_metric_families(body.decode())
+                  for sample in family.samples}
+        assert ours == theirs, f"the parsers disagree: {ours ^ theirs}"
+        return families
 
     def terminal(self, name, **options):
         quoted = urllib.parse.quote(name, safe="")
