@@ -38,7 +38,6 @@
 #include <optional>
 #include <string>
 
-#include "ttynet/port/net_stream.hpp"
 #include "ttynet/port/port.hpp"
 #include "ttynet/port/tcp_connect.hpp"
 #include "ttynet/port/tls_options.hpp"
@@ -82,6 +81,9 @@ struct Rfc2217ConnectOptions {
   Rfc2217Limits limits;
   std::shared_ptr<const TlsClientOptions> tls;  // TLS over the connection; null: plain TCP
 };
+
+// Declared only: this header also serves the URL grammar (url.cpp), which needs no TLS.
+class NetStream;
 
 class Rfc2217Port final : public Port {
  public:
