@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "ttynet/util/parse.hpp"
+
 namespace ttynet::http {
 
 namespace {
@@ -17,34 +19,6 @@ std::string_view trim_blanks(std::string_view text) {
   const auto first = text.find_first_not_of(" \t");
   if (first == std::string_view::npos) return {};
   return text.substr(first, text.find_last_not_of(" \t") - first + 1);
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Nothing when an escape is not two hex digits, or is %00 (the path may reach C strings).
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string decoded;
-  decoded.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      decoded += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int high = hex_digit(text[i + 1]);
-    const int low = hex_digit(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    const char byte = static_cast<char>(high * 16 + low);
-    if (byte == '\0') return std::nullopt;
-    decoded += byte;
-    i += 2;
-  }
-  return decoded;
 }
 
 std::string_view url_field(std::string_view url, const http_parser_url& parts,
@@ -210,7 +184,10 @@ void RequestReader::end_headers() {
     return fail(400, "bad request target");
   }
   auto path = percent_decode(url_field(request_.target, parts, UF_PATH));
-  if (!path) return fail(400, "bad percent escape in the request path");
+  // No %00: the path may reach C strings.
+  if (!path || path->find('\0') != std::string::npos) {
+    return fail(400, "bad percent escape in the request path");
+  }
   request_.path = std::move(*path);
   request_.query = url_field(request_.target, parts, UF_QUERY);
 

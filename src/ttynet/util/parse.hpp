@@ -1,10 +1,12 @@
 #pragma once
-// Whole-text number parsing: the value only when every character of `text` belongs to it.
+// Whole-text parsing: numbers (the value only when every character of `text` belongs to it),
+// byte sizes, and %-escapes.
 
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -37,6 +39,32 @@ inline std::optional<std::size_t> parse_byte_size(std::string_view text) {
   const auto number = parse_whole<std::size_t>(text);
   if (!number || *number > SIZE_MAX / unit) return std::nullopt;
   return *number * unit;
+}
+
+// `text` with every %XX escape replaced by its byte (URL options, HTTP request paths); nothing
+// when a '%' is not followed by two hex digits.
+inline std::optional<std::string> percent_decode(std::string_view text) {
+  const auto hex_digit = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string decoded;
+  decoded.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      decoded += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    const int high = hex_digit(text[i + 1]);
+    const int low = hex_digit(text[i + 2]);
+    if (high < 0 || low < 0) return std::nullopt;
+    decoded += static_cast<char>(high * 16 + low);
+    i += 2;
+  }
+  return decoded;
 }
 
 }  // namespace ttynet
