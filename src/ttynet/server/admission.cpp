@@ -106,6 +106,15 @@ void Gate::count(Refusal refusal) {
   if (stats_) ++stats_->refusals[refusal];
 }
 
+std::optional<asio::ip::tcp::endpoint> Gate::open_to_all(
+    const std::vector<asio::ip::tcp::endpoint>& endpoints) const {
+  if (is_tls() || (security_ && security_->rules.has_allow_list())) return std::nullopt;
+  for (const auto& endpoint : endpoints) {
+    if (!endpoint.address().is_loopback()) return endpoint;
+  }
+  return std::nullopt;
+}
+
 bool Gate::passes_rules(asio::ip::tcp::socket& socket) {
   if (pending_.size() >= max_pending) {
     count(Refusal::busy);

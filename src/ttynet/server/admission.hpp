@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ttynet/port/net_stream.hpp"
 #include "ttynet/port/notifier.hpp"
@@ -65,6 +66,10 @@ class Gate {
        std::shared_ptr<const PortSecurity> security, std::shared_ptr<PortStats> stats = nullptr);
 
   bool is_tls() const { return security_ && security_->tls; }
+  // The first of `endpoints` that anyone beyond loopback can reach with nothing checked (no
+  // TLS, no allow list): the listener to warn about. Nothing when there is none.
+  std::optional<asio::ip::tcp::endpoint> open_to_all(
+      const std::vector<asio::ip::tcp::endpoint>& endpoints) const;
   const PortSecurity* security() const { return security_.get(); }
 
   // At accept, before any byte is read: false when the peer is refused (closed and logged).

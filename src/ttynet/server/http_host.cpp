@@ -169,16 +169,11 @@ MaybeError HttpHost::start() {
 }
 
 void HttpHost::warn_if_open_to_all() const {
-  const PortSecurity* security = gate_->security();
-  if (gate_->is_tls() || (security != nullptr && security->rules.has_allow_list())) return;
-  for (const auto& endpoint : local_endpoints()) {
-    if (!endpoint.address().is_loopback()) {
-      log().warn(
-          "dashboard: listening on {} without TLS or an allow list: anyone who can reach it "
-          "can use every port's terminal (see \"Securing ports\" in the README)",
-          describe_endpoint(endpoint));
-      return;
-    }
+  if (const auto endpoint = gate_->open_to_all(local_endpoints())) {
+    log().warn(
+        "dashboard: listening on {} without TLS or an allow list: anyone who can reach it can "
+        "use every port's terminal (see \"Securing ports\" in the README)",
+        describe_endpoint(*endpoint));
   }
 }
 

@@ -81,16 +81,11 @@ asio::awaitable<MaybeError> PortHost::start() {
 }
 
 void PortHost::warn_if_open_to_all() const {
-  const PortSecurity* security = gate_->security();
-  if (gate_->is_tls() || (security != nullptr && security->rules.has_allow_list())) return;
-  for (const auto& endpoint : local_endpoints()) {
-    if (!endpoint.address().is_loopback()) {
-      log().warn(
-          "port {}: listening on {} without TLS or an allow list: anyone who can reach it "
-          "can control {} (see \"Securing ports\" in the README)",
-          config_.name, describe_endpoint(endpoint), config_.device_url);
-      return;
-    }
+  if (const auto endpoint = gate_->open_to_all(local_endpoints())) {
+    log().warn(
+        "port {}: listening on {} without TLS or an allow list: anyone who can reach it can "
+        "control {} (see \"Securing ports\" in the README)",
+        config_.name, describe_endpoint(*endpoint), config_.device_url);
   }
 }
 
