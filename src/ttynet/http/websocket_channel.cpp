@@ -112,20 +112,15 @@ std::vector<WebSocketChannel::Message> WebSocketChannel::take_messages() {
   return std::exchange(messages_, {});
 }
 
-void WebSocketChannel::send_text(std::string_view text) {
-  if (closing()) return;
-  const wslay_event_msg message{.opcode = WSLAY_TEXT_FRAME,
-                                .msg = reinterpret_cast<const std::uint8_t*>(text.data()),
-                                .msg_length = text.size()};
-  wslay_event_queue_msg(context_->events, &message);
-  flush();
-}
+void WebSocketChannel::send_text(std::string_view text) { send(WSLAY_TEXT_FRAME, text); }
 
-void WebSocketChannel::send_binary(std::string_view bytes) {
+void WebSocketChannel::send_binary(std::string_view bytes) { send(WSLAY_BINARY_FRAME, bytes); }
+
+void WebSocketChannel::send(std::uint8_t opcode, std::string_view payload) {
   if (closing()) return;
-  const wslay_event_msg message{.opcode = WSLAY_BINARY_FRAME,
-                                .msg = reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                .msg_length = bytes.size()};
+  const wslay_event_msg message{.opcode = opcode,
+                                .msg = reinterpret_cast<const std::uint8_t*>(payload.data()),
+                                .msg_length = payload.size()};
   wslay_event_queue_msg(context_->events, &message);
   flush();
 }

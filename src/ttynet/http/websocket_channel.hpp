@@ -58,6 +58,8 @@ class WebSocketChannel {
   struct Context;
   friend struct Context;
 
+  // One unfragmented message of wslay's `opcode` (text or binary); ignored once closing.
+  void send(std::uint8_t opcode, std::string_view payload);
   void flush();
   void fail_connection();
 
